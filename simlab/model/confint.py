@@ -1,0 +1,63 @@
+"""Confidence-interval tables for :class:`~simlab.model.result.LmerResult`."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .bootstrap import parametric_bootstrap
+from .estimates import group_sums
+from .profile import profile_bounds
+
+__all__ = ["confint", "parameter_names"]
+
+METHODS = ("profile", "wald", "boot")
+
+
+def parameter_names(result) -> list[str]:
+    """lme4's ``confint(oldNames = FALSE)`` row names."""
+    return [f"sd_{result.design.random_terms[0]}|{result.design.group_name}", "sigma",
+            *result.design.terms]
+
+
+def confint(result, method: str = "profile", level: float = 0.95, nsim: int = 1000,
+            seed=None) -> pd.DataFrame:
+    """Intervals for (sd, sigma, fixed effects); see :meth:`LmerResult.confint`."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not (isinstance(level, (int, float)) and 0 < level < 1):
+        raise ValueError(f"level must be strictly between 0 and 1, got {level!r}")
+    if method != "wald":
+        _require_random_intercept(result, method)
+    if method == "profile":
+        bounds = profile_bounds(group_sums(result.design), level)
+        lower, upper = bounds.lower[0], bounds.upper[0]
+    elif method == "wald":
+        lower, upper = _wald(result, level)
+    else:
+        lower, upper = _bootstrap(result, level, nsim, seed)
+    return pd.DataFrame({"lower": lower, "upper": upper},
+                        index=pd.Index(parameter_names(result), name="parameter"))
+
+
+def _require_random_intercept(result, method: str) -> None:
+    if result.design.random_terms != ("(Intercept)",):
+        raise ValueError(f"method={method!r} needs a random-intercept model; this one has "
+                         f"random terms {result.design.random_terms}. Use method='wald'.")
+
+
+def _wald(result, level: float) -> tuple[np.ndarray, np.ndarray]:
+    z = stats.norm.ppf(0.5 + level / 2)
+    table = result.fixef
+    nan = np.full(2, np.nan)
+    return (np.concatenate([nan, table["estimate"] - z * table["se"]]),
+            np.concatenate([nan, table["estimate"] + z * table["se"]]))
+
+
+def _bootstrap(result, level: float, nsim: int, seed) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(nsim, (int, np.integer)) or nsim < 2:
+        raise ValueError(f"nsim must be an integer of at least 2 bootstrap replicates, got {nsim!r}")
+    draws = parametric_bootstrap(result.design, result.estimates, int(nsim), seed)
+    tail = (1 - level) / 2
+    lower, upper = np.quantile(draws.values, [tail, 1 - tail], axis=0)
+    return lower, upper

@@ -1,0 +1,254 @@
+"""From a parsed formula and a DataFrame to checked model matrices.
+
+The fixed part goes through formulaic, which keeps pandas Categorical order
+and gives strings treatment coding with the first sorted level as reference,
+as R does. Column names are rewritten to the names R prints
+(``(Intercept)``, ``sexfemale``). Every check that can fail on user data
+lives here, so the fitting code only ever sees valid arrays.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import Formula, model_matrix
+
+from .formula import ParsedFormula
+
+__all__ = ["Design", "build_design", "r_term_name"]
+
+_LEVEL_SUFFIX = re.compile(r"\[(?:T\.)?(.*?)\]")
+
+
+def r_term_name(column: str) -> str:
+    """Translate a formulaic column name to the name R prints.
+
+    >>> r_term_name("occasion:sex[T.female]")
+    'occasion:sexfemale'
+    """
+    if column == "Intercept":
+        return "(Intercept)"
+    return _LEVEL_SUFFIX.sub(r"\1", column)
+
+
+@dataclass(frozen=True)
+class Design:
+    """Model matrices of one random-intercept (or random-slope) model.
+
+    Attributes
+    ----------
+    formula : ParsedFormula
+    y : ndarray, shape (n,)
+    X : ndarray, shape (n, p)
+    terms : tuple of str
+        Fixed-effect names as R prints them, in formula order.
+    groups : ndarray of int, shape (n,)
+        Code of each row's group in ``levels``.
+    levels : pandas.Index
+        Group labels in R's factor order.
+    Z : ndarray, shape (n, q)
+        Random-effect columns (only the intercept for the exact engine).
+    random_terms : tuple of str
+    row_index : pandas.Index
+        Rows of the data used, after dropping missing values.
+    n_dropped : int
+        Rows removed because a model variable was missing (R's na.omit).
+    """
+
+    formula: ParsedFormula
+    y: np.ndarray
+    X: np.ndarray
+    terms: tuple[str, ...]
+    groups: np.ndarray
+    levels: pd.Index
+    Z: np.ndarray
+    random_terms: tuple[str, ...]
+    row_index: pd.Index
+    n_dropped: int
+    spec: Any
+
+    @property
+    def group_name(self) -> str:
+        return self.formula.random[0].group
+
+    @property
+    def nobs(self) -> int:
+        return self.y.shape[0]
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.levels)
+
+    def fixed_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
+        """The fixed-effects matrix of ``newdata``, encoded as at fit time."""
+        _require_columns(newdata, _fixed_variables(self.formula), "newdata")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            try:
+                matrix = self.spec.get_model_matrix(newdata, na_action="raise")
+            except Exception as err:  # formulaic raises several types; name the fix
+                raise ValueError(
+                    f"could not build the fixed effects for newdata: {err}. Use the same "
+                    "columns and factor levels as the data the model was fitted on."
+                ) from None
+        return np.asarray(matrix, dtype=float)
+
+    def group_codes(self, labels: pd.Series) -> np.ndarray:
+        """Codes of ``labels`` in ``levels``; -1 for a level not seen at fit time.
+
+        Labels also match by their text, so ``"7"`` finds group ``7``.
+        """
+        labels = pd.Index(labels)
+        codes = np.asarray(self.levels.get_indexer(labels))
+        unmatched = codes < 0
+        if unmatched.any():
+            as_text = pd.Index(self.levels.astype(str))
+            codes[unmatched] = as_text.get_indexer(labels[unmatched].astype(str))
+        return codes
+
+    def random_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
+        """Random-effect columns of ``newdata``."""
+        _require_columns(newdata, _random_variables(self.formula), "newdata")
+        return _random_matrix(self.formula, newdata)
+
+
+def build_design(formula: ParsedFormula, data: pd.DataFrame) -> Design:
+    """Check ``data`` against ``formula`` and build the model matrices.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not a DataFrame or the response is not numeric.
+    ValueError
+        For missing columns, empty data, infinite values, fewer than two
+        groups, only singleton groups, a constant response or a
+        rank-deficient fixed-effects matrix.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    group = formula.random[0].group
+    slope_vars = _random_variables(formula)
+    variables = [formula.response, *_fixed_variables(formula), *slope_vars, group]
+    variables = list(dict.fromkeys(variables))
+    _require_columns(data, variables, "data")
+    frame = data[variables]
+    complete = frame.dropna()
+    if complete.empty:
+        raise ValueError(
+            "no rows left to fit: the data is empty" if frame.empty else
+            f"no rows left to fit: every one of the {len(frame)} rows has a missing value in {variables}"
+        )
+    y = _numeric_response(complete[formula.response], formula.response)
+    fixed = _fixed_model_matrix(formula.fixed, complete)
+    X = np.asarray(fixed, dtype=float)
+    terms = tuple(r_term_name(c) for c in fixed.columns)
+    _check_finite(X, terms)
+    codes, levels = _factorize(complete[group])
+    design = Design(formula=formula, y=y, X=X, terms=terms, groups=codes, levels=levels,
+                    Z=_random_matrix(formula, complete), random_terms=_random_names(formula, complete),
+                    row_index=complete.index, n_dropped=len(frame) - len(complete),
+                    spec=fixed.model_spec)
+    _check_identifiable(design)
+    return design
+
+
+def _fixed_variables(formula: ParsedFormula) -> list[str]:
+    return sorted(Formula(formula.fixed).required_variables)
+
+
+def _random_variables(formula: ParsedFormula) -> list[str]:
+    names: set[str] = set()
+    for term in formula.random:
+        names |= set(Formula(term.expr).required_variables)
+    return sorted(names)
+
+
+def _require_columns(data: pd.DataFrame, names: list[str], what: str) -> None:
+    missing = [name for name in names if name not in data.columns]
+    if missing:
+        raise ValueError(
+            f"column(s) {missing} not found in {what}; it has {list(map(str, data.columns))}. "
+            "Check the spelling in the formula or add the column."
+        )
+
+
+def _numeric_response(column: pd.Series, name: str) -> np.ndarray:
+    if not (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)):
+        raise TypeError(
+            f"response {name!r} must be numeric, but has dtype {column.dtype}; "
+            f"convert it first, e.g. data[{name!r}] = pd.to_numeric(data[{name!r}])"
+        )
+    y = column.to_numpy(dtype=float)
+    _check_finite(y[:, None], (name,))
+    if np.ptp(y) == 0:
+        raise ValueError(f"response {name!r} is constant ({y[0]:g} in every row), so there is nothing to model")
+    return y
+
+
+def _check_finite(values: np.ndarray, names: tuple[str, ...]) -> None:
+    bad = ~np.isfinite(values)
+    if bad.any():
+        cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
+        raise ValueError(
+            f"{int(bad.sum())} infinite value(s) in {cols}; replace them (e.g. with NaN, "
+            "which drops the row) before fitting"
+        )
+
+
+def _fixed_model_matrix(rhs: str, frame: pd.DataFrame):
+    try:
+        return model_matrix(rhs, frame, na_action="raise")
+    except Exception as err:  # formulaic's errors vary by cause; keep its message
+        raise ValueError(f"could not build the fixed effects from {rhs!r}: {err}") from None
+
+
+def _factorize(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Group codes in R's factor order: Categorical order, else sorted values."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.cat.remove_unused_categories()
+        return column.cat.codes.to_numpy(), pd.Index(column.cat.categories)
+    codes, levels = pd.factorize(column, sort=True)
+    return codes, pd.Index(levels)
+
+
+def _random_matrix(formula: ParsedFormula, frame: pd.DataFrame) -> np.ndarray:
+    blocks = [np.asarray(model_matrix(term.expr, frame), dtype=float) for term in formula.random]
+    return np.hstack(blocks)
+
+
+def _random_names(formula: ParsedFormula, frame: pd.DataFrame) -> tuple[str, ...]:
+    names: list[str] = []
+    for term in formula.random:
+        names += [r_term_name(c) for c in model_matrix(term.expr, frame.head(1)).columns]
+    return tuple(names)
+
+
+def _check_identifiable(design: Design) -> None:
+    if design.n_groups < 2:
+        raise ValueError(
+            f"grouping factor {design.group_name!r} has only {design.n_groups} level; a random "
+            "effect needs at least two groups (use simlab.lm for a single group)"
+        )
+    sizes = np.bincount(design.groups, minlength=design.n_groups)
+    if sizes.max() == 1:
+        raise ValueError(
+            f"every level of {design.group_name!r} has a single observation, so the group "
+            "variance and the residual variance cannot be told apart; check the grouping column"
+        )
+    _check_full_rank(design.X, design.terms)
+
+
+def _check_full_rank(X: np.ndarray, terms: tuple[str, ...]) -> None:
+    rank = np.linalg.matrix_rank(X)
+    if rank == X.shape[1]:
+        return
+    dependent = [terms[j] for j in range(1, X.shape[1])
+                 if np.linalg.matrix_rank(X[:, :j + 1]) <= np.linalg.matrix_rank(X[:, :j])]
+    raise ValueError(
+        f"the fixed-effects matrix is rank deficient (rank {rank} < {X.shape[1]} columns): "
+        f"{dependent} is a linear combination of earlier terms; drop it from the formula"
+    )

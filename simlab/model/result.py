@@ -1,0 +1,301 @@
+"""The read-only result of :func:`simlab.lmer`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .design import Design
+from .estimates import FitEstimates
+
+__all__ = ["LmerResult", "interval_columns"]
+
+
+def interval_columns(level: float) -> tuple[str, str]:
+    """mixedup's names for a two-sided interval: ``lower_2.5``, ``upper_97.5``."""
+    _check_level(level)
+    tail = 100 * (1 - level) / 2
+    return f"lower_{tail:g}", f"upper_{100 - tail:g}"
+
+
+def _check_level(level: float) -> None:
+    if not (isinstance(level, (int, float)) and 0 < level < 1):
+        raise ValueError(f"level must be a probability strictly between 0 and 1, got {level!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class LmerResult:
+    """A fitted linear mixed model, with lme4's (and mixedup's) tables.
+
+    Do not build it directly; call :func:`simlab.lmer`. Every table is a
+    tidy :class:`pandas.DataFrame` labelled with the names R prints, and
+    ``str(result)`` is the lme4-style summary.
+
+    Attributes
+    ----------
+    design : Design
+        The checked data the model was fitted to.
+    estimates : FitEstimates
+        The engine's raw estimates and convergence information.
+    data_name : str
+        How the data is named in the summary (``Data:`` line).
+    """
+
+    design: Design
+    estimates: FitEstimates
+    data_name: str = field(default="data")
+
+    # ----- fixed effects -------------------------------------------------
+    @cached_property
+    def fixef(self) -> pd.DataFrame:
+        """Fixed effects: ``estimate, se, t, p, lower_2.5, upper_97.5``.
+
+        ``p`` and the interval use the normal approximation to ``t``, as
+        mixedup's ``extract_fixed_effects`` does; lme4 itself prints no
+        p-values because the degrees of freedom are not well defined.
+        """
+        est = self.estimates.beta
+        se = np.sqrt(np.diag(self.estimates.vcov))
+        z = stats.norm.ppf(0.975)
+        table = pd.DataFrame({"estimate": est, "se": se, "t": est / se,
+                              "p": 2 * stats.norm.sf(np.abs(est / se)),
+                              "lower_2.5": est - z * se, "upper_97.5": est + z * se},
+                             index=pd.Index(self.design.terms, name="term"))
+        return table
+
+    @cached_property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance matrix of the fixed effects."""
+        terms = pd.Index(self.design.terms, name="term")
+        return pd.DataFrame(self.estimates.vcov, index=terms, columns=terms)
+
+    # ----- variance components -------------------------------------------
+    @cached_property
+    def varcomp(self) -> pd.DataFrame:
+        """Variance components: ``group, effect, variance, sd, var_prop``.
+
+        One row per random term of the grouping factor, then ``Residual``.
+        ``var_prop`` is each variance's share of the total.
+        """
+        variance = np.append(np.diag(self.estimates.re_cov), self.estimates.sigma ** 2)
+        q = len(self.design.random_terms)
+        table = pd.DataFrame({
+            "group": [self.design.group_name] * q + ["Residual"],
+            "effect": [*self.design.random_terms, ""],
+            "variance": variance,
+            "sd": np.sqrt(variance),
+            "var_prop": variance / variance.sum(),
+        })
+        return table
+
+    @property
+    def sigma(self) -> float:
+        """Residual standard deviation."""
+        return self.estimates.sigma
+
+    @property
+    def tau(self) -> float:
+        """Standard deviation of the random intercept."""
+        return float(np.sqrt(self.estimates.re_cov[0, 0]))
+
+    @property
+    def theta(self) -> float:
+        """``tau / sigma``, the parameter lme4 optimises."""
+        return self.estimates.theta
+
+    @property
+    def icc(self) -> float:
+        """Intraclass correlation ``tau^2 / (tau^2 + sigma^2)``."""
+        tau2 = self.estimates.re_cov[0, 0]
+        return float(tau2 / (tau2 + self.sigma ** 2))
+
+    # ----- random effects ------------------------------------------------
+    def ranef(self, level: float = 0.95) -> pd.DataFrame:
+        """Conditional modes with lme4's conditional sds (``condVar``).
+
+        Columns ``group_var, effect, group, value, se, lower_*, upper_*``,
+        the interval being ``value +/- z se`` as in mixedup.
+        """
+        return self._random_table(self.estimates.modes, self.estimates.mode_sd, level)
+
+    def coef(self, level: float = 0.95) -> pd.DataFrame:
+        """Group-specific coefficients: fixed effect plus random effect.
+
+        ``se = sqrt(se_ranef^2 + se_fixef^2)``, mixedup's ``extract_coef``.
+        """
+        terms = list(self.design.terms)
+        index = [terms.index(name) for name in self.design.random_terms]
+        fixed = self.estimates.beta[index]
+        fixed_var = np.diag(self.estimates.vcov)[index]
+        return self._random_table(self.estimates.modes + fixed,
+                                  np.sqrt(self.estimates.mode_sd ** 2 + fixed_var), level)
+
+    def _random_table(self, value: np.ndarray, se: np.ndarray, level: float) -> pd.DataFrame:
+        lower, upper = interval_columns(level)
+        z = stats.norm.ppf(0.5 + level / 2)
+        n_groups, q = value.shape
+        return pd.DataFrame({
+            "group_var": self.design.group_name,
+            "effect": np.repeat(np.array(self.design.random_terms, dtype=object)[None], n_groups, 0).ravel(),
+            "group": np.repeat(self.design.levels.astype(str).to_numpy(), q),
+            "value": value.ravel(), "se": se.ravel(),
+            lower: (value - z * se).ravel(), upper: (value + z * se).ravel(),
+        })
+
+    # ----- predictions ---------------------------------------------------
+    def predict(self, newdata: pd.DataFrame | None = None, *, random_effects: bool = True,
+                allow_new_levels: bool = False) -> np.ndarray:
+        """Predictions with or without the groups' random effects.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Data to predict for; by default the rows the model was fitted to.
+        random_effects : bool
+            Add each group's conditional mode (lme4's ``re.form = NULL``);
+            ``False`` gives the population prediction (``re.form = NA``).
+        allow_new_levels : bool
+            Give groups not seen at fit time the population prediction.
+            Without it they raise a ``ValueError``.
+        """
+        if newdata is None:
+            X, Z, codes = self.design.X, self.design.Z, self.design.groups
+        else:
+            X, Z, codes = self._new_design(newdata, random_effects, allow_new_levels)
+        fixed = X @ self.estimates.beta
+        if not random_effects:
+            return fixed
+        modes = np.where(codes[:, None] >= 0, self.estimates.modes[np.maximum(codes, 0)], 0.0)
+        return fixed + (Z * modes).sum(axis=1)
+
+    def _new_design(self, newdata: pd.DataFrame, random_effects: bool, allow_new_levels: bool):
+        if not isinstance(newdata, pd.DataFrame):
+            raise TypeError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
+        X = self.design.fixed_matrix(newdata)
+        if not random_effects:
+            return X, None, None
+        group = self.design.group_name
+        if group not in newdata.columns:
+            raise ValueError(f"newdata needs the grouping column {group!r} to add random effects; "
+                             "pass random_effects=False for population predictions")
+        codes = self.design.group_codes(newdata[group])
+        new = sorted(set(map(str, newdata[group][codes < 0])))
+        if new and not allow_new_levels:
+            raise ValueError(f"newdata has {group!r} levels not in the fitted model: {new[:5]}"
+                             f"{' ...' if len(new) > 5 else ''}; pass allow_new_levels=True to "
+                             "give them the population prediction")
+        Z = self.design.random_matrix(newdata)
+        return X, Z, codes
+
+    @cached_property
+    def fitted(self) -> np.ndarray:
+        """Fitted values including the random effects."""
+        return self.predict()
+
+    @cached_property
+    def residuals(self) -> np.ndarray:
+        """Response minus fitted values (with random effects)."""
+        return self.design.y - self.fitted
+
+    # ----- fit statistics ------------------------------------------------
+    @property
+    def reml(self) -> bool:
+        return self.estimates.reml
+
+    @property
+    def reml_criterion(self) -> float:
+        """REML criterion at the optimum (lme4's ``REMLcrit``); NaN for ML fits."""
+        return self.estimates.criterion if self.reml else float("nan")
+
+    @cached_property
+    def deviance(self) -> float:
+        """ML deviance (-2 log-likelihood) at these estimates.
+
+        For a REML fit this is lme4's ``deviance(fit, REML = FALSE)``: the ML
+        deviance evaluated at the REML estimates.
+        """
+        if not self.reml:
+            return self.estimates.criterion
+        resid = self.design.y - self.design.X @ self.estimates.beta
+        return ml_deviance_at(self.design, resid, self.tau, self.sigma)
+
+    @property
+    def loglik(self) -> float:
+        """Log-likelihood of the fit: REML for REML fits, ML otherwise."""
+        return -0.5 * self.estimates.criterion
+
+    @property
+    def nobs(self) -> int:
+        return self.design.nobs
+
+    @property
+    def ngroups(self) -> int:
+        return self.design.n_groups
+
+    @property
+    def n_dropped(self) -> int:
+        """Rows dropped for missing values (R's na.omit)."""
+        return self.design.n_dropped
+
+    @property
+    def converged(self) -> bool:
+        return self.estimates.converged
+
+    @property
+    def singular(self) -> bool:
+        """The optimum sits on the boundary ``theta = 0`` (lme4's isSingular)."""
+        return self.estimates.singular
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        return self.estimates.messages
+
+    @property
+    def formula(self) -> str:
+        return self.design.formula.text
+
+    # ----- intervals and printing ----------------------------------------
+    def confint(self, method: str = "profile", level: float = 0.95, nsim: int = 1000,
+                seed=None) -> pd.DataFrame:
+        """Confidence intervals in lme4's row order, columns ``lower, upper``.
+
+        Parameters
+        ----------
+        method : {"profile", "wald", "boot"}
+            ``profile`` profiles the ML deviance (even for REML fits) and cuts
+            it at the chi-square(1) quantile, as lme4 does; ``wald`` gives
+            ``estimate +/- z se`` and NaN for the variance parameters;
+            ``boot`` is a parametric bootstrap with percentile intervals.
+        level : float
+        nsim : int
+            Bootstrap replicates.
+        seed : int, SeedSequence or Generator, optional
+            Makes ``boot`` reproducible.
+        """
+        from .confint import confint
+        return confint(self, method=method, level=level, nsim=nsim, seed=seed)
+
+    def summary(self):
+        """The lme4-style summary; ``print`` it or read it as text."""
+        from .summary import ModelSummary
+        return ModelSummary(self)
+
+    def __str__(self) -> str:
+        return str(self.summary())
+
+    def __repr__(self) -> str:
+        kind = "REML" if self.reml else "ML"
+        return (f"<LmerResult {self.formula!r} ({kind}, {self.estimates.engine} engine): "
+                f"nobs={self.nobs}, ngroups={self.ngroups}, sigma={self.sigma:.4g}, tau={self.tau:.4g}>")
+
+
+def ml_deviance_at(design: Design, resid: np.ndarray, tau: float, sigma: float) -> float:
+    """-2 ML log-likelihood of a random-intercept model at given parameters."""
+    counts = np.bincount(design.groups, minlength=design.n_groups).astype(float)
+    sums = np.bincount(design.groups, weights=resid, minlength=design.n_groups)
+    s = (tau / sigma) ** 2
+    quad = (resid @ resid - (s / (1.0 + counts * s) * sums ** 2).sum()) / sigma ** 2
+    return float(design.nobs * np.log(2 * np.pi * sigma ** 2) + np.log1p(counts * s).sum() + quad)

@@ -4,6 +4,7 @@ Exact lme4-parity random-intercept fits (:func:`lmer`), OLS tables
 (:func:`lm`), simulation (:func:`simulate`) and the bundled data sets
 (:mod:`simlab.datasets`).
 """
+from . import datasets
 from .model import LmerResult, SingularFitWarning, lmer
 
 __version__ = "0.1.0"

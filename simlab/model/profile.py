@@ -115,7 +115,8 @@ def _objectives(sums: GroupSums, theta: np.ndarray, cutoff: np.ndarray) -> np.nd
     columns = [-theta * sigma_lo, theta * sigma_hi, -sigma_lo, sigma_hi]
     for j in range(p.beta.shape[-1]):
         columns += [-(p.beta[..., j] - half[..., j]), p.beta[..., j] + half[..., j]]
-    return np.stack(columns, axis=-1)
+    values = np.stack(columns, axis=-1)
+    return np.where(np.isnan(values), -np.inf, values)
 
 
 def _sigma_range(p: Pieces, cutoff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,9 +127,11 @@ def _sigma_range(p: Pieces, cutoff: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """
     n = p.nobs
     k = (cutoff[:, None] - n * np.log(2 * np.pi) - p.logdet_v) / n - np.log(p.r2 / n)
-    arg = -np.exp(-np.maximum(k, 1.0))
-    z_small = -special.lambertw(arg, 0).real
-    z_large = -special.lambertw(arg, -1).real
+    # At the ends of the admissible theta range k reaches 1, the branch point
+    # of W, where rounding can step past -1/e; both roots are then z = 1.
+    arg = np.maximum(-np.exp(-np.maximum(k, 1.0)), -1.0 / np.e + 1e-15)
+    z_small = np.where(k > 1.0, -special.lambertw(arg, 0).real, 1.0)
+    z_large = np.where(k > 1.0, -special.lambertw(arg, -1).real, 1.0)
     return np.sqrt(p.r2 / (n * z_large)), np.sqrt(p.r2 / (n * z_small))
 
 

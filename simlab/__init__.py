@@ -6,6 +6,7 @@ Exact lme4-parity random-intercept fits (:func:`lmer`), OLS tables
 """
 from . import datasets
 from .model import LmerResult, SingularFitWarning, lmer
+from .simulate import simulate
 
 __version__ = "0.1.0"
-__all__ = ["lmer", "LmerResult", "SingularFitWarning", "__version__"]
+__all__ = ["lmer", "LmerResult", "SingularFitWarning", "simulate", "datasets", "__version__"]

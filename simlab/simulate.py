@@ -17,8 +17,8 @@ This module knows nothing about models or sweeps.
 """
 from __future__ import annotations
 
-from numbers import Integral, Real
 from collections.abc import Callable, Sequence
+from numbers import Integral, Real
 from typing import Union
 
 import numpy as np

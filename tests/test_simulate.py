@@ -1,0 +1,240 @@
+"""Tests for simlab.simulate: the random-intercept data-generating process."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simlab.simulate import simulate
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
+def _residual(df: pd.DataFrame, intercept: float = 2.0, slope: float = 0.5) -> pd.Series:
+    """Return u[group] + e, the part of y the random effects contribute."""
+    return df["y"] - intercept - slope * df["x"]
+
+
+# --- R compatibility -------------------------------------------------------------
+
+def test_r_stream_reproduces_seed_exercise():
+    ref = pd.read_csv(REFERENCE / "sim1234.csv")
+    df = simulate(100, 3, 0.5, 0.25, seed=1234, rng="R")
+    assert len(df) == len(ref) == 300
+    np.testing.assert_array_equal(df["group"].to_numpy(), ref["groups"].astype(int).to_numpy())
+    np.testing.assert_allclose(df["x"], ref["x"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(df["y"], ref["y"], rtol=0, atol=1e-12)
+
+
+def test_r_stream_name_is_case_insensitive():
+    pd.testing.assert_frame_equal(
+        simulate(10, 2, 0.5, 0.25, seed=1, rng="r"), simulate(10, 2, 0.5, 0.25, seed=1, rng="R")
+    )
+
+
+def test_r_stream_accepts_unbalanced_sizes():
+    sizes = [1, 4, 2]
+    df = simulate(3, sizes, 0.5, 0.25, seed=1234, rng="R")
+    assert df.groupby("group").size().tolist() == sizes
+
+
+# --- structure -------------------------------------------------------------------
+
+def test_columns_and_dtypes():
+    df = simulate(5, 4, 0.5, 0.25, seed=1)
+    assert list(df.columns) == ["group", "x", "y"]
+    assert df["group"].dtype == np.int64
+    assert df["x"].dtype == np.float64 and df["y"].dtype == np.float64
+    assert df["group"].tolist() == list(np.repeat(np.arange(1, 6), 4))
+
+
+def test_balanced_design_like_r_rep_each():
+    df = simulate(4, 3, 0.5, 0.25, seed=2)
+    assert df["group"].tolist() == [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]
+
+
+@pytest.mark.parametrize("sizes", [[3, 1, 5], np.array([2, 2, 7]), pd.Series([1, 1, 1])])
+def test_unbalanced_sizes_respected(sizes):
+    df = simulate(3, sizes, 0.5, 0.25, seed=3)
+    assert df.groupby("group").size().tolist() == list(np.asarray(sizes))
+
+
+def test_size_range_drawn_within_bounds():
+    df = simulate(500, (2, 6), 0.5, 0.25, seed=4)
+    sizes = df.groupby("group").size()
+    assert len(sizes) == 500
+    assert sizes.min() == 2 and sizes.max() == 6  # both ends inclusive
+
+
+def test_size_range_drawn_first_from_same_generator():
+    gen = np.random.default_rng(5)
+    sizes = gen.integers(1, 4, size=10, endpoint=True)
+    u = gen.normal(0.0, 0.5, 10)
+    df = simulate(10, (1, 4), 0.5, 0.25, seed=5)
+    assert df.groupby("group").size().tolist() == sizes.tolist()
+    e = gen.normal(0.0, 0.25, sizes.sum())
+    x = gen.normal(0.0, 1.0, sizes.sum())
+    np.testing.assert_allclose(df["x"], x)
+    np.testing.assert_allclose(df["y"], 2.0 + 0.5 * x + np.repeat(u, sizes) + e)
+
+
+def test_numpy_draw_order_u_e_x():
+    gen = np.random.default_rng(6)
+    u, e, x = gen.normal(0, 0.5, 4), gen.normal(0, 0.25, 12), gen.normal(0, 1, 12)
+    df = simulate(4, 3, 0.5, 0.25, seed=6)
+    np.testing.assert_allclose(df["x"], x)
+    np.testing.assert_allclose(df["y"], 2.0 + 0.5 * x + np.repeat(u, 3) + e)
+
+
+def test_intercept_and_slope_used():
+    base = simulate(5, 3, 0.5, 0.25, seed=7)
+    moved = simulate(5, 3, 0.5, 0.25, seed=7, intercept=-1.0, slope=3.0)
+    np.testing.assert_allclose(_residual(base), _residual(moved, -1.0, 3.0))
+
+
+@pytest.mark.parametrize("rng", ["numpy", "R"])
+def test_cluster_covariate(rng):
+    plain = simulate(50, 4, 0.5, 0.25, seed=8, rng=rng)
+    df = simulate(50, 4, 0.5, 0.25, seed=8, rng=rng, cluster_effect=0.7)
+    assert list(df.columns) == ["group", "x", "y", "z"]
+    assert (df.groupby("group")["z"].nunique() == 1).all()
+    # z is drawn last, so the other draws stay as they were.
+    np.testing.assert_array_equal(df["x"], plain["x"])
+    np.testing.assert_allclose(df["y"], plain["y"] + 0.7 * df["z"])
+
+
+def test_cluster_covariate_standard_normal():
+    z = simulate(20_000, 1, 0.5, 0.25, seed=9, cluster_effect=1.0)["z"]
+    assert abs(z.mean()) < 0.03 and abs(z.std() - 1.0) < 0.03
+
+
+# --- seeds -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("rng", ["numpy", "R"])
+def test_same_seed_reproduces(rng):
+    pd.testing.assert_frame_equal(
+        simulate(20, 3, 0.5, 0.25, seed=11, rng=rng), simulate(20, 3, 0.5, 0.25, seed=11, rng=rng)
+    )
+
+
+@pytest.mark.parametrize("rng", ["numpy", "R"])
+def test_different_seeds_differ(rng):
+    a = simulate(20, 3, 0.5, 0.25, seed=11, rng=rng)
+    b = simulate(20, 3, 0.5, 0.25, seed=12, rng=rng)
+    assert not np.allclose(a["y"], b["y"])
+
+
+def test_seed_sequence_and_generator_accepted():
+    ss = np.random.SeedSequence([1, 2, 3])
+    from_ss = simulate(10, 2, 0.5, 0.25, seed=ss)
+    pd.testing.assert_frame_equal(from_ss, simulate(10, 2, 0.5, 0.25, seed=np.random.SeedSequence([1, 2, 3])))
+    from_gen = simulate(10, 2, 0.5, 0.25, seed=np.random.default_rng(ss))
+    pd.testing.assert_frame_equal(from_ss, from_gen)
+
+
+def test_generator_is_advanced_not_copied():
+    gen = np.random.default_rng(13)
+    first = simulate(10, 2, 0.5, 0.25, seed=gen)
+    second = simulate(10, 2, 0.5, 0.25, seed=gen)
+    assert not np.allclose(first["y"], second["y"])
+
+
+def test_global_random_state_untouched():
+    np.random.seed(0)
+    before = np.random.get_state()[1].copy()
+    simulate(10, 2, 0.5, 0.25)
+    simulate(10, 2, 0.5, 0.25, seed=1, rng="R")
+    np.testing.assert_array_equal(np.random.get_state()[1], before)
+
+
+# --- variance parameters ---------------------------------------------------------
+
+@pytest.mark.parametrize("rng", ["numpy", "R"])
+def test_empirical_variances_match_tau_sigma(rng):
+    tau, sigma, n = 0.8, 0.4, 5
+    df = simulate(20_000, n, tau, sigma, seed=2024, rng=rng)
+    r = _residual(df)
+    within = (r - r.groupby(df["group"]).transform("mean")).pow(2).sum() / (len(df) - 20_000)
+    between = r.groupby(df["group"]).mean().var()  # tau^2 + sigma^2 / n
+    assert within == pytest.approx(sigma**2, rel=0.02)
+    assert between - within / n == pytest.approx(tau**2, rel=0.03)
+
+
+def test_icc_parameterisation_gives_tau_sigma():
+    via_icc = simulate(30, 4, icc=0.2, total_var=2.0, seed=14)
+    via_sd = simulate(30, 4, np.sqrt(0.4), np.sqrt(1.6), seed=14)
+    pd.testing.assert_frame_equal(via_icc, via_sd)
+
+
+def test_icc_zero_means_no_group_effect():
+    df = simulate(10, 3, icc=0.0, total_var=1.0, seed=15, rng="R")
+    ref = simulate(10, 3, 0.0, 1.0, seed=15, rng="R")
+    pd.testing.assert_frame_equal(df, ref)
+
+
+def test_zero_tau_allowed():
+    df = simulate(5, 2, 0.0, 1.0, seed=16)
+    assert len(df) == 10
+
+
+# --- bad input ---------------------------------------------------------------------
+
+GOOD = {"n_groups": 10, "n_per_group": 3, "tau": 0.5, "sigma": 0.25}
+
+
+def _call(**changes):
+    kwargs = {**GOOD, **changes}
+    return simulate(kwargs.pop("n_groups"), kwargs.pop("n_per_group"), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "changes, error, message",
+    [
+        ({"n_groups": 1}, ValueError, "at least 2"),
+        ({"n_groups": 0}, ValueError, "at least 2"),
+        ({"n_groups": 10.0}, TypeError, "n_groups must be an int"),
+        ({"n_groups": "10"}, TypeError, "n_groups must be an int"),
+        ({"n_groups": True}, TypeError, "n_groups must be an int"),
+        ({"n_per_group": 0}, ValueError, "at least 1"),
+        ({"n_per_group": 3.0}, TypeError, "n_per_group must be an int"),
+        ({"n_per_group": [3, 3]}, ValueError, "one size per group"),
+        ({"n_per_group": np.ones((10, 2), dtype=int)}, ValueError, "one size per group"),
+        ({"n_per_group": [3] * 9 + [0]}, ValueError, "at least 1 observation"),
+        ({"n_per_group": [3.5] * 10}, TypeError, "must be ints"),
+        ({"n_per_group": (0, 3)}, ValueError, r"1 <= min <= max"),
+        ({"n_per_group": (5, 3)}, ValueError, r"1 <= min <= max"),
+        ({"n_per_group": (1, 2, 3)}, ValueError, r"\(min, max\) range"),
+        ({"n_per_group": (1.0, 3.0)}, ValueError, r"\(min, max\) range"),
+        ({"tau": -0.1}, ValueError, "tau must be >= 0"),
+        ({"sigma": -0.1}, ValueError, "sigma must be >= 0"),
+        ({"sigma": np.inf}, ValueError, "sigma must be finite"),
+        ({"tau": "0.5"}, TypeError, "tau must be a real number"),
+        ({"tau": None}, ValueError, "missing or incomplete"),
+        ({"tau": None, "sigma": None}, ValueError, "missing or incomplete"),
+        ({"tau": None, "sigma": None, "icc": 0.2}, ValueError, "missing or incomplete"),
+        ({"icc": 0.2, "total_var": 1.0}, ValueError, "Both parameterisations"),
+        ({"sigma": None, "icc": 0.2}, ValueError, "Both parameterisations"),
+        ({"tau": None, "sigma": None, "icc": 1.0, "total_var": 1.0}, ValueError, r"\[0, 1\)"),
+        ({"tau": None, "sigma": None, "icc": -0.1, "total_var": 1.0}, ValueError, "icc must be >= 0"),
+        ({"tau": None, "sigma": None, "icc": 0.2, "total_var": 0.0}, ValueError, "total_var must be > 0"),
+        ({"tau": None, "sigma": None, "icc": 0.2, "total_var": -1.0}, ValueError, "total_var must be > 0"),
+        ({"rng": "stata"}, ValueError, "rng must be 'numpy' or 'R'"),
+        ({"rng": None}, ValueError, "rng must be 'numpy' or 'R'"),
+        ({"rng": "R", "seed": None}, TypeError, "rng='R' needs an int seed"),
+        ({"rng": "R", "seed": 1.5}, TypeError, "rng='R' needs an int seed"),
+        ({"rng": "R", "seed": np.random.default_rng(1)}, TypeError, "rng='R' needs an int seed"),
+        ({"rng": "R", "seed": 2**31}, ValueError, "outside R's integer range"),
+        ({"rng": "R", "seed": 1, "n_per_group": (1, 3)}, ValueError, r"rng='R' cannot draw group sizes"),
+        ({"seed": 1.5}, TypeError, "seed must be None, an int"),
+        ({"seed": "abc"}, TypeError, "seed must be None, an int"),
+        ({"seed": -1}, ValueError, "must be >= 0"),
+        ({"intercept": np.nan}, ValueError, "intercept must be finite"),
+        ({"slope": None}, TypeError, "slope must be a real number"),
+        ({"cluster_effect": "big"}, TypeError, "cluster_effect must be a real number"),
+    ],
+)
+def test_bad_input_raises_clear_error(changes, error, message):
+    with pytest.raises(error, match=message):
+        _call(**changes)

@@ -64,8 +64,9 @@ def parse_formula(formula: str) -> ParsedFormula:
     if not lhs:
         raise ValueError(f"formula {formula!r} has no response on the left of '~'")
     random_terms, fixed = _split_random_terms(rhs, formula)
-    return ParsedFormula(text=" ".join(formula.split()), response=lhs, fixed=fixed,
-                         random=tuple(random_terms))
+    written_fixed = [] if fixed == "1" and "1" not in rhs.replace(" ", "").split("+") else [fixed]
+    text = f"{lhs} ~ " + " + ".join(written_fixed + [str(term) for term in random_terms])
+    return ParsedFormula(text=text, response=lhs, fixed=fixed, random=tuple(random_terms))
 
 
 def _split_random_terms(rhs: str, formula: str) -> tuple[list[RandomTerm], str]:

@@ -1,10 +1,55 @@
-"""lme4-style printed summary of a fitted model."""
+"""lme4-style printed summary of a fitted model, formatted the way R prints numbers."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-__all__ = ["ModelSummary"]
+__all__ = ["ModelSummary", "format_like_r"]
+
+#: lme4's summary prints with ``digits = max(3, getOption("digits") - 3)``.
+DIGITS = 4
+
+
+def format_like_r(values, digits: int = DIGITS) -> list[str]:
+    """Format numbers jointly as R's ``format(x, digits = digits)`` does.
+
+    Every value keeps at least ``digits`` significant digits and all share the
+    number of decimals the most demanding one needs (trailing zeros of a
+    value's own rounding are not demanded, as in R's ``formatReal``).
+    """
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values) & (values != 0)]
+    decimals = 0
+    for value in finite:
+        text = f"{value:.{digits - 1}e}"            # rounded to `digits` significant digits
+        mantissa, exponent = text.split("e")
+        significant = len(mantissa.replace("-", "").replace(".", "").rstrip("0")) or 1
+        decimals = max(decimals, significant - 1 - int(exponent))
+    decimals = min(decimals, 15)
+    return ["NA" if np.isnan(v) else f"{v:.{decimals}f}" for v in values]
+
+
+def zapsmall(values, digits: int) -> np.ndarray:
+    """R's ``zapsmall``: round away noise relative to the largest magnitude."""
+    values = np.asarray(values, dtype=float)
+    biggest = np.max(np.abs(values))
+    if biggest == 0:
+        return values
+    return np.round(values, max(0, digits - int(np.ceil(np.log10(biggest)))))
+
+
+def text_table(columns: dict[str, list[str]], *, row_names: list[str] | None = None,
+               left: tuple[str, ...] = ()) -> str:
+    """Aligned plain-text table; columns in ``left`` are left-aligned, the rest right."""
+    headers = list(columns)
+    cells = [list(columns[h]) for h in headers]
+    if row_names is not None:
+        headers, cells, left = ["", *headers], [row_names, *cells], ("", *left)
+    widths = [max(len(h), *(len(c) for c in col)) for h, col in zip(headers, cells)]
+    def line(items):
+        return " ".join(item.ljust(w) if h in left else item.rjust(w)
+                        for item, w, h in zip(items, widths, headers)).rstrip()
+    rows = [line(headers)] + [line(row) for row in zip(*cells)]
+    return "\n".join(rows)
 
 
 class ModelSummary:
@@ -18,17 +63,15 @@ class ModelSummary:
         kind = "REML" if r.reml else "maximum likelihood"
         lines = [f"Linear mixed model fit by {kind} ['lmerMod']",
                  f"Formula: {r.formula}", f"   Data: {r.data_name}", ""]
-        if r.reml:
-            lines.append(f"REML criterion at convergence: {r.reml_criterion:.1f}")
-        else:
-            lines.append(_fit_statistics(r))
+        lines += [f"REML criterion at convergence: {r.reml_criterion:.1f}" if r.reml
+                  else _fit_statistics(r)]
         lines += ["", "Scaled residuals: ", _scaled_residuals(r), "",
                   "Random effects:", _random_effects(r),
                   f"Number of obs: {r.nobs}, groups:  {r.design.group_name}, {r.ngroups}", "",
                   "Fixed effects:", _fixed_effects(r)]
         if r.n_dropped:
             lines.append(f"({r.n_dropped} observation(s) deleted due to missingness)")
-        lines += [f"{message}" for message in r.messages]
+        lines += list(r.messages)
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -36,30 +79,30 @@ class ModelSummary:
 
 def _fit_statistics(r) -> str:
     n_par = len(r.design.terms) + len(r.design.random_terms) + 1
-    aic = r.deviance + 2 * n_par
-    bic = r.deviance + np.log(r.nobs) * n_par
-    table = pd.DataFrame({"AIC": [aic], "BIC": [bic], "logLik": [r.loglik], "deviance": [r.deviance],
-                          "df.resid": [r.nobs - n_par]})
-    return table.to_string(index=False, float_format=lambda v: f"{v:.1f}")
+    stats = {"AIC": r.deviance + 2 * n_par, "BIC": r.deviance + np.log(r.nobs) * n_par,
+             "logLik": r.loglik, "deviance": r.deviance, "df.resid": r.nobs - n_par}
+    return text_table({k: [f"{v:.1f}" if k != "df.resid" else f"{v:d}"] for k, v in stats.items()})
 
 
 def _scaled_residuals(r) -> str:
-    scaled = r.residuals / r.sigma
-    quantiles = np.quantile(scaled, [0, 0.25, 0.5, 0.75, 1])
-    table = pd.DataFrame([quantiles], columns=["Min", "1Q", "Median", "3Q", "Max"])
-    return table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+    quantiles = zapsmall(np.quantile(r.residuals / r.sigma, [0, 0.25, 0.5, 0.75, 1]), DIGITS + 1)
+    return text_table(dict(zip(["Min", "1Q", "Median", "3Q", "Max"],
+                               ([text] for text in format_like_r(quantiles)))))
 
 
 def _random_effects(r) -> str:
     vc = r.varcomp
-    table = pd.DataFrame({"Groups": vc["group"], "Name": vc["effect"],
-                          "Variance": vc["variance"].map(lambda v: f"{v:.4g}"),
-                          "Std.Dev.": vc["sd"].map(lambda v: f"{v:.4g}")})
-    return " " + table.to_string(index=False, justify="left").replace("\n", "\n ")
+    table = text_table({"Groups": list(vc["group"]), "Name": list(vc["effect"]),
+                        "Variance": format_like_r(vc["variance"]),
+                        "Std.Dev.": format_like_r(vc["sd"])},
+                       left=("Groups", "Name", "Variance", "Std.Dev."))
+    return "\n".join(" " + row for row in table.splitlines())
 
 
 def _fixed_effects(r) -> str:
     fe = r.fixef
-    table = pd.DataFrame({"Estimate": fe["estimate"], "Std. Error": fe["se"], "t value": fe["t"]})
-    table.index.name = None
-    return table.to_string(float_format=lambda v: f"{v:.6g}")
+    coef_se = format_like_r(np.concatenate([fe["estimate"], fe["se"]]))
+    p = len(fe)
+    t_values = format_like_r(np.round(fe["t"].to_numpy(), DIGITS - 1))
+    return text_table({"Estimate": coef_se[:p], "Std. Error": coef_se[p:], "t value": t_values},
+                      row_names=list(fe.index), left=("",))

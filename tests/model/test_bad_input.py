@@ -1,0 +1,177 @@
+"""Every bad input of the core issue gets a clear error naming the problem and the fix."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simlab
+
+
+@pytest.fixture()
+def data() -> pd.DataFrame:
+    return simlab.simulate(20, 4, 0.5, 0.25, seed=3)
+
+
+def test_missing_column(data):
+    with pytest.raises(ValueError, match=r"column\(s\) \['z'\] not found in data.*Check the spelling"):
+        simlab.lmer("y ~ x + z + (1 | group)", data)
+
+
+def test_missing_group_column(data):
+    with pytest.raises(ValueError, match=r"\['school'\] not found"):
+        simlab.lmer("y ~ x + (1 | school)", data)
+
+
+def test_non_numeric_response(data):
+    data = data.assign(y=data["y"].map(lambda v: f"{v:.2f} points"))
+    with pytest.raises(TypeError, match="response 'y' must be numeric.*pd.to_numeric"):
+        simlab.lmer("y ~ x + (1 | group)", data)
+
+
+@pytest.mark.parametrize("column", ["y", "x"])
+def test_infinite_values(data, column):
+    data = data.copy()
+    data.loc[3, column] = np.inf
+    with pytest.raises(ValueError, match=rf"1 infinite value\(s\) in \['{column}'\]"):
+        simlab.lmer("y ~ x + (1 | group)", data)
+
+
+def test_only_one_group(data):
+    with pytest.raises(ValueError, match="only 1 level.*at least two groups"):
+        simlab.lmer("y ~ x + (1 | group)", data.assign(group=1))
+
+
+def test_every_group_of_size_one(data):
+    with pytest.raises(ValueError, match="single observation.*cannot be told apart"):
+        simlab.lmer("y ~ x + (1 | group)", data.assign(group=np.arange(len(data))))
+
+
+def test_formula_without_random_effect(data):
+    with pytest.raises(ValueError, match=r"no random effect.*\(1 \| group\).*simlab.lm"):
+        simlab.lmer("y ~ x", data)
+
+
+def test_random_slope_not_supported_by_exact_engine(data):
+    with pytest.raises(ValueError, match=r"\(x \| group\) is not supported yet.*engine='statsmodels'"):
+        simlab.lmer("y ~ x + (x | group)", data)
+
+
+def test_rank_deficient_fixed_effects(data):
+    data = data.assign(x2=2 * data["x"])
+    with pytest.raises(ValueError, match=r"rank deficient.*\['x2'\].*drop it"):
+        simlab.lmer("y ~ x + x2 + (1 | group)", data)
+
+
+def test_constant_response(data):
+    with pytest.raises(ValueError, match="constant.*nothing to model"):
+        simlab.lmer("y ~ x + (1 | group)", data.assign(y=1.0))
+
+
+def test_empty_data(data):
+    with pytest.raises(ValueError, match="data is empty"):
+        simlab.lmer("y ~ x + (1 | group)", data.iloc[:0])
+
+
+def test_all_rows_missing(data):
+    with pytest.raises(ValueError, match="every one of the 80 rows has a missing value"):
+        simlab.lmer("y ~ x + (1 | group)", data.assign(x=np.nan))
+
+
+def test_zero_between_group_variance_gives_singular_fit(data):
+    flat = data.assign(y=data["y"] - data.groupby("group")["y"].transform("mean"))
+    with pytest.warns(simlab.SingularFitWarning, match="boundary \\(singular\\) fit"):
+        fit = simlab.lmer("y ~ 1 + (1 | group)", flat)
+    assert fit.singular and fit.tau == 0.0 and fit.converged
+    assert fit.varcomp["variance"].iloc[0] == 0.0
+    assert fit.confint().loc["sd_(Intercept)|group", "lower"] == 0.0
+    assert "boundary (singular) fit" in str(fit)
+
+
+@pytest.mark.parametrize("formula, message", [
+    ("y x + (1 | group)", "exactly one '~'"),
+    (" ~ x + (1 | group)", "no response"),
+    ("y ~ x + (1 | group", "unmatched '\\('"),
+    ("y ~ x + (1 | a/b)", "single column name"),
+    ("y ~ x + ( | group)", "must look like"),
+])
+def test_malformed_formula(data, formula, message):
+    with pytest.raises(ValueError, match=message):
+        simlab.lmer(formula, data)
+
+
+def test_formula_must_be_text(data):
+    with pytest.raises(TypeError, match="formula must be a string"):
+        simlab.lmer(None, data)
+
+
+def test_data_must_be_a_dataframe(data):
+    with pytest.raises(TypeError, match="data must be a pandas DataFrame, got dict"):
+        simlab.lmer("y ~ x + (1 | group)", data.to_dict())
+
+
+def test_unknown_engine(data):
+    with pytest.raises(ValueError, match="engine must be one of"):
+        simlab.lmer("y ~ x + (1 | group)", data, engine="lme4")
+
+
+def test_two_grouping_factors(data):
+    with pytest.raises(ValueError, match="only one grouping factor"):
+        simlab.lmer("y ~ x + (1 | group) + (1 | x)", data)
+
+
+def test_input_data_is_not_modified(data):
+    before = data.copy()
+    simlab.lmer("y ~ x + (1 | group)", data)
+    pd.testing.assert_frame_equal(data, before)
+
+
+def test_missing_values_are_dropped_and_counted(data):
+    holes = data.copy()
+    holes.loc[[0, 5, 9], "x"] = np.nan
+    fit = simlab.lmer("y ~ x + (1 | group)", holes)
+    reference = simlab.lmer("y ~ x + (1 | group)", data.drop(index=[0, 5, 9]))
+    assert fit.n_dropped == 3 and fit.nobs == len(data) - 3
+    np.testing.assert_allclose(fit.fixef["estimate"], reference.fixef["estimate"], rtol=1e-12)
+    assert "3 observation(s) deleted due to missingness" in str(fit)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"method": "bayes"}, "method must be one of"),
+    ({"level": 1.5}, "level must be strictly between 0 and 1"),
+    ({"method": "boot", "nsim": 1}, "nsim must be an integer of at least 2"),
+])
+def test_confint_bad_arguments(data, kwargs, message):
+    fit = simlab.lmer("y ~ x + (1 | group)", data)
+    with pytest.raises(ValueError, match=message):
+        fit.confint(**kwargs)
+
+
+def test_predict_new_level_needs_permission(data):
+    fit = simlab.lmer("y ~ x + (1 | group)", data)
+    new = pd.DataFrame({"x": [0.0, 1.0], "group": [1, 999]})
+    with pytest.raises(ValueError, match=r"levels not in the fitted model: \['999'\].*allow_new_levels=True"):
+        fit.predict(new)
+    both = fit.predict(new, allow_new_levels=True)
+    population = fit.predict(new, random_effects=False)
+    assert both[1] == population[1]
+    assert both[0] == pytest.approx(population[0] + fit.ranef()["value"].iloc[0])
+
+
+def test_predict_newdata_missing_column(data):
+    fit = simlab.lmer("y ~ x + (1 | group)", data)
+    with pytest.raises(ValueError, match=r"\['x'\] not found in newdata"):
+        fit.predict(pd.DataFrame({"group": [1]}))
+    with pytest.raises(ValueError, match="needs the grouping column 'group'"):
+        fit.predict(pd.DataFrame({"x": [1.0]}))
+
+
+def test_predict_unknown_factor_level():
+    fit = simlab.lmer("y ~ x + f + (1 | group)",
+                      simlab.simulate(10, 4, 1, 1, seed=1).assign(f=lambda d: np.where(d.x > 0, "a", "b")))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="same columns and factor levels"):
+            fit.predict(pd.DataFrame({"x": [0.0], "f": ["zzz"], "group": [1]}))

@@ -1,0 +1,55 @@
+"""Factor coding and level order follow R."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simlab
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    d = simlab.simulate(30, 5, 0.5, 0.5, seed=11)
+    rng = np.random.default_rng(2)
+    return d.assign(colour=rng.choice(["red", "blue", "green"], len(d)),
+                    size=pd.Categorical(rng.choice(["small", "large"], len(d)),
+                                        categories=["small", "large"]))
+
+
+def test_strings_use_first_sorted_level_as_reference(data):
+    fit = simlab.lmer("y ~ x + colour + (1 | group)", data)
+    assert list(fit.fixef.index) == ["(Intercept)", "x", "colourgreen", "colourred"]
+
+
+def test_categorical_order_is_respected(data):
+    fit = simlab.lmer("y ~ x + size + (1 | group)", data)
+    assert list(fit.fixef.index) == ["(Intercept)", "x", "sizelarge"]
+    flipped = data.assign(size=data["size"].cat.reorder_categories(["large", "small"]))
+    other = simlab.lmer("y ~ x + size + (1 | group)", flipped)
+    assert list(other.fixef.index) == ["(Intercept)", "x", "sizesmall"]
+    assert other.fixef.loc["sizesmall", "estimate"] == pytest.approx(
+        -fit.fixef.loc["sizelarge", "estimate"], rel=1e-9)
+    assert other.reml_criterion == pytest.approx(fit.reml_criterion, rel=1e-12)
+
+
+def test_interaction_names(data):
+    fit = simlab.lmer("y ~ x * size + (1 | group)", data)
+    assert list(fit.fixef.index) == ["(Intercept)", "x", "sizelarge", "x:sizelarge"]
+
+
+def test_group_levels_in_r_order():
+    d = simlab.simulate(12, 3, 1, 1, seed=4)
+    fit = simlab.lmer("y ~ x + (1 | group)", d)
+    assert list(fit.ranef()["group"]) == [str(g) for g in range(1, 13)]   # numeric, not "1", "10", ...
+    as_text = simlab.lmer("y ~ x + (1 | group)", d.assign(group=d["group"].astype(str)))
+    assert list(as_text.ranef()["group"])[:4] == ["1", "10", "11", "12"]   # R sorts strings as text
+    ordered = d.assign(group=pd.Categorical(d["group"], categories=range(12, 0, -1)))
+    assert list(simlab.lmer("y ~ x + (1 | group)", ordered).ranef()["group"])[:2] == ["12", "11"]
+
+
+def test_predict_matches_group_labels_by_text():
+    d = simlab.simulate(12, 3, 1, 1, seed=4)
+    fit = simlab.lmer("y ~ x + (1 | group)", d)
+    by_text = fit.predict(d.assign(group=d["group"].astype(str)))
+    np.testing.assert_allclose(by_text, fit.predict(), rtol=1e-12)

@@ -1,0 +1,119 @@
+"""The exact engine against independent dense computations and brute-force optimisation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+
+import simlab
+from simlab.model.estimates import group_sums
+from simlab.model.profile import profile_bounds
+from simlab.model.profiled import GroupSums, criterion, criterion_slope, fit_theta, pieces
+
+
+@pytest.fixture(scope="module")
+def design():
+    data = simlab.simulate(15, (2, 6), 0.7, 1.0, seed=5)   # unbalanced groups
+    return simlab.lmer("y ~ x + (1 | group)", data).design
+
+
+def dense_ml_deviance(design, beta, tau, sigma):
+    """-2 log N(y; X beta, sigma^2 I + tau^2 Z Z') by brute force."""
+    Z = np.eye(design.n_groups)[design.groups]
+    V = sigma ** 2 * np.eye(design.nobs) + tau ** 2 * Z @ Z.T
+    return -2 * stats.multivariate_normal(design.X @ beta, V).logpdf(design.y)
+
+
+def dense_reml_criterion(design, tau, sigma):
+    Z = np.eye(design.n_groups)[design.groups]
+    V = sigma ** 2 * np.eye(design.nobs) + tau ** 2 * Z @ Z.T
+    Vi = np.linalg.inv(V)
+    XtViX = design.X.T @ Vi @ design.X
+    beta = np.linalg.solve(XtViX, design.X.T @ Vi @ design.y)
+    r = design.y - design.X @ beta
+    n, p = design.X.shape
+    return ((n - p) * np.log(2 * np.pi) + np.linalg.slogdet(V)[1] + np.linalg.slogdet(XtViX)[1]
+            + r @ Vi @ r)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_profiled_criterion_equals_dense_likelihood(design, reml):
+    sums = group_sums(design)
+    for theta in [0.0, 0.3, 1.0, 4.0]:
+        p = pieces(sums, np.array([[theta ** 2]]))
+        dof = design.nobs - (design.X.shape[1] if reml else 0)
+        sigma = np.sqrt(p.r2[0, 0] / dof)
+        dense = (dense_reml_criterion(design, theta * sigma, sigma) if reml
+                 else dense_ml_deviance(design, p.beta[0, 0], theta * sigma, sigma))
+        assert criterion(p, reml)[0, 0] == pytest.approx(dense, rel=1e-10)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_slope_is_the_derivative(design, reml):
+    sums = group_sums(design)
+    s, h = np.array([[0.6]]), 1e-6
+    numeric = (criterion(pieces(sums, s + h), reml) - criterion(pieces(sums, s - h), reml)) / (2 * h)
+    assert criterion_slope(sums, pieces(sums, s), reml)[0, 0] == pytest.approx(numeric[0, 0], rel=1e-6)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_optimum_beats_brute_force(design, reml):
+    sums = group_sums(design)
+    fit = fit_theta(sums, reml)
+    brute = optimize.minimize_scalar(
+        lambda t: criterion(pieces(sums, np.array([[t ** 2]])), reml)[0, 0],
+        bounds=(0, 10), method="bounded", options={"xatol": 1e-10})
+    assert fit.value[0] <= brute.fun + 1e-12
+    assert fit.theta[0] == pytest.approx(brute.x, rel=1e-4)
+    assert abs(criterion_slope(sums, pieces(sums, fit.theta[:, None] ** 2), reml)[0, 0]) < 1e-8
+
+
+def test_batch_equals_one_at_a_time():
+    reps = [simlab.simulate(20, 3, 0.5, 0.25, seed=s) for s in range(6)]
+    one = [fit_theta(group_sums(simlab.lmer("y ~ x + (1 | group)", d).design)) for d in reps]
+    design = simlab.lmer("y ~ x + (1 | group)", reps[0]).design
+    X = np.stack([np.column_stack([np.ones(60), d["x"]]) for d in reps])
+    batch = fit_theta(GroupSums.from_arrays(np.stack([d["y"] for d in reps]), X, design.groups, 20))
+    np.testing.assert_allclose(batch.theta, [f.theta[0] for f in one], rtol=1e-12)
+    np.testing.assert_allclose(batch.beta, np.vstack([f.beta for f in one]), rtol=1e-12)
+    bounds = profile_bounds(GroupSums.from_arrays(np.stack([d["y"] for d in reps]), X, design.groups, 20))
+    single = profile_bounds(group_sums(simlab.lmer("y ~ x + (1 | group)", reps[3]).design))
+    np.testing.assert_allclose(bounds.lower[3], single.lower[0], rtol=1e-10)
+
+
+def test_profile_bounds_sit_on_the_cutoff(design):
+    """At each fixed-effect bound the constrained ML deviance equals min + chi2(0.95)."""
+    sums = group_sums(design)
+    bounds = profile_bounds(sums)
+    ml = fit_theta(sums, reml=False)
+    cutoff = ml.value[0] + stats.chi2.ppf(0.95, 1)
+    for j in range(design.X.shape[1]):
+        for bound in (bounds.lower[0, 2 + j], bounds.upper[0, 2 + j]):
+            fixed = sums.with_response_column(j, np.array([bound]))
+            assert fit_theta(fixed, reml=False).value[0] == pytest.approx(cutoff, abs=1e-7)
+
+
+def test_sigma_bounds_sit_on_the_cutoff(design):
+    sums = group_sums(design)
+    bounds = profile_bounds(sums)
+    cutoff = fit_theta(sums, reml=False).value[0] + stats.chi2.ppf(0.95, 1)
+
+    def profiled(sigma):   # minimise over tau (theta) with sigma fixed
+        def dev(theta):
+            p = pieces(sums, np.array([[theta ** 2]]))
+            return (design.nobs * np.log(2 * np.pi * sigma ** 2) + p.logdet_v[0, 0]
+                    + p.r2[0, 0] / sigma ** 2)
+        return optimize.minimize_scalar(dev, bounds=(0, 20), method="bounded",
+                                        options={"xatol": 1e-12}).fun
+    for sigma in (bounds.lower[0, 1], bounds.upper[0, 1]):
+        assert profiled(sigma) == pytest.approx(cutoff, abs=1e-6)
+
+
+def test_singular_when_groups_have_equal_means():
+    d = simlab.simulate(10, 4, 0.5, 0.5, seed=2)
+    d["y"] = d["y"] - d.groupby("group")["y"].transform("mean")
+    with pytest.warns(simlab.SingularFitWarning):
+        design = simlab.lmer("y ~ 1 + (1 | group)", d).design
+    fit = fit_theta(group_sums(design))
+    assert fit.singular[0] and fit.theta[0] == 0.0 and fit.converged[0]
+    assert criterion_slope(group_sums(design), pieces(group_sums(design), np.zeros((1, 1))), True)[0, 0] >= 0

@@ -1,0 +1,283 @@
+"""The ``simlab`` command line: ``simlab demo`` and ``simlab fit``.
+
+This module only parses arguments and prints: every number comes from the
+public API (:func:`simlab.lmer`, :class:`simlab.LmerResult`,
+:func:`simlab.simulate.simulate`). Errors the API raises for bad input
+(a bad formula, a missing column or file, an unreadable CSV, ...) are
+printed as ``simlab: error: <message>`` with exit status 2, never as a
+traceback.
+
+Adding a subcommand takes one builder registered with :func:`command`: it
+adds its arguments to the parser it is given and returns the function that
+runs it, which takes the parsed :class:`argparse.Namespace` and returns the
+exit status::
+
+    @command("sweep", "simulate and fit over a grid of designs")
+    def _sweep(parser):
+        parser.add_argument("grid")
+        return run_sweep
+
+The model and pandas are imported inside the runners, not at module level,
+so parsing itself needs nothing heavy (importing the ``simlab`` package
+still loads the model: about 1 s of the demo's ~1.2 s).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["main", "build_parser", "command", "COMMANDS"]
+
+PROG = "simlab"
+EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
+#: Errors the API raises for bad user input; reported without a traceback.
+USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
+# Choices mirrored from simlab.model (not imported here, to keep --help fast).
+CI_METHODS = ("profile", "wald", "boot")
+ENGINES = ("exact", "statsmodels")
+
+Runner = Callable[[argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A registered subcommand: its name, one-line help and parser builder."""
+
+    name: str
+    help: str
+    build: Callable[[argparse.ArgumentParser], Runner]
+
+
+#: Subcommands in the order ``simlab --help`` lists them.
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, help: str) -> Callable:
+    """Register ``build(parser) -> runner`` as the subcommand ``name``."""
+    def register(build: Callable[[argparse.ArgumentParser], Runner]):
+        COMMANDS[name] = Command(name, help, build)
+        return build
+    return register
+
+
+# ----- parser and entry point ------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with one subparser per registered command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Learn and study linear mixed models with lme4-parity fits.",
+        epilog=f'Start with "{PROG} demo", then "{PROG} fit DATA.csv \'y ~ x + (1 | g)\'".')
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for cmd in COMMANDS.values():
+        sub_parser = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        sub_parser.set_defaults(run=cmd.build(sub_parser))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version or a usage error
+        return done.code if isinstance(done.code, int) else EXIT_USAGE
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return args.run(args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `simlab fit ... | head`: stop quietly
+        _silence_stdout()
+        return EXIT_OK
+    except USER_ERRORS as err:
+        print(f"{PROG}: error: {_message(err)}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _message(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        return f"{err.strerror}: {err.filename}"
+    if isinstance(err, ImportError):
+        return f"{err}: this part of simlab is not available in this installation"
+    return str(err) or type(err).__name__
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("simlab")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+# ----- shared options and printing -------------------------------------------
+def _add_interval_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ci", choices=CI_METHODS, default="profile",
+                        help="confidence-interval method (default: %(default)s)")
+    parser.add_argument("--level", type=float, default=0.95,
+                        help="confidence level (default: %(default)s)")
+    parser.add_argument("--nsim", type=int, default=1000,
+                        help="bootstrap replicates for --ci boot (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the bootstrap")
+
+
+def _section(title: str, body: str) -> None:
+    print(f"\n{title}\n{'-' * len(title)}\n{body}")
+
+
+def _table(frame, index: bool = True) -> str:
+    return frame.to_string(index=index, na_rep="NA", float_format=lambda v: f"{v:.6g}")
+
+
+def _print_tables(result, ci, *, method: str, level: float, head: int, coef: bool) -> None:
+    """The tables after the summary: fixef, varcomp + ICC, confint, ranef (and coef) heads."""
+    _section("Fixed effects", _table(result.fixef))
+    _section("Variance components",
+             f"{_table(result.varcomp, index=False)}\nICC = {result.icc:.6g}")
+    _section(f"Confidence intervals ({method}, level {level:g})", _table(ci))
+    more = f"first {head} rows; {result.ngroups} groups"
+    _section(f"Random effects, ranef() ({more})", _table(result.ranef(level).head(head), index=False))
+    if coef:
+        _section(f"Group coefficients, coef() ({more})",
+                 _table(result.coef(level).head(head), index=False))
+
+
+# ----- simlab demo -----------------------------------------------------------
+DEMO_FORMULA = "y ~ x + (1 | group)"
+
+
+@command("demo", "simulate a random-intercept study, fit it and print every table")
+def _demo(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("--seed", type=int, default=1234, help="simulation seed (default: %(default)s)")
+    parser.add_argument("--n-groups", type=int, default=100, help="groups (default: %(default)s)")
+    parser.add_argument("--n-per-group", type=int, default=3,
+                        help="observations per group (default: %(default)s)")
+    parser.add_argument("--tau", type=float, default=0.5,
+                        help="sd of the group effect (default: %(default)s)")
+    parser.add_argument("--sigma", type=float, default=0.25, help="residual sd (default: %(default)s)")
+    parser.add_argument("--intercept", type=float, default=2.0, help="true intercept (default: %(default)s)")
+    parser.add_argument("--slope", type=float, default=0.5, help="true slope of x (default: %(default)s)")
+    parser.add_argument("--rng", choices=("numpy", "R"), default="numpy",
+                        help="random stream; R reproduces R's set.seed(SEED) (default: %(default)s)")
+    return run_demo
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Simulate the design, fit ``y ~ x + (1 | group)`` and show recovery of the truth."""
+    import pandas as pd
+
+    from simlab import lmer
+    from simlab.simulate import simulate
+
+    data = simulate(args.n_groups, args.n_per_group, args.tau, args.sigma, intercept=args.intercept,
+                    slope=args.slope, seed=args.seed, rng=args.rng)
+    print(f"Simulated {args.n_groups} groups x {args.n_per_group} observations (seed {args.seed}, "
+          f"rng {args.rng}):\n  y = {args.intercept:g} + {args.slope:g} * x + u[group] + e,  "
+          f"u ~ N(0, {args.tau:g}^2),  e ~ N(0, {args.sigma:g}^2)\n")
+    result = lmer(DEMO_FORMULA, data, data_name=f"simulate(seed={args.seed})")
+    ci = result.confint("profile")
+    print(result.summary())
+    _print_tables(result, ci, method="profile", level=0.95, head=5, coef=True)
+    rows = data.head(6)
+    _section("Predictions for the first rows", _table(rows.assign(
+        with_ranef=result.predict(rows), fixed_only=result.predict(rows, random_effects=False))))
+    estimates = [result.tau, result.sigma, *result.fixef["estimate"]]
+    truth = pd.DataFrame({"truth": [args.tau, args.sigma, args.intercept, args.slope],
+                          "estimate": estimates, "lower": ci["lower"], "upper": ci["upper"]},
+                         index=ci.index)
+    _section("Simulated truth vs estimates (profile 95% interval)", _table(truth))
+    print(f"\nNext: rerun with another design, e.g. `{PROG} demo --seed 7 --n-groups 20`, or fit "
+          f"your own data:\n  {PROG} fit DATA.csv \"y ~ x + (1 | g)\"   (add --json for "
+          "machine-readable output)")
+    return EXIT_OK
+
+
+# ----- simlab fit --------------------------------------------------------------
+@command("fit", "fit a random-intercept model to a CSV file")
+def _fit(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("data", help="CSV file with a header row")
+    parser.add_argument("formula", help="lme4 formula, e.g. 'y ~ x + (1 | g)'")
+    _add_interval_options(parser)
+    parser.add_argument("--ml", action="store_true", help="fit by maximum likelihood instead of REML")
+    parser.add_argument("--engine", choices=ENGINES, default="exact", help="fitting engine (default: %(default)s)")
+    parser.add_argument("--head", type=int, default=10,
+                        help="random-effect rows to print (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    return run_fit
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    """Read the CSV, fit the formula and print the tables or the JSON record."""
+    from simlab import lmer
+
+    data = _read_csv(args.data)
+    result = lmer(args.formula, data, reml=not args.ml, engine=args.engine,
+                  data_name=Path(args.data).name)
+    ci = result.confint(args.ci, level=args.level, nsim=args.nsim, seed=args.seed)
+    if args.json:
+        print(json.dumps(fit_record(result, ci, args), indent=2, allow_nan=False))
+        return EXIT_OK
+    print(result.summary())
+    _print_tables(result, ci, method=args.ci, level=args.level, head=args.head, coef=False)
+    return EXIT_OK
+
+
+def _read_csv(path: str):
+    """``pandas.read_csv``, naming the file when pandas cannot parse it."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path)
+    except ValueError as err:  # pandas' parser and decoding errors are ValueErrors
+        raise ValueError(f"could not read {path} as CSV: {err}") from None
+
+
+def fit_record(result, ci, args: argparse.Namespace) -> dict:
+    """The fit as plain JSON-ready data; NaN and infinities become ``None``."""
+    scalars = {
+        "formula": result.formula, "data": args.data, "engine": args.engine, "nobs": result.nobs,
+        "ngroups": result.ngroups, "n_dropped": result.n_dropped, "reml": result.reml,
+        "reml_criterion": result.reml_criterion, "loglik": result.loglik,
+        "deviance": result.deviance, "sigma": result.sigma, "tau": result.tau,
+        "singular": result.singular, "converged": result.converged,
+        "messages": list(result.messages), "icc": result.icc,
+        "confint_method": args.ci, "level": args.level,
+    }
+    record = {key: _plain(value) for key, value in scalars.items()}
+    record.update(fixef=_records(result.fixef.reset_index()), varcomp=_records(result.varcomp),
+                  confint=_records(ci.reset_index()), ranef=_records(result.ranef(args.level)),
+                  coef=_records(result.coef(args.level)))
+    return record
+
+
+def _records(frame) -> list[dict]:
+    return [{str(key): _plain(value) for key, value in row.items()}
+            for row in frame.to_dict(orient="records")]
+
+
+def _plain(value):
+    """A JSON-safe Python value: numpy scalars unwrapped, non-finite floats as None."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,216 @@
+"""Tests for the ``simlab`` command line (simlab.cli), run in-process with ``main``."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import simlab
+from simlab import cli
+from simlab.cli import main
+from simlab.simulate import simulate
+
+SLEEP_FORMULA = "Reaction ~ Days + (1 | Subject)"
+ATOL = 1e-12
+
+
+def _reject_constant(token: str):
+    raise AssertionError(f"invalid JSON token {token}")
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _json(capsys, *argv: str) -> dict:
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    return json.loads(out, parse_constant=_reject_constant)
+
+
+@pytest.fixture(scope="module")
+def sleep_csv(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("cli") / "sleepstudy.csv"
+    simlab.datasets.sleepstudy().to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def sleep_api(sleep_csv):
+    """The API's fit of the same CSV the command line reads."""
+    return simlab.lmer(SLEEP_FORMULA, pd.read_csv(sleep_csv))
+
+
+# ----- parser -------------------------------------------------------------------
+def test_registry_lists_the_subcommands(capsys):
+    assert list(cli.COMMANDS) == ["demo", "fit"]
+    code, out, _ = _run(capsys, "--help")
+    assert code == 0 and "demo" in out and "fit" in out
+
+
+def test_usage_errors_return_2_without_traceback(capsys):
+    for argv in ([], ["nope"], ["fit", "only-one-arg.csv"], ["fit", "a.csv", "y ~ x", "--ci", "x"]):
+        code, out, err = _run(capsys, *argv)
+        assert code == 2 and "usage:" in err and "Traceback" not in err and out == ""
+
+
+# ----- demo ---------------------------------------------------------------------
+def test_demo_prints_summary_tables_truth_and_next_step(capsys):
+    code, out, err = _run(capsys, "demo")
+    assert code == 0, err
+    for text in ("Linear mixed model fit by REML", "Formula: y ~ x + (1 | group)",
+                 "Number of obs: 300, groups:  group, 100", "Fixed effects\n---",
+                 "Variance components", "ICC = ", "Confidence intervals (profile, level 0.95)",
+                 "ranef()", "coef()", "with_ranef", "fixed_only", "Simulated truth vs estimates",
+                 "sd_(Intercept)|group"):
+        assert text in out, text
+    assert 'simlab fit DATA.csv "y ~ x + (1 | g)"' in out.strip().splitlines()[-1]
+    fit = simlab.lmer("y ~ x + (1 | group)", simulate(100, 3, 0.5, 0.25, seed=1234))
+    assert f"ICC = {fit.icc:.6g}" in out
+    assert f"{fit.tau:.6g}" in out and f"{fit.fixef.loc['x', 'estimate']:.6g}" in out
+    profile = fit.confint("profile")
+    assert f"{profile.loc['sigma', 'upper']:.6g}" in out
+
+
+def test_demo_options_change_the_design(capsys):
+    code, out, err = _run(capsys, "demo", "--seed", "7", "--n-groups", "20", "--n-per-group", "4",
+                          "--tau", "1", "--sigma", "0.5", "--rng", "R")
+    assert code == 0, err
+    assert "Number of obs: 80, groups:  group, 20" in out
+    fit = simlab.lmer("y ~ x + (1 | group)", simulate(20, 4, 1.0, 0.5, seed=7, rng="R"))
+    assert f"ICC = {fit.icc:.6g}" in out
+
+
+def test_demo_reports_a_singular_fit_as_a_warning(capsys):
+    code, out, err = _run(capsys, "demo", "--tau", "0", "--seed", "1")
+    assert code == 0
+    assert err.startswith("simlab: warning: boundary (singular) fit") and "Traceback" not in err
+
+
+def test_demo_bad_design_exits_2(capsys):
+    code, out, err = _run(capsys, "demo", "--n-groups", "1")
+    assert code == 2 and err.startswith("simlab: error: n_groups must be at least 2")
+
+
+# ----- fit ----------------------------------------------------------------------
+def test_fit_prints_summary_and_tables(capsys, sleep_csv, sleep_api):
+    code, out, err = _run(capsys, "fit", sleep_csv, SLEEP_FORMULA, "--head", "3")
+    assert code == 0, err
+    for text in ("Linear mixed model fit by REML", f"Formula: {SLEEP_FORMULA}",
+                 "Data: sleepstudy.csv", "Fixed effects\n---", "Variance components",
+                 "Confidence intervals (profile, level 0.95)", "first 3 rows; 18 groups"):
+        assert text in out, text
+    assert f"ICC = {sleep_api.icc:.6g}" in out
+    assert f"{sleep_api.confint('profile').loc['Days', 'lower']:.6g}" in out
+
+
+def test_fit_json_equals_the_api(capsys, sleep_csv, sleep_api):
+    record = _json(capsys, "fit", sleep_csv, SLEEP_FORMULA, "--json")
+    assert record["formula"] == SLEEP_FORMULA and record["reml"] is True
+    assert (record["nobs"], record["ngroups"], record["n_dropped"]) == (180, 18, 0)
+    assert record["singular"] is False and record["converged"] is True and record["messages"] == []
+    for key in ("reml_criterion", "loglik", "deviance", "icc"):
+        assert record[key] == pytest.approx(getattr(sleep_api, key), abs=ATOL)
+    fixef = pd.DataFrame(record["fixef"]).set_index("term")
+    assert list(fixef.index) == list(sleep_api.fixef.index)
+    np.testing.assert_allclose(fixef[sleep_api.fixef.columns], sleep_api.fixef, rtol=0, atol=ATOL)
+    varcomp = pd.DataFrame(record["varcomp"])
+    np.testing.assert_allclose(varcomp[["variance", "sd", "var_prop"]],
+                               sleep_api.varcomp[["variance", "sd", "var_prop"]], rtol=0, atol=ATOL)
+    ci = pd.DataFrame(record["confint"]).set_index("parameter")
+    expected = sleep_api.confint("profile")
+    assert list(ci.index) == list(expected.index)
+    np.testing.assert_allclose(ci[["lower", "upper"]], expected, rtol=0, atol=ATOL)
+    for table, api in (("ranef", sleep_api.ranef()), ("coef", sleep_api.coef())):
+        got = pd.DataFrame(record[table])
+        assert len(got) == 18 and list(got["group"]) == list(api["group"])
+        np.testing.assert_allclose(got[["value", "se"]], api[["value", "se"]], rtol=0, atol=ATOL)
+
+
+def test_fit_json_wald_gives_null_for_variance_rows(capsys, sleep_csv, sleep_api):
+    record = _json(capsys, "fit", sleep_csv, SLEEP_FORMULA, "--json", "--ci", "wald", "--level", "0.9")
+    rows = {row["parameter"]: row for row in record["confint"]}
+    for name in ("sd_(Intercept)|Subject", "sigma"):
+        assert rows[name]["lower"] is None and rows[name]["upper"] is None
+    wald = sleep_api.confint("wald", level=0.9)
+    for term in ("(Intercept)", "Days"):
+        assert rows[term]["lower"] == pytest.approx(wald.loc[term, "lower"], abs=ATOL)
+        assert rows[term]["upper"] == pytest.approx(wald.loc[term, "upper"], abs=ATOL)
+    assert record["confint_method"] == "wald" and record["level"] == 0.9
+    assert "lower_5" in record["ranef"][0]
+
+
+def test_fit_json_boot_is_seeded_like_the_api(capsys, sleep_csv, sleep_api):
+    argv = ("fit", sleep_csv, SLEEP_FORMULA, "--json", "--ci", "boot", "--nsim", "50", "--seed", "3")
+    ci = pd.DataFrame(_json(capsys, *argv)["confint"]).set_index("parameter")
+    expected = sleep_api.confint("boot", nsim=50, seed=3)
+    np.testing.assert_allclose(ci[["lower", "upper"]], expected, rtol=0, atol=ATOL)
+
+
+def test_fit_json_ml_has_null_reml_criterion(capsys, sleep_csv):
+    record = _json(capsys, "fit", sleep_csv, SLEEP_FORMULA, "--json", "--ml", "--ci", "wald")
+    ml = simlab.lmer(SLEEP_FORMULA, pd.read_csv(sleep_csv), reml=False)
+    assert record["reml"] is False and record["reml_criterion"] is None
+    assert record["deviance"] == pytest.approx(ml.deviance, abs=ATOL)
+
+
+def test_fit_counts_dropped_rows(capsys, sleep_csv, tmp_path):
+    data = pd.read_csv(sleep_csv)
+    data.loc[[0, 5], "Reaction"] = np.nan
+    path = tmp_path / "holes.csv"
+    data.to_csv(path, index=False)
+    record = _json(capsys, "fit", str(path), SLEEP_FORMULA, "--json", "--ci", "wald")
+    assert record["n_dropped"] == 2 and record["nobs"] == 178
+
+
+# ----- errors -------------------------------------------------------------------
+@pytest.fixture
+def text_response_csv(tmp_path) -> str:
+    path = tmp_path / "text.csv"
+    pd.DataFrame({"y": ["a", "b", "c", "d"], "x": [1, 2, 3, 4], "g": [1, 1, 2, 2]}).to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.mark.parametrize("case, formula, message", [
+    ("missing file", SLEEP_FORMULA, "No such file or directory"),
+    ("missing column", "Reaction ~ Dayz + (1 | Subject)", "column(s) ['Dayz'] not found"),
+    ("bad formula", "Reaction ~ Days + (1 | Subject", "unmatched '('"),
+    ("no random effect", "Reaction ~ Days", "has no random effect"),
+    ("non-numeric response", "y ~ x + (1 | g)", "response 'y' must be numeric"),
+    ("empty file", "y ~ x + (1 | g)", "could not read"),
+    ("bad level", SLEEP_FORMULA, "level must be strictly between 0 and 1"),
+])
+def test_fit_errors_exit_2_with_a_message(capsys, sleep_csv, text_response_csv, tmp_path,
+                                          case, formula, message):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    path = {"missing file": str(tmp_path / "missing.csv"), "non-numeric response": text_response_csv,
+            "empty file": str(empty)}.get(case, sleep_csv)
+    extra = ["--level", "1.5"] if case == "bad level" else []
+    code, out, err = _run(capsys, "fit", path, formula, *extra)
+    assert code == 2 and out == ""
+    assert err.startswith("simlab: error: ") and message in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_keyboard_interrupt_exits_130_quietly(capsys, sleep_csv, monkeypatch):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(pd, "read_csv", interrupt)
+    code, out, err = _run(capsys, "fit", sleep_csv, SLEEP_FORMULA)
+    assert code == 130 and err == ""
+
+
+# ----- entry point --------------------------------------------------------------
+def test_python_dash_m_simlab_demo_runs():
+    done = subprocess.run([sys.executable, "-m", "simlab", "demo"], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "Linear mixed model fit by REML" in done.stdout and "simlab fit" in done.stdout
+    assert "Traceback" not in done.stderr

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from .bootstrap import parametric_bootstrap
 from .estimates import group_sums
@@ -47,7 +47,7 @@ def _require_random_intercept(result, method: str) -> None:
 
 
 def _wald(result, level: float) -> tuple[np.ndarray, np.ndarray]:
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = special.ndtri(0.5 + level / 2)
     table = result.fixef
     nan = np.full(2, np.nan)
     return (np.concatenate([nan, table["estimate"] - z * table["se"]]),

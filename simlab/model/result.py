@@ -6,7 +6,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from .design import Design
 from .estimates import FitEstimates
@@ -59,9 +59,9 @@ class LmerResult:
         """
         est = self.estimates.beta
         se = np.sqrt(np.diag(self.estimates.vcov))
-        z = stats.norm.ppf(0.975)
+        z = special.ndtri(0.975)
         table = pd.DataFrame({"estimate": est, "se": se, "t": est / se,
-                              "p": 2 * stats.norm.sf(np.abs(est / se)),
+                              "p": 2 * special.ndtr(-np.abs(est / se)),
                               "lower_2.5": est - z * se, "upper_97.5": est + z * se},
                              index=pd.Index(self.design.terms, name="term"))
         return table
@@ -135,7 +135,7 @@ class LmerResult:
 
     def _random_table(self, value: np.ndarray, se: np.ndarray, level: float) -> pd.DataFrame:
         lower, upper = interval_columns(level)
-        z = stats.norm.ppf(0.5 + level / 2)
+        z = special.ndtri(0.5 + level / 2)
         n_groups, q = value.shape
         return pd.DataFrame({
             "group_var": self.design.group_name,

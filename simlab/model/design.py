@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,8 @@ from formulaic import Formula, model_matrix
 
 from .formula import ParsedFormula
 
-__all__ = ["Design", "build_design", "r_term_name"]
+__all__ = ["Design", "build_design", "r_term_name", "model_frame", "fixed_part",
+           "fixed_variables", "numeric_response", "check_full_rank", "new_fixed_matrix"]
 
 _LEVEL_SUFFIX = re.compile(r"\[(?:T\.)?(.*?)\]")
 
@@ -85,17 +87,7 @@ class Design:
 
     def fixed_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
         """The fixed-effects matrix of ``newdata``, encoded as at fit time."""
-        _require_columns(newdata, _fixed_variables(self.formula), "newdata")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            try:
-                matrix = self.spec.get_model_matrix(newdata, na_action="raise")
-            except Exception as err:  # formulaic raises several types; name the fix
-                raise ValueError(
-                    f"could not build the fixed effects for newdata: {err}. Use the same "
-                    "columns and factor levels as the data the model was fitted on."
-                ) from None
-        return np.asarray(matrix, dtype=float)
+        return new_fixed_matrix(self.spec, fixed_variables(self.formula), newdata)
 
     def group_codes(self, labels: pd.Series) -> np.ndarray:
         """Codes of ``labels`` in ``levels``; -1 for a level not seen at fit time.
@@ -116,6 +108,28 @@ class Design:
         return _random_matrix(self.formula, newdata)
 
 
+def new_fixed_matrix(spec: Any, variables: list[str], newdata: pd.DataFrame) -> np.ndarray:
+    """The fixed-effects matrix of ``newdata``, encoded by the fit-time ``spec``.
+
+    Raises
+    ------
+    ValueError
+        If a column in ``variables`` is missing, a value is missing or a
+        factor level was not seen at fit time.
+    """
+    _require_columns(newdata, variables, "newdata")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            matrix = spec.get_model_matrix(newdata, na_action="raise")
+        except Exception as err:  # formulaic raises several types; name the fix
+            raise ValueError(
+                f"could not build the fixed effects for newdata: {err}. Use the same "
+                "columns and factor levels as the data the model was fitted on."
+            ) from None
+    return np.asarray(matrix, dtype=float)
+
+
 def build_design(formula: ParsedFormula, data: pd.DataFrame) -> Design:
     """Check ``data`` against ``formula`` and build the model matrices.
 
@@ -128,35 +142,68 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame) -> Design:
         groups, only singleton groups, a constant response or a
         rank-deficient fixed-effects matrix.
     """
-    if not isinstance(data, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    _check_dataframe(data)
     group = formula.random[0].group
     slope_vars = _random_variables(formula)
-    variables = [formula.response, *_fixed_variables(formula), *slope_vars, group]
+    variables = [formula.response, *fixed_variables(formula), *slope_vars, group]
+    complete, n_dropped = model_frame(data, variables)
+    y = numeric_response(complete[formula.response], formula.response)
+    X, terms, spec = fixed_part(formula.fixed, complete)
+    codes, levels = _factorize(complete[group])
+    design = Design(formula=formula, y=y, X=X, terms=terms, groups=codes, levels=levels,
+                    Z=_random_matrix(formula, complete), random_terms=_random_names(formula, complete),
+                    row_index=complete.index, n_dropped=n_dropped, spec=spec)
+    _check_identifiable(design)
+    return design
+
+
+def model_frame(data: pd.DataFrame, variables: list[str]) -> tuple[pd.DataFrame, int]:
+    """The rows of ``data[variables]`` without a missing value (R's ``na.omit``).
+
+    Returns the complete rows and how many rows were dropped.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not a DataFrame.
+    ValueError
+        If a column is missing or no complete row is left.
+    """
+    _check_dataframe(data)
     variables = list(dict.fromkeys(variables))
     _require_columns(data, variables, "data")
     frame = data[variables]
-    complete = frame.dropna()
+    complete = frame.dropna() if frame.isna().to_numpy().any() else frame
     if complete.empty:
         raise ValueError(
             "no rows left to fit: the data is empty" if frame.empty else
             f"no rows left to fit: every one of the {len(frame)} rows has a missing value in {variables}"
         )
-    y = _numeric_response(complete[formula.response], formula.response)
-    fixed = _fixed_model_matrix(formula.fixed, complete)
+    return complete, len(frame) - len(complete)
+
+
+def _check_dataframe(data) -> None:
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+
+
+def fixed_part(rhs: str, frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ...], Any]:
+    """Fixed-effects matrix of ``rhs``, its R term names and formulaic's model spec.
+
+    Raises
+    ------
+    ValueError
+        If formulaic cannot build the matrix or it has an infinite value.
+    """
+    fixed = _fixed_model_matrix(rhs, frame)
     X = np.asarray(fixed, dtype=float)
     terms = tuple(r_term_name(c) for c in fixed.columns)
     _check_finite(X, terms)
-    codes, levels = _factorize(complete[group])
-    design = Design(formula=formula, y=y, X=X, terms=terms, groups=codes, levels=levels,
-                    Z=_random_matrix(formula, complete), random_terms=_random_names(formula, complete),
-                    row_index=complete.index, n_dropped=len(frame) - len(complete),
-                    spec=fixed.model_spec)
-    _check_identifiable(design)
-    return design
+    return X, terms, fixed.model_spec
 
 
-def _fixed_variables(formula: ParsedFormula) -> list[str]:
+def fixed_variables(formula: ParsedFormula) -> list[str]:
+    """Data columns the fixed part of ``formula`` uses."""
     return sorted(Formula(formula.fixed).required_variables)
 
 
@@ -176,7 +223,8 @@ def _require_columns(data: pd.DataFrame, names: list[str], what: str) -> None:
         )
 
 
-def _numeric_response(column: pd.Series, name: str) -> np.ndarray:
+def numeric_response(column: pd.Series, name: str) -> np.ndarray:
+    """The response as a float array; rejects non-numeric, infinite or constant values."""
     if not (pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)):
         raise TypeError(
             f"response {name!r} must be numeric, but has dtype {column.dtype}; "
@@ -216,11 +264,15 @@ def _factorize(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 
 def _random_matrix(formula: ParsedFormula, frame: pd.DataFrame) -> np.ndarray:
+    if all(term.is_intercept_only for term in formula.random):
+        return np.ones((len(frame), len(formula.random)))
     blocks = [np.asarray(model_matrix(term.expr, frame), dtype=float) for term in formula.random]
     return np.hstack(blocks)
 
 
 def _random_names(formula: ParsedFormula, frame: pd.DataFrame) -> tuple[str, ...]:
+    if all(term.is_intercept_only for term in formula.random):
+        return ("(Intercept)",) * len(formula.random)
     names: list[str] = []
     for term in formula.random:
         names += [r_term_name(c) for c in model_matrix(term.expr, frame.head(1)).columns]
@@ -239,10 +291,11 @@ def _check_identifiable(design: Design) -> None:
             f"every level of {design.group_name!r} has a single observation, so the group "
             "variance and the residual variance cannot be told apart; check the grouping column"
         )
-    _check_full_rank(design.X, design.terms)
+    check_full_rank(design.X, design.terms)
 
 
-def _check_full_rank(X: np.ndarray, terms: tuple[str, ...]) -> None:
+def check_full_rank(X: np.ndarray, terms: tuple[str, ...]) -> None:
+    """Raise a ValueError naming the first term that is a combination of earlier ones."""
     rank = np.linalg.matrix_rank(X)
     if rank == X.shape[1]:
         return

@@ -241,13 +241,27 @@ def fit_theta(sums: GroupSums, reml: bool = True, *, tol: float = 1e-13,
     s_opt = np.where(boundary, 0.0, hi)
     iterations = np.zeros(n_reps, dtype=int)
     converged = np.ones(n_reps, dtype=bool)
-    if solve.any():
+    if n_reps == 1 and solve[0]:
+        root, its, ok = _scalar_root(slope, lo, hi, tol, max_iter)
+        s_opt, iterations, converged = root, its, ok
+    elif solve.any():
         root, its, ok = bracketed_root(slope, lo, hi, slope_lo, slope_hi, solve,
                                        tol=tol, max_iter=max_iter)
         s_opt = np.where(solve, root, s_opt)
         iterations, converged = its, np.where(solve, ok, True)
     converged &= ~at_upper
     return _theta_fit(sums, s_opt, reml, converged, at_upper, iterations)
+
+
+def _scalar_root(slope: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
+                 tol: float, max_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One replicate: scipy's Brent root search, free of the vectorised bookkeeping."""
+    from scipy.optimize import brentq
+
+    root, info = brentq(lambda s: float(slope(np.array([s]))[0]), float(lo[0]), float(hi[0]),
+                        xtol=1e-300, rtol=max(tol, 4 * np.finfo(float).eps), maxiter=max_iter,
+                        full_output=True, disp=False)
+    return np.array([root]), np.array([info.iterations]), np.array([info.converged])
 
 
 def _theta_fit(sums: GroupSums, s_opt: np.ndarray, reml: bool, converged: np.ndarray,

@@ -6,7 +6,9 @@ Exact lme4-parity random-intercept fits (:func:`lmer`), OLS tables
 """
 from . import datasets
 from .model import LmerResult, SingularFitWarning, lmer
+from .model.ols import LmResult, lm
 from .simulate import simulate
 
 __version__ = "0.1.0"
-__all__ = ["lmer", "LmerResult", "SingularFitWarning", "simulate", "datasets", "__version__"]
+__all__ = ["lmer", "LmerResult", "SingularFitWarning", "lm", "LmResult", "simulate", "datasets",
+           "__version__"]

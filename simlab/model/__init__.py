@@ -1,5 +1,6 @@
-"""Linear mixed models: formula, design, exact engine, results and intervals."""
+"""Linear mixed models (formula, design, engines, results, intervals) and OLS (:func:`lm`)."""
 from .lmer import SingularFitWarning, lmer
+from .ols import LmResult, lm
 from .result import LmerResult
 
-__all__ = ["lmer", "LmerResult", "SingularFitWarning"]
+__all__ = ["lmer", "LmerResult", "SingularFitWarning", "lm", "LmResult"]

@@ -15,9 +15,18 @@ METHODS = ("profile", "wald", "boot")
 
 
 def parameter_names(result) -> list[str]:
-    """lme4's ``confint(oldNames = FALSE)`` row names."""
-    return [f"sd_{result.design.random_terms[0]}|{result.design.group_name}", "sigma",
-            *result.design.terms]
+    """lme4's ``confint(oldNames = FALSE)`` row names.
+
+    Random-effect parameters come first in lme4's order (the lower triangle of
+    the covariance, column by column: ``sd_a``, ``cor_b.a``, ``sd_b``), then
+    ``sigma`` and the fixed effects.
+    """
+    terms, group = result.design.random_terms, result.design.group_name
+    names = []
+    for j, column in enumerate(terms):
+        names.append(f"sd_{column}|{group}")
+        names += [f"cor_{row}.{column}|{group}" for row in terms[j + 1:]]
+    return [*names, "sigma", *result.design.terms]
 
 
 def confint(result, method: str = "profile", level: float = 0.95, nsim: int = 1000,
@@ -49,7 +58,7 @@ def _require_random_intercept(result, method: str) -> None:
 def _wald(result, level: float) -> tuple[np.ndarray, np.ndarray]:
     z = special.ndtri(0.5 + level / 2)
     table = result.fixef
-    nan = np.full(2, np.nan)
+    nan = np.full(len(parameter_names(result)) - len(table), np.nan)
     return (np.concatenate([nan, table["estimate"] - z * table["se"]]),
             np.concatenate([nan, table["estimate"] + z * table["se"]]))
 

@@ -11,7 +11,7 @@ from scipy import special
 from .design import Design
 from .estimates import FitEstimates
 
-__all__ = ["LmerResult", "interval_columns"]
+__all__ = ["LmerResult", "interval_columns", "ml_deviance_at", "ml_deviance_general"]
 
 
 def interval_columns(level: float) -> tuple[str, str]:
@@ -127,9 +127,11 @@ class LmerResult:
         ``se = sqrt(se_ranef^2 + se_fixef^2)``, mixedup's ``extract_coef``.
         """
         terms = list(self.design.terms)
-        index = [terms.index(name) for name in self.design.random_terms]
-        fixed = self.estimates.beta[index]
-        fixed_var = np.diag(self.estimates.vcov)[index]
+        # A random term with no fixed counterpart (y ~ 1 + (x | g)) adds 0, as in lme4.
+        index = [terms.index(name) if name in terms else -1 for name in self.design.random_terms]
+        has_fixed = np.array(index) >= 0
+        fixed = np.where(has_fixed, self.estimates.beta[index], 0.0)
+        fixed_var = np.where(has_fixed, np.diag(self.estimates.vcov)[index], 0.0)
         return self._random_table(self.estimates.modes + fixed,
                                   np.sqrt(self.estimates.mode_sd ** 2 + fixed_var), level)
 
@@ -220,7 +222,9 @@ class LmerResult:
         if not self.reml:
             return self.estimates.criterion
         resid = self.design.y - self.design.X @ self.estimates.beta
-        return ml_deviance_at(self.design, resid, self.tau, self.sigma)
+        if self.design.random_terms == ("(Intercept)",):
+            return ml_deviance_at(self.design, resid, self.tau, self.sigma)
+        return ml_deviance_general(self.design, resid, self.estimates.re_cov, self.sigma)
 
     @property
     def loglik(self) -> float:
@@ -299,3 +303,28 @@ def ml_deviance_at(design: Design, resid: np.ndarray, tau: float, sigma: float) 
     s = (tau / sigma) ** 2
     quad = (resid @ resid - (s / (1.0 + counts * s) * sums ** 2).sum()) / sigma ** 2
     return float(design.nobs * np.log(2 * np.pi * sigma ** 2) + np.log1p(counts * s).sum() + quad)
+
+
+def ml_deviance_general(design: Design, resid: np.ndarray, re_cov: np.ndarray,
+                        sigma: float) -> float:
+    """-2 ML log-likelihood of a model with random columns ``design.Z`` (slopes too).
+
+    Per group, with ``Psi = re_cov / sigma^2`` and ``M = I + Z'Z Psi``:
+    ``log det V = log det M`` (Sylvester) and
+    ``r' V^-1 r = r'r - (Z'r)' Psi M^-1 Z'r`` (Woodbury), so only q x q
+    matrices are factorised and a singular ``Psi`` is fine.
+    """
+    Z, n_groups, q = design.Z, design.n_groups, design.Z.shape[1]
+
+    def group_sum(values: np.ndarray) -> np.ndarray:
+        return np.stack([np.bincount(design.groups, weights=column, minlength=n_groups)
+                         for column in values.T], axis=1)
+
+    ztr = group_sum(Z * resid[:, None])
+    ztz = group_sum((Z[:, :, None] * Z[:, None, :]).reshape(len(resid), -1)).reshape(-1, q, q)
+    psi = np.asarray(re_cov, dtype=float) / sigma ** 2
+    inner = np.eye(q) + ztz @ psi
+    logdet = np.linalg.slogdet(inner)[1].sum()
+    solved = np.linalg.solve(inner, ztr[:, :, None])[:, :, 0]
+    quad = resid @ resid - np.einsum("gi,ij,gj->", ztr, psi, solved)
+    return float(design.nobs * np.log(2 * np.pi * sigma ** 2) + logdet + quad / sigma ** 2)

@@ -78,7 +78,8 @@ class ModelSummary:
 
 
 def _fit_statistics(r) -> str:
-    n_par = len(r.design.terms) + len(r.design.random_terms) + 1
+    q = len(r.design.random_terms)
+    n_par = len(r.design.terms) + q * (q + 1) // 2 + 1   # fixed, covariance, sigma
     stats = {"AIC": r.deviance + 2 * n_par, "BIC": r.deviance + np.log(r.nobs) * n_par,
              "logLik": r.loglik, "deviance": r.deviance, "df.resid": r.nobs - n_par}
     return text_table({k: [f"{v:.1f}" if k != "df.resid" else f"{v:d}"] for k, v in stats.items()})

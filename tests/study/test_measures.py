@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 import pytest
 
-from simlab.sweep import measures as ms
-from simlab.sweep.measures import Measure
+from simlab.study import measures as ms
+from simlab.study.measures import Measure
 
 X = [1.0, 2.0, 4.0, 7.0]  # mean 3.5, S^2 = 7
 TRUTH = 3.0

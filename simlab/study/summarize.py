@@ -7,7 +7,7 @@ pair per interval method ``m``, and the grid keys (any further columns that
 are constant within each cell, e.g. ``n_groups, n_per_group, tau, sigma``).
 
 :func:`summarize` returns one row per cell x parameter with the measures of
-Morris, White & Crowther (2019) from :mod:`simlab.sweep.measures`, each next
+Morris, White & Crowther (2019) from :mod:`simlab.study.measures`, each next
 to its Monte Carlo SE (``<name>_mcse``).
 
 Fits with a non-empty ``error`` are counted (``n_failed``) and excluded from
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from simlab.sweep import measures as ms
+from simlab.study import measures as ms
 
 __all__ = ["REQUIRED_COLUMNS", "interval_methods", "output_columns", "summarize"]
 

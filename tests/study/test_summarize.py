@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from simlab.sweep import measures as ms
-from simlab.sweep.summarize import REQUIRED_COLUMNS, output_columns, summarize
+from simlab.study import measures as ms
+from simlab.study.summarize import REQUIRED_COLUMNS, output_columns, summarize
 
 REPS = 50
 PARAMS = {"(Intercept)": 1.0, "x": 0.3, "sd_(Intercept)": None}  # None: the cell's tau

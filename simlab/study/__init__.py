@@ -1,0 +1,20 @@
+"""Simulation sweeps: a grid of ``simulate`` settings x replicates, fitted in batches.
+
+- :func:`sweep` runs the study (serially, in local processes or on dask) and
+  returns one row per cell x rep x parameter, optionally streaming into a
+  resumable Parquet store.
+- :func:`read_store` reads a store back.
+- :func:`summarize` turns the rows into performance measures per cell.
+
+Replicate ``rep`` of cell ``c`` is simulated from
+``numpy.random.SeedSequence([seed, c, rep])``, so results do not depend on
+how the work is split or scheduled.
+"""
+from .batch import CI_METHODS
+from .grid import GRID_KEYS, make_grid
+from .runner import SweepConfig, sweep
+from .store import read_store
+from .summarize import summarize
+
+__all__ = ["sweep", "read_store", "summarize", "make_grid", "SweepConfig", "CI_METHODS",
+           "GRID_KEYS"]

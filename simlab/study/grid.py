@@ -1,0 +1,211 @@
+"""The full-factorial grid of a simulation sweep.
+
+A grid maps :func:`simlab.simulate` parameters to the levels to cross, for
+example ``{"n_groups": [50, 100], "n_per_group": [3, 10], "tau": [.5],
+"sigma": [.25]}``. Cells are numbered ``0 .. n_cells - 1`` in
+:func:`itertools.product` order over the keys taken in ``simulate``'s
+signature order (so the order of the dict does not matter); the cell number
+is part of every replicate's seed.
+
+This module only checks and expands grids; it simulates and fits nothing.
+"""
+from __future__ import annotations
+
+import inspect
+import itertools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from simlab.simulate import (_check_n_groups, _check_real, _check_sizes, _is_int,
+                             _resolve_sds, simulate)
+
+__all__ = ["Cell", "Grid", "GRID_KEYS", "make_grid"]
+
+_SIGNATURE = inspect.signature(simulate).parameters
+#: The simulate parameters a grid may vary (the sweep sets ``seed`` itself).
+GRID_KEYS = tuple(name for name in _SIGNATURE if name not in ("seed", "rng"))
+_REQUIRED = ("n_groups", "n_per_group")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One combination of grid levels.
+
+    Attributes
+    ----------
+    index : int
+        Cell number, part of each replicate's seed.
+    params : dict
+        Keyword arguments for :func:`simlab.simulate` (without ``seed``).
+    parameters : tuple of str
+        Names of the estimated parameters, in output order: the fixed
+        effects ``(Intercept)``, ``x`` (and ``z``), then ``sd_(Intercept)``
+        and ``sigma``.
+    truth : tuple of float
+        True value of each parameter, in the same order.
+    labels : dict
+        The value of every grid column for this cell, as stored in results.
+    """
+
+    index: int
+    params: dict
+    parameters: tuple[str, ...]
+    truth: tuple[float, ...]
+    labels: dict
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A checked full-factorial grid.
+
+    Attributes
+    ----------
+    levels : dict of str to tuple
+        The levels of each key, keys in ``simulate``'s signature order.
+    cells : tuple of Cell
+        Every combination, in cell order.
+    dtypes : dict of str to str
+        Column dtype of each grid key in the results: ``int64`` or
+        ``float64`` for numeric levels (None becomes NaN), else ``object``
+        holding each level's text, e.g. ``"(2, 5)"`` for a size range.
+    """
+
+    levels: dict
+    cells: tuple
+    dtypes: dict
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self.levels)
+
+    def encoded(self) -> dict:
+        """JSON form of the levels, as recorded in a store's manifest.
+
+        A ``(min, max)`` size range becomes ``{"range": [min, max]}`` so it
+        stays distinct from a list of per-group sizes.
+        """
+        encoded = {key: [_encode(level) for level in levels]
+                   for key, levels in self.levels.items()}
+        return json.loads(json.dumps(encoded))
+
+
+def make_grid(spec: Mapping) -> Grid:
+    """Check a grid specification and expand it into cells.
+
+    Parameters
+    ----------
+    spec : mapping
+        ``simulate`` parameter name -> list of levels. A scalar is one level.
+        A tuple is a list of levels, except for ``n_per_group``, where a
+        tuple ``(min, max)`` is one level: group sizes drawn from that range.
+        ``n_groups`` and ``n_per_group`` are required, and every cell needs
+        ``tau`` and ``sigma`` or ``icc`` and ``total_var``.
+
+    Returns
+    -------
+    Grid
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a non-mapping spec, an unknown key (the message lists the valid
+        ones), an empty list of levels, or a cell that ``simulate`` would
+        reject (the message names the cell).
+    """
+    if not isinstance(spec, Mapping):
+        raise TypeError(f"grid must be a dict of simulate parameters to lists of levels, "
+                        f"got {type(spec).__name__}.")
+    unknown = [key for key in spec if key not in GRID_KEYS]
+    if unknown:
+        raise ValueError(f"unknown grid key(s) {unknown}; valid keys are {list(GRID_KEYS)} "
+                         "(the sweep sets seed itself).")
+    missing = [key for key in _REQUIRED if key not in spec]
+    if missing:
+        raise ValueError(f"the grid needs {missing}: simulate has no default for them.")
+    levels = {key: _levels(key, spec[key]) for key in GRID_KEYS if key in spec}
+    dtypes = {key: _dtype(values) for key, values in levels.items()}
+    combos = itertools.product(*levels.values())
+    cells = tuple(_cell(i, dict(zip(levels, combo)), dtypes) for i, combo in enumerate(combos))
+    return Grid(levels=levels, cells=cells, dtypes=dtypes)
+
+
+def _levels(key: str, value: Any) -> tuple:
+    """The levels of one key as a tuple of plain Python values."""
+    if isinstance(value, (list, range, np.ndarray)) or (
+            isinstance(value, tuple) and key != "n_per_group"):
+        levels = tuple(_plain(v) for v in value)
+    else:
+        levels = (_plain(value),)
+    if not levels:
+        raise ValueError(f"grid[{key!r}] is empty; give at least one level.")
+    return levels
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays as Python numbers and lists (tuples kept)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _encode(level: Any) -> Any:
+    if isinstance(level, tuple):
+        return {"range": list(level)}
+    return level
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _dtype(levels: tuple) -> str:
+    if all(_is_int(v) for v in levels):
+        return "int64"
+    if all(v is None or _is_number(v) for v in levels):
+        return "float64"
+    return "object"
+
+
+def _label(value: Any, dtype: str) -> Any:
+    if dtype == "float64":
+        return np.nan if value is None else float(value)
+    return int(value) if dtype == "int64" else str(value)
+
+
+def _cell(index: int, params: dict, dtypes: dict) -> Cell:
+    """Check one combination and work out its parameters and true values."""
+    try:
+        tau, sigma = _check_params(params)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"grid cell {index} {params}: {err}") from None
+    fixed = {"(Intercept)": params.get("intercept", _SIGNATURE["intercept"].default),
+             "x": params.get("slope", _SIGNATURE["slope"].default)}
+    if params.get("cluster_effect") is not None:
+        fixed["z"] = params["cluster_effect"]
+    names = (*fixed, "sd_(Intercept)", "sigma")
+    truth = tuple(float(v) for v in (*fixed.values(), tau, sigma))
+    labels = {key: _label(value, dtypes[key]) for key, value in params.items()}
+    return Cell(index=index, params=params, parameters=names, truth=truth, labels=labels)
+
+
+def _check_params(params: dict) -> tuple[float, float]:
+    """Run simulate's own checks on one cell; return its ``(tau, sigma)``."""
+    n_groups = _check_n_groups(params["n_groups"])
+    tau, sigma = _resolve_sds(params.get("tau"), params.get("sigma"),
+                              params.get("icc"), params.get("total_var"))
+    for name in ("intercept", "slope", "cluster_effect"):
+        if params.get(name) is not None:
+            _check_real(name, params[name])
+    sizes = _check_sizes(params["n_per_group"], n_groups)
+    largest = sizes[1] if isinstance(sizes, tuple) else int(np.max(sizes))
+    if largest < 2:
+        raise ValueError("every group would have a single observation, so tau and sigma "
+                         "cannot be told apart; use n_per_group >= 2.")
+    return tau, sigma

@@ -1,0 +1,242 @@
+"""``sweep``: a simulation study over a full-factorial grid of ``simulate`` settings."""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from contextlib import closing
+from dataclasses import dataclass
+from numbers import Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import effective_n_jobs
+from tqdm.auto import tqdm
+
+from simlab.simulate import _is_int
+
+from .backends import Executor, make_executor
+from .batch import CI_METHODS, Chunk, run_chunk
+from .grid import Grid, make_grid
+from .store import Manifest, Store
+
+__all__ = ["SweepConfig", "plan_chunks", "sweep"]
+
+#: Largest default chunk: big enough to amortise the batch fit, small enough for memory.
+DEFAULT_CHUNK_SIZE = 250
+#: Aim for at least this many chunks per parallel worker, to balance the load.
+_CHUNKS_PER_WORKER = 4
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if not _is_int(value):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__}).")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
+    return int(value)
+
+
+def _check_ci(ci: Any) -> tuple[str, ...]:
+    """Interval methods as a tuple in the canonical column order."""
+    methods = (ci,) if isinstance(ci, str) else ci
+    if methods is None or not isinstance(methods, Iterable):
+        raise TypeError(f"ci must be a method name or a sequence of them, got {ci!r}.")
+    methods = tuple(methods)
+    unknown = [m for m in methods if m not in CI_METHODS]
+    if unknown:
+        raise ValueError(f"unknown ci method(s) {unknown}; choose from {CI_METHODS}.")
+    return tuple(m for m in CI_METHODS if m in methods)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """The checked settings of a sweep that shape its results or its chunks.
+
+    Attributes
+    ----------
+    reps : int
+        Replicates per cell, numbered ``0 .. reps - 1``.
+    seed : int
+        Root seed: replicate ``rep`` of cell ``c`` uses ``SeedSequence([seed, c, rep])``.
+    ci : tuple of str
+        Interval methods, in :data:`~simlab.study.batch.CI_METHODS` order.
+    level : float
+        Confidence level.
+    chunk_size : int or None
+        Replicates per work unit; None chooses one.
+    """
+
+    reps: int
+    seed: int
+    ci: tuple[str, ...]
+    level: float
+    chunk_size: int | None
+
+    @classmethod
+    def create(cls, reps: Any, seed: Any, ci: Any, level: Any,
+               chunk_size: Any) -> "SweepConfig":
+        """Check every argument; raise TypeError or ValueError naming the bad one."""
+        if isinstance(level, bool) or not isinstance(level, Real) or not 0 < level < 1:
+            raise ValueError(f"level must be a number strictly between 0 and 1, got {level!r}.")
+        if chunk_size is not None:
+            chunk_size = _check_int("chunk_size", chunk_size, 1)
+        return cls(reps=_check_int("reps", reps, 1), seed=_check_int("seed", seed, 0),
+                   ci=_check_ci(ci), level=float(level), chunk_size=chunk_size)
+
+    def manifest(self, grid: Grid) -> Manifest:
+        """The store manifest of this sweep over ``grid``."""
+        return Manifest(grid=grid.encoded(), seed=self.seed, ci=list(self.ci), level=self.level)
+
+
+def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str | None = None,
+          scheduler: Any = None, store: str | None = None,
+          ci: Iterable[str] = ("wald", "profile"), level: float = 0.95, progress: bool = True,
+          chunk_size: int | None = None) -> pd.DataFrame:
+    """Simulate and fit ``reps`` replicates in every cell of a full-factorial grid.
+
+    Each replicate is simulated by :func:`simlab.simulate` from
+    ``numpy.random.SeedSequence([seed, cell, rep])`` and fitted by REML with
+    ``y ~ x (+ z) + (1 | group)`` in the exact engine of :func:`simlab.lmer`
+    (all replicates of a chunk in one vectorised call). Results are identical
+    whatever ``n_jobs``, ``backend``, ``chunk_size`` or resuming.
+
+    Parameters
+    ----------
+    grid : dict
+        ``simulate`` parameter -> list of levels, e.g. ``{"n_groups": [50,
+        100], "n_per_group": [3, 10], "tau": [.5], "sigma": [.25]}``. A
+        scalar is one level; for ``n_per_group`` a tuple ``(min, max)`` is one
+        level, group sizes drawn from that range. Cells are numbered in
+        :func:`itertools.product` order over the keys in ``simulate``'s
+        signature order.
+    reps : int
+        Replicates per cell, at least 1.
+    seed : int
+        Root seed, >= 0.
+    n_jobs : int, default 1
+        Parallel workers; -1 means one per CPU.
+    backend : {None, "serial", "loky", "threading", "dask"}
+        None runs in process for ``n_jobs=1``, else in joblib's ``loky``
+        processes, or on dask when ``scheduler`` is given.
+    scheduler : str, distributed.Client or distributed.LocalCluster, optional
+        The dask cluster. With ``backend="dask"`` and no scheduler, a
+        ``LocalCluster(n_workers=n_jobs, processes=True)`` runs the sweep and
+        is closed afterwards. Needs ``pip install 'simlab[dask]'``.
+    store : path, optional
+        Directory to stream results into, one Parquet file per finished
+        chunk, plus ``manifest.json``. Rerunning the same sweep resumes: the
+        stored (cell, rep) pairs are skipped, and raising ``reps`` keeps the
+        finished ones. A store made by a different grid, seed, ci or level is
+        refused. The return value is then read back from the store.
+    ci : sequence of {"wald", "profile"}
+        Interval methods; each adds ``lower_<m>`` and ``upper_<m>`` columns.
+    level : float, default 0.95
+        Confidence level of the intervals.
+    progress : bool, default True
+        Show a tqdm progress bar counting replicates, advanced per chunk.
+    chunk_size : int, optional
+        Replicates per work unit (fitted in one batch). By default at most
+        250, smaller when that gives each worker at least four units.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell x rep x parameter, sorted by cell, rep and
+        parameter: the grid keys, ``cell``, ``rep``, ``parameter``
+        (``(Intercept)``, ``x``, ``z`` if ``cluster_effect`` is used,
+        ``sd_(Intercept)``, ``sigma``), ``truth``, ``estimate``, ``se`` (Wald
+        se of the fixed effects, NaN for sd and sigma), ``lower_<m>``,
+        ``upper_<m>`` (Wald: NaN for sd and sigma), ``singular``,
+        ``converged`` (nullable booleans, NA when the replicate failed) and
+        ``error`` (``""``, or why the replicate's simulation or fit failed;
+        failed replicates are kept, never redrawn).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For any bad argument, before any work: unknown grid key, empty list
+        of levels, n_groups < 2, negative tau or sigma, reps < 1 or not an
+        int, unknown ci method, an unwritable store or one holding a
+        different sweep.
+    ImportError
+        For ``backend="dask"`` without dask.distributed installed.
+    KeyboardInterrupt
+        Ctrl-C stops the sweep cleanly (workers are stopped and a cluster the
+        sweep started is closed) and is re-raised. Chunks finished before it
+        are in the store, so rerunning the same call resumes from them.
+    """
+    config = SweepConfig.create(reps, seed, ci, level, chunk_size)
+    cells = make_grid(grid)
+    executor = make_executor(n_jobs, backend, scheduler)
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True or False, got {progress!r}.")
+    opened = Store.open(store, config.manifest(cells)) if store is not None else None
+    done = (opened.completed(len(cells.cells), config.reps) if opened is not None
+            else np.zeros((len(cells.cells), config.reps), dtype=bool))
+    size = config.chunk_size or default_chunk_size(done, executor)
+    frames = _execute(plan_chunks(cells, config, done, size), executor, opened, progress)
+    if opened is not None:
+        return opened.read(len(cells.cells), config.reps)
+    return pd.concat(frames, ignore_index=True).sort_values(
+        ["cell", "rep"], kind="stable", ignore_index=True)
+
+
+def default_chunk_size(done: np.ndarray, executor: Executor) -> int:
+    """At most :data:`DEFAULT_CHUNK_SIZE`, and small enough to give every worker a few units."""
+    if executor.backend == "serial":
+        return DEFAULT_CHUNK_SIZE
+    workers = effective_n_jobs(executor.n_jobs)
+    todo = max(int((~done).sum()), 1)
+    return max(1, min(DEFAULT_CHUNK_SIZE, math.ceil(todo / (_CHUNKS_PER_WORKER * workers))))
+
+
+def plan_chunks(grid: Grid, config: SweepConfig, done: np.ndarray, size: int) -> list[Chunk]:
+    """Split the replicates not yet ``done`` into chunks of at most ``size``, cell by cell."""
+    chunks = []
+    for cell in grid.cells:
+        edges = np.diff(np.concatenate([[0], (~done[cell.index]).astype(int), [0]]))
+        for run_start, run_stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            for start in range(int(run_start), int(run_stop), size):
+                chunks.append(Chunk(cell=cell, start=start, stop=min(start + size, int(run_stop)),
+                                    seed=config.seed, ci=config.ci, level=config.level))
+    return chunks
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """The rows of one finished chunk, with where they go."""
+
+    cell: int
+    start: int
+    stop: int
+    frame: pd.DataFrame
+
+
+def _run(chunk: Chunk) -> ChunkResult:
+    return ChunkResult(chunk.cell.index, chunk.start, chunk.stop, run_chunk(chunk))
+
+
+def _execute(chunks: list[Chunk], executor: Executor, store: Store | None,
+             progress: bool) -> list[pd.DataFrame]:
+    """Run the chunks; write each to ``store`` as it finishes, else collect it."""
+    frames, finished = [], 0
+    total = sum(len(chunk.reps) for chunk in chunks)
+    if not chunks:
+        return frames
+    results = executor.map_unordered(_run, chunks)
+    with tqdm(total=total, unit="rep", desc="sweep", disable=not progress) as bar, \
+            closing(results):
+        try:
+            for result in results:
+                if store is not None:
+                    store.write(result.cell, result.start, result.stop, result.frame)
+                else:
+                    frames.append(result.frame)
+                finished += result.stop - result.start
+                bar.update(result.stop - result.start)
+        except KeyboardInterrupt as err:
+            if store is not None and hasattr(err, "add_note"):
+                err.add_note(f"sweep interrupted after {finished} of {total} replicates; the "
+                             f"finished chunks are in {store.path}: rerun the same call to resume.")
+            raise
+    return frames

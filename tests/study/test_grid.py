@@ -1,0 +1,87 @@
+"""Tests for simlab.study.grid: checking and expanding a sweep's grid."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simlab.study.grid import GRID_KEYS, make_grid
+
+BASE = {"n_groups": [50, 100], "n_per_group": [3, 10], "tau": [0.5], "sigma": [0.25]}
+
+
+def test_full_factorial_in_signature_order():
+    grid = make_grid(BASE)
+    assert len(grid.cells) == 4
+    assert [c.index for c in grid.cells] == [0, 1, 2, 3]
+    assert [(c.params["n_groups"], c.params["n_per_group"]) for c in grid.cells] == [
+        (50, 3), (50, 10), (100, 3), (100, 10)]
+    assert grid.keys == ("n_groups", "n_per_group", "tau", "sigma")
+
+
+def test_cell_numbers_do_not_depend_on_dict_order():
+    reordered = dict(reversed(list(BASE.items())))
+    assert [c.params for c in make_grid(reordered).cells] == [c.params for c in make_grid(BASE).cells]
+
+
+def test_scalars_are_one_level_and_numpy_values_become_plain():
+    grid = make_grid({"n_groups": np.int64(20), "n_per_group": np.array([3, 4]), "tau": 0.5,
+                      "sigma": np.float64(0.25)})
+    assert grid.levels == {"n_groups": (20,), "n_per_group": (3, 4), "tau": (0.5,),
+                           "sigma": (0.25,)}
+    assert type(grid.cells[0].params["n_groups"]) is int
+
+
+def test_tuple_is_a_size_range_for_n_per_group_and_levels_elsewhere():
+    grid = make_grid({"n_groups": (20, 30), "n_per_group": (2, 5), "tau": 0.5, "sigma": 0.25})
+    assert grid.levels["n_groups"] == (20, 30)
+    assert grid.levels["n_per_group"] == ((2, 5),)
+    assert grid.encoded()["n_per_group"] == [{"range": [2, 5]}]
+    assert grid.dtypes["n_per_group"] == "object"
+    assert grid.cells[0].labels["n_per_group"] == "(2, 5)"
+
+
+def test_parameters_and_truth():
+    grid = make_grid({"n_groups": 20, "n_per_group": 3, "icc": 0.2, "total_var": 1.0,
+                      "intercept": 1.0, "cluster_effect": [None, 0.3]})
+    plain, with_z = grid.cells
+    assert plain.parameters == ("(Intercept)", "x", "sd_(Intercept)", "sigma")
+    np.testing.assert_allclose(plain.truth, [1.0, 0.5, np.sqrt(0.2), np.sqrt(0.8)])
+    assert with_z.parameters == ("(Intercept)", "x", "z", "sd_(Intercept)", "sigma")
+    assert with_z.truth[2] == 0.3
+    assert np.isnan(plain.labels["cluster_effect"]) and grid.dtypes["cluster_effect"] == "float64"
+
+
+def test_dtypes():
+    grid = make_grid({"n_groups": 20, "n_per_group": [3, 5], "tau": [0, 0.5], "sigma": 1})
+    assert grid.dtypes == {"n_groups": "int64", "n_per_group": "int64", "tau": "float64",
+                           "sigma": "int64"}
+    assert grid.cells[0].labels["tau"] == 0.0 and isinstance(grid.cells[0].labels["tau"], float)
+
+
+@pytest.mark.parametrize("spec, error, match", [
+    ({**BASE, "n_group": [5]}, ValueError, r"unknown grid key.*n_group.*valid keys"),
+    ({**BASE, "seed": [1]}, ValueError, "unknown grid key"),
+    ({"n_per_group": 3, "tau": 0.5, "sigma": 0.25}, ValueError, "needs.*n_groups"),
+    ({**BASE, "tau": []}, ValueError, r"grid\['tau'\] is empty"),
+    ({**BASE, "n_groups": [1, 50]}, ValueError, "cell 0.*n_groups must be at least 2"),
+    ({**BASE, "tau": [-0.5]}, ValueError, "tau must be >= 0"),
+    ({**BASE, "sigma": [0.25, -1.0]}, ValueError, "cell 1.*sigma must be >= 0"),
+    ({**BASE, "n_per_group": [1]}, ValueError, "single observation"),
+    ({**BASE, "n_per_group": [(0, 3)]}, ValueError, "min <= max"),
+    ({"n_groups": 5, "n_per_group": 3, "tau": 0.5}, ValueError, "variance parameters"),
+    ({**BASE, "n_groups": [2.5]}, TypeError, "n_groups must be an int"),
+    ({**BASE, "slope": ["a"]}, TypeError, "slope must be a real number"),
+])
+def test_bad_grids(spec, error, match):
+    with pytest.raises(error, match=match):
+        make_grid(spec)
+
+
+def test_grid_must_be_a_mapping():
+    with pytest.raises(TypeError, match="grid must be a dict"):
+        make_grid([("n_groups", 5)])
+
+
+def test_valid_keys_are_simulate_parameters():
+    assert GRID_KEYS == ("n_groups", "n_per_group", "tau", "sigma", "intercept", "slope",
+                         "icc", "total_var", "cluster_effect")

@@ -1,0 +1,214 @@
+"""Tests for simlab.study.sweep: the grid x reps study, its backends and resuming."""
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+import pytest
+
+import simlab.study.batch as batch
+import simlab.study.runner as runner
+from simlab.study import sweep
+
+GRID = {"n_groups": [15, 25], "n_per_group": [3], "tau": 0.5, "sigma": 0.25}
+REPS = 20
+
+
+def _sweep(grid=GRID, reps=REPS, **kwargs):
+    return sweep(grid, reps, **{"seed": 2024, "progress": False, **kwargs})
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """The serial, in-memory result every other way of running must reproduce."""
+    return _sweep()
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Record the (cell, start, stop) of every chunk computed in this process."""
+    seen = []
+    real = runner.run_chunk
+
+    def counting(chunk):
+        seen.append((chunk.cell.index, chunk.start, chunk.stop))
+        return real(chunk)
+
+    monkeypatch.setattr(runner, "run_chunk", counting)
+    return seen
+
+
+def _same(left, right):
+    pd.testing.assert_frame_equal(left, right, check_exact=True)
+
+
+def test_long_format(reference):
+    assert list(reference.columns) == [
+        "n_groups", "n_per_group", "tau", "sigma", "cell", "rep", "parameter", "truth",
+        "estimate", "se", "lower_wald", "upper_wald", "lower_profile", "upper_profile",
+        "singular", "converged", "error"]
+    assert len(reference) == 2 * REPS * 4
+    first = reference.iloc[:4]
+    assert first["parameter"].tolist() == ["(Intercept)", "x", "sd_(Intercept)", "sigma"]
+    assert first["truth"].tolist() == [2.0, 0.5, 0.5, 0.25]
+    keys = list(zip(reference["cell"], reference["rep"]))
+    assert keys == sorted(keys)
+    assert reference.groupby("cell")["n_groups"].first().tolist() == [15, 25]
+    assert (reference["error"] == "").all()
+
+
+def test_chunking_does_not_change_results(reference):
+    _same(_sweep(chunk_size=3), reference)
+
+
+def test_joblib_processes_give_identical_results(reference):
+    _same(_sweep(n_jobs=2, chunk_size=7), reference)
+
+
+def test_store_gives_identical_results(reference, tmp_path):
+    _same(_sweep(store=tmp_path / "out", chunk_size=8), reference)
+
+
+def test_resume_reuses_finished_reps(reference, tmp_path, calls):
+    store = tmp_path / "out"
+    first = _sweep(reps=10, store=store)
+    _same(first, reference[reference["rep"] < 10].reset_index(drop=True))
+    stamps = {p.name: p.stat().st_mtime_ns for p in store.glob("*.parquet")}
+    assert calls == [(0, 0, 10), (1, 0, 10)]
+    calls.clear()
+    _same(_sweep(store=store), reference)
+    assert calls == [(0, 10, 20), (1, 10, 20)]
+    assert {p.name: p.stat().st_mtime_ns for p in store.glob("*.parquet")
+            if p.name in stamps} == stamps
+    calls.clear()
+    _same(_sweep(store=store), reference)
+    assert calls == []
+
+
+def test_interrupted_sweep_resumes(reference, tmp_path, monkeypatch, calls):
+    real = runner._run
+    count = []
+
+    def interrupt_second(chunk):
+        count.append(chunk)
+        if len(count) == 2:
+            raise KeyboardInterrupt
+        return real(chunk)
+
+    monkeypatch.setattr(runner, "_run", interrupt_second)
+    store = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt) as info:
+        _sweep(store=store, chunk_size=10)
+    if sys.version_info >= (3, 11):
+        assert "after 10 of 40 replicates" in info.value.__notes__[0]
+    assert sorted(p.name for p in store.glob("*.parquet")) == [
+        "cell-0000_reps-000000-000009.parquet"]
+    monkeypatch.setattr(runner, "_run", real)
+    calls.clear()
+    _same(_sweep(store=store, chunk_size=10), reference)
+    assert (0, 0, 10) not in calls and len(calls) == 3
+
+
+def test_leftover_temporary_file_is_ignored(reference, tmp_path):
+    store = tmp_path / "out"
+    _sweep(reps=10, store=store)
+    partial = store / ".cell-0001_reps-000010-000019.parquet.deadbeef.tmp"
+    partial.write_bytes(b"PAR1 killed mid-write")
+    _same(_sweep(store=store), reference)
+    assert not partial.exists()
+
+
+@pytest.mark.parametrize("change", [
+    {"seed": 1}, {"grid": {**GRID, "n_groups": [15, 30]}}, {"ci": ("wald",)}, {"level": 0.9}])
+def test_mismatched_store_is_refused(tmp_path, change, calls):
+    store = tmp_path / "out"
+    _sweep(reps=2, store=store)
+    calls.clear()
+    with pytest.raises(ValueError, match="different sweep.*new --out"):
+        _sweep(reps=2, store=store, **change)
+    assert calls == []
+
+
+def test_a_cell_where_every_fit_fails_is_kept(monkeypatch):
+    real = batch.fit_sums
+
+    def fail_large(sums, ci, level):
+        if sums.counts.shape[-1] == 25:
+            raise FloatingPointError("diverged")
+        return real(sums, ci, level)
+
+    monkeypatch.setattr(batch, "fit_sums", fail_large)
+    table = _sweep(reps=5)
+    failed = table[table["cell"] == 1]
+    assert len(failed) == 5 * 4 and failed["estimate"].isna().all()
+    assert (failed["error"] == "fit: FloatingPointError: diverged").all()
+    assert (table.loc[table["cell"] == 0, "error"] == "").all()
+
+
+def test_progress_bar(capsys):
+    _sweep(reps=2, progress=True)
+    assert "4/4" in capsys.readouterr().err
+
+
+def test_ci_argument():
+    table = _sweep(reps=2, ci="wald")
+    assert "lower_wald" in table and "lower_profile" not in table
+    assert "lower_wald" not in _sweep(reps=2, ci=())
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"grid": {**GRID, "n_grups": [5]}}, ValueError, "unknown grid key.*valid keys"),
+    ({"grid": {**GRID, "n_groups": [1]}}, ValueError, "n_groups must be at least 2"),
+    ({"grid": {**GRID, "tau": -0.5}}, ValueError, "tau must be >= 0"),
+    ({"grid": {**GRID, "sigma": [-1]}}, ValueError, "sigma must be >= 0"),
+    ({"grid": {**GRID, "n_per_group": []}}, ValueError, "is empty"),
+    ({"reps": 0}, ValueError, "reps must be at least 1"),
+    ({"reps": 2.5}, TypeError, "reps must be an int"),
+    ({"reps": True}, TypeError, "reps must be an int"),
+    ({"seed": -1}, ValueError, "seed must be at least 0"),
+    ({"seed": "1"}, TypeError, "seed must be an int"),
+    ({"ci": ("wald", "boot")}, ValueError, r"unknown ci method.*boot"),
+    ({"ci": None}, TypeError, "ci must be"),
+    ({"level": 1.5}, ValueError, "level must be"),
+    ({"chunk_size": 0}, ValueError, "chunk_size must be at least 1"),
+    ({"n_jobs": 0}, ValueError, "n_jobs must be"),
+    ({"n_jobs": "2"}, TypeError, "n_jobs must be an int"),
+    ({"backend": "spark"}, ValueError, "backend must be one of"),
+    ({"backend": "loky", "scheduler": "tcp://x:1"}, ValueError, "only used with backend='dask'"),
+    ({"progress": "yes"}, TypeError, "progress must be"),
+])
+def test_bad_input_fails_before_any_work(tmp_path, calls, kwargs, error, match):
+    store = tmp_path / "out"
+    with pytest.raises(error, match=match):
+        _sweep(store=store, **kwargs)
+    assert calls == [] and not store.exists()
+
+
+def test_unwritable_store_fails_before_any_work(tmp_path, calls):
+    file = tmp_path / "taken"
+    file.write_text("")
+    with pytest.raises(ValueError, match="not a directory"):
+        _sweep(store=file)
+    assert calls == []
+
+
+def test_missing_dask_says_how_to_install(monkeypatch, calls):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(ImportError, match=r"pip install 'simlab\[dask\]'"):
+        _sweep(backend="dask")
+    assert calls == []
+
+
+def test_dask_cluster_gives_identical_results(reference):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, processes=False, dashboard_address=None) as cluster:
+        _same(_sweep(scheduler=cluster, chunk_size=6), reference)
+        with distributed.Client(cluster) as client:
+            _same(_sweep(backend="dask", scheduler=client), reference)
+            assert client.status == "running"
+        _same(_sweep(backend="dask", scheduler=cluster.scheduler_address), reference)
+
+
+def test_dask_starts_and_closes_its_own_cluster(reference):
+    pytest.importorskip("distributed")
+    _same(_sweep(backend="dask", n_jobs=1), reference)

@@ -49,7 +49,7 @@ def sleep_api(sleep_csv):
 
 # ----- parser -------------------------------------------------------------------
 def test_registry_lists_the_subcommands(capsys):
-    assert list(cli.COMMANDS) == ["demo", "fit"]
+    assert list(cli.COMMANDS) == ["demo", "fit", "sweep", "report"]
     code, out, _ = _run(capsys, "--help")
     assert code == 0 and "demo" in out and "fit" in out
 

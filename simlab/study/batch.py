@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from simlab.model.profile import profile_bounds
 from simlab.model.profiled import GroupSums, fit_theta
@@ -119,7 +119,7 @@ def fit_sums(sums: GroupSums, ci: Sequence[str], level: float) -> dict[str, np.n
                "se": np.hstack([se, no_se]),
                "singular": fit.singular, "converged": fit.converged}
         if "wald" in ci:
-            half = stats.norm.ppf(0.5 + level / 2) * se
+            half = special.ndtri(0.5 + level / 2) * se
             out["lower_wald"] = np.hstack([fit.beta - half, no_se])
             out["upper_wald"] = np.hstack([fit.beta + half, no_se])
         if "profile" in ci:

@@ -22,7 +22,7 @@ from numbers import Real
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from simlab.study import measures as ms
 
@@ -234,7 +234,7 @@ def summarize(results: pd.DataFrame, alpha: float = 0.05, *,
     _validate(results, alpha)
     methods = interval_methods(list(results.columns))
     grid = _grid_columns(results, grid_columns)
-    z = float(norm.ppf(1.0 - alpha / 2.0))
+    z = float(ndtri(1.0 - alpha / 2.0))
     keys = [*grid, "cell", "parameter"]
     rows = []
     for key, group in _prepare(results).groupby(keys, sort=False, dropna=False):

@@ -18,6 +18,7 @@ This module knows nothing about models or sweeps.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Union
 
@@ -26,7 +27,7 @@ import pandas as pd
 
 from simlab.rng import RRandom
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "check_settings", "Settings"]
 
 SeedLike = Union[None, int, np.random.SeedSequence, np.random.Generator]
 SizesLike = Union[int, Sequence[int], np.ndarray, tuple[int, int]]
@@ -320,24 +321,69 @@ def simulate(
     >>> list(df.columns), len(df)
     (['group', 'x', 'y'], 300)
     """
-    n_groups = _check_n_groups(n_groups)
-    tau, sigma = _resolve_sds(tau, sigma, icc, total_var)
-    intercept = _check_real("intercept", intercept)
-    slope = _check_real("slope", slope)
-    if cluster_effect is not None:
-        cluster_effect = _check_real("cluster_effect", cluster_effect)
-    size_spec = _check_sizes(n_per_group, n_groups)
-    draw, sizes = _random_source(_check_backend(rng), seed, size_spec, n_groups)
+    spec = check_settings(n_groups, n_per_group, tau, sigma, intercept=intercept, slope=slope,
+                          icc=icc, total_var=total_var, cluster_effect=cluster_effect)
+    draw, sizes = _random_source(_check_backend(rng), seed, spec.sizes, spec.n_groups)
     n_total = int(sizes.sum())
-    u = draw(n_groups, tau)
-    e = draw(n_total, sigma)
+    u = draw(spec.n_groups, spec.tau)
+    e = draw(n_total, spec.sigma)
     x = draw(n_total, 1.0)
-    group = np.repeat(np.arange(1, n_groups + 1, dtype=np.int64), sizes)
+    group = np.repeat(np.arange(1, spec.n_groups + 1, dtype=np.int64), sizes)
     # Summed in the R exercise's order, so the R stream matches to rounding.
-    y = intercept + slope * x + np.repeat(u, sizes) + e
+    y = spec.intercept + spec.slope * x + np.repeat(u, sizes) + e
     columns = {"group": group, "x": x, "y": y}
-    if cluster_effect is not None:
-        z = np.repeat(draw(n_groups, 1.0), sizes)
-        columns["y"] = y + cluster_effect * z
+    if spec.cluster_effect is not None:
+        z = np.repeat(draw(spec.n_groups, 1.0), sizes)
+        columns["y"] = y + spec.cluster_effect * z
         columns["z"] = z
     return pd.DataFrame(columns)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Checked parameters of :func:`simulate` (everything but the random stream).
+
+    Attributes
+    ----------
+    n_groups : int
+    sizes : ndarray of int or tuple (min, max)
+        One size per group, or the range group sizes are drawn from.
+    tau, sigma : float
+        Standard deviations, resolved from ``icc`` and ``total_var`` if given.
+    intercept, slope : float
+    cluster_effect : float or None
+    """
+
+    n_groups: int
+    sizes: np.ndarray | tuple[int, int]
+    tau: float
+    sigma: float
+    intercept: float
+    slope: float
+    cluster_effect: float | None
+
+    @property
+    def largest_group(self) -> int:
+        return self.sizes[1] if isinstance(self.sizes, tuple) else int(np.max(self.sizes))
+
+
+def check_settings(n_groups: int, n_per_group: SizesLike, tau: float | None = None,
+                   sigma: float | None = None, *, intercept: float = 2.0, slope: float = 0.5,
+                   icc: float | None = None, total_var: float | None = None,
+                   cluster_effect: float | None = None) -> Settings:
+    """Check :func:`simulate`'s parameters without drawing anything.
+
+    Sweeps call it to reject a bad grid cell before any work starts.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or value; the message says which.
+    """
+    n_groups = _check_n_groups(n_groups)
+    tau, sigma = _resolve_sds(tau, sigma, icc, total_var)
+    if cluster_effect is not None:
+        cluster_effect = _check_real("cluster_effect", cluster_effect)
+    return Settings(n_groups=n_groups, sizes=_check_sizes(n_per_group, n_groups), tau=tau,
+                    sigma=sigma, intercept=_check_real("intercept", intercept),
+                    slope=_check_real("slope", slope), cluster_effect=cluster_effect)

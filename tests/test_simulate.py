@@ -238,3 +238,12 @@ def _call(**changes):
 def test_bad_input_raises_clear_error(changes, error, message):
     with pytest.raises(error, match=message):
         _call(**changes)
+
+
+def test_check_settings_resolves_without_drawing():
+    from simlab.simulate import check_settings
+    spec = check_settings(10, (2, 5), icc=0.2, total_var=2.0)
+    assert spec.tau == pytest.approx(np.sqrt(0.4)) and spec.sigma == pytest.approx(np.sqrt(1.6))
+    assert spec.sizes == (2, 5) and spec.largest_group == 5
+    with pytest.raises(ValueError):
+        check_settings(1, 3, 0.5, 0.25)

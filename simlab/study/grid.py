@@ -16,13 +16,12 @@ import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
-from simlab.simulate import (_check_n_groups, _check_real, _check_sizes, _is_int,
-                             _resolve_sds, simulate)
+from simlab.simulate import check_settings, simulate
 
 __all__ = ["Cell", "Grid", "GRID_KEYS", "make_grid"]
 
@@ -161,6 +160,10 @@ def _encode(level: Any) -> Any:
     return level
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
@@ -197,15 +200,8 @@ def _cell(index: int, params: dict, dtypes: dict) -> Cell:
 
 def _check_params(params: dict) -> tuple[float, float]:
     """Run simulate's own checks on one cell; return its ``(tau, sigma)``."""
-    n_groups = _check_n_groups(params["n_groups"])
-    tau, sigma = _resolve_sds(params.get("tau"), params.get("sigma"),
-                              params.get("icc"), params.get("total_var"))
-    for name in ("intercept", "slope", "cluster_effect"):
-        if params.get(name) is not None:
-            _check_real(name, params[name])
-    sizes = _check_sizes(params["n_per_group"], n_groups)
-    largest = sizes[1] if isinstance(sizes, tuple) else int(np.max(sizes))
-    if largest < 2:
+    settings = check_settings(**params)
+    if settings.largest_group < 2:
         raise ValueError("every group would have a single observation, so tau and sigma "
                          "cannot be told apart; use n_per_group >= 2.")
-    return tau, sigma
+    return settings.tau, settings.sigma

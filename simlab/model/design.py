@@ -142,7 +142,6 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame) -> Design:
         groups, only singleton groups, a constant response or a
         rank-deficient fixed-effects matrix.
     """
-    _check_dataframe(data)
     group = formula.random[0].group
     slope_vars = _random_variables(formula)
     variables = [formula.response, *fixed_variables(formula), *slope_vars, group]
@@ -202,16 +201,19 @@ def fixed_part(rhs: str, frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ..
     return X, terms, fixed.model_spec
 
 
+@lru_cache(maxsize=256)
+def _variables_of(expression: str) -> tuple[str, ...]:
+    # Parsing is pure and repeated for every fit of a sweep or benchmark: cache it.
+    return tuple(sorted(Formula(expression).required_variables))
+
+
 def fixed_variables(formula: ParsedFormula) -> list[str]:
     """Data columns the fixed part of ``formula`` uses."""
-    return sorted(Formula(formula.fixed).required_variables)
+    return list(_variables_of(formula.fixed))
 
 
 def _random_variables(formula: ParsedFormula) -> list[str]:
-    names: set[str] = set()
-    for term in formula.random:
-        names |= set(Formula(term.expr).required_variables)
-    return sorted(names)
+    return sorted({name for term in formula.random for name in _variables_of(term.expr)})
 
 
 def _require_columns(data: pd.DataFrame, names: list[str], what: str) -> None:

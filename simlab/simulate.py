@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from typing import Union
 
 import numpy as np
 import pandas as pd
 
+from simlab._checks import is_int
 from simlab.rng import RRandom
 
 __all__ = ["simulate", "check_settings", "Settings"]
@@ -35,11 +36,6 @@ SizesLike = Union[int, Sequence[int], np.ndarray, tuple[int, int]]
 NormalDraw = Callable[[int, float], np.ndarray]
 
 _BACKENDS = {"numpy": "numpy", "r": "R"}
-
-
-def _is_int(value: object) -> bool:
-    """Return whether ``value`` is an integer (bool is not one here)."""
-    return isinstance(value, Integral) and not isinstance(value, bool)
 
 
 def _check_real(name: str, value: object, *, minimum: float | None = None) -> float:
@@ -70,7 +66,7 @@ def _check_real(name: str, value: object, *, minimum: float | None = None) -> fl
 
 def _check_n_groups(n_groups: object) -> int:
     """Return ``n_groups`` as an int >= 2, or raise a clear error."""
-    if not _is_int(n_groups):
+    if not is_int(n_groups):
         raise TypeError(
             f"n_groups must be an int (the number of groups), got {n_groups!r} "
             f"({type(n_groups).__name__})."
@@ -119,7 +115,7 @@ def _resolve_sds(
 
 def _check_range(n_per_group: tuple) -> tuple[int, int]:
     """Return a checked ``(min, max)`` group-size range."""
-    if len(n_per_group) != 2 or not all(_is_int(v) for v in n_per_group):
+    if len(n_per_group) != 2 or not all(is_int(v) for v in n_per_group):
         raise ValueError(
             f"A tuple n_per_group means a (min, max) range of ints, got {n_per_group!r}. "
             "Pass a list or array to give one size per group."
@@ -166,7 +162,7 @@ def _check_sizes(n_per_group: object, n_groups: int) -> np.ndarray | tuple[int, 
     """
     if isinstance(n_per_group, tuple):
         return _check_range(n_per_group)
-    if _is_int(n_per_group):
+    if is_int(n_per_group):
         if n_per_group < 1:
             raise ValueError(f"n_per_group must be at least 1, got {n_per_group}.")
         return np.full(n_groups, int(n_per_group), dtype=np.int64)
@@ -190,7 +186,7 @@ def _numpy_generator(seed: object) -> np.random.Generator:
     """Build the numpy Generator for ``seed`` without touching global state."""
     if isinstance(seed, (np.random.Generator, np.random.SeedSequence)) or seed is None:
         return np.random.default_rng(seed)
-    if not _is_int(seed):
+    if not is_int(seed):
         raise TypeError(
             "seed must be None, an int, a numpy SeedSequence or a numpy Generator; "
             f"got {type(seed).__name__}."
@@ -202,7 +198,7 @@ def _numpy_generator(seed: object) -> np.random.Generator:
 
 def _r_stream(seed: object) -> RRandom:
     """Build R's stream for ``seed``, as ``set.seed(seed)`` would."""
-    if not _is_int(seed):
+    if not is_int(seed):
         raise TypeError(
             f"rng='R' needs an int seed, as R's set.seed does; got {seed!r} "
             f"({type(seed).__name__}). Pass seed=<int>, or use rng='numpy'."

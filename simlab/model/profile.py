@@ -60,7 +60,6 @@ def profile_bounds(sums: GroupSums, level: float = 0.95) -> ProfileBounds:
     ml = fit_theta(sums, reml=False)
     cutoff = ml.value + special.ndtri(0.5 + level / 2) ** 2  # chi-square(1) quantile
     theta_lo, theta_hi = _admissible_theta(sums, ml.theta, cutoff)
-    n_obj = 2 * (2 + sums.n_fixed)
     grid = theta_lo[:, None] + (theta_hi - theta_lo)[:, None] * np.linspace(0, 1, _GRID_POINTS)
     on_grid = _objectives(sums, grid, cutoff)                  # (R, grid, n_obj)
     best = on_grid.argmax(axis=1)                               # (R, n_obj)

@@ -24,7 +24,7 @@ from typing import Any
 
 from joblib import Parallel, delayed, effective_n_jobs
 
-from simlab.simulate import _is_int
+from simlab._checks import is_int
 
 __all__ = ["BACKENDS", "Executor", "make_executor", "require_distributed"]
 
@@ -83,7 +83,7 @@ def make_executor(n_jobs: int = 1, backend: str | None = None,
     ImportError
         For ``backend="dask"`` when dask.distributed is not installed.
     """
-    if not _is_int(n_jobs):
+    if not is_int(n_jobs):
         raise TypeError(f"n_jobs must be an int, got {n_jobs!r}.")
     if n_jobs == 0:
         raise ValueError("n_jobs must be a positive number of workers, or -1 for one per CPU; "

@@ -16,11 +16,12 @@ import itertools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 import numpy as np
 
+from simlab._checks import is_int
 from simlab.simulate import check_settings, simulate
 
 __all__ = ["Cell", "Grid", "GRID_KEYS", "make_grid"]
@@ -160,16 +161,12 @@ def _encode(level: Any) -> Any:
     return level
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
 def _is_number(value: Any) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
 def _dtype(levels: tuple) -> str:
-    if all(_is_int(v) for v in levels):
+    if all(is_int(v) for v in levels):
         return "int64"
     if all(v is None or _is_number(v) for v in levels):
         return "float64"

@@ -13,7 +13,7 @@ import pandas as pd
 from joblib import effective_n_jobs
 from tqdm.auto import tqdm
 
-from simlab.simulate import _is_int
+from simlab._checks import is_int
 
 from .backends import Executor, make_executor
 from .batch import CI_METHODS, Chunk, run_chunk
@@ -29,7 +29,7 @@ _CHUNKS_PER_WORKER = 4
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
-    if not _is_int(value):
+    if not is_int(value):
         raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__}).")
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}.")

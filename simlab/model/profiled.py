@@ -32,26 +32,38 @@ THETA_GRID = np.concatenate([[0.0], np.logspace(-4.0, 4.0, 33)])
 class GroupSums:
     """Sufficient statistics of a random-intercept model for ``R`` replicates.
 
+    The weight of group ``i`` in the criterion, ``w_i = s / (1 + n_i s)``,
+    depends on its size only, so groups are pooled into *size classes*: every
+    sum over groups becomes a sum over the ``K`` distinct sizes. A balanced
+    design has ``K = 1``, and evaluating the criterion no longer grows with
+    the number of groups.
+
     Every array has a leading replicate axis, which may have length 1 to be
     broadcast (for example the design of a parametric bootstrap, where only
     ``y`` changes between replicates).
 
     Attributes
     ----------
-    counts : ndarray, shape (R, G)
-        Group sizes ``n_i``.
-    sx : ndarray, shape (R, G, p)
-        Group sums of the fixed-effects columns.
-    sy : ndarray, shape (R, G)
-        Group sums of the response.
+    sizes : ndarray, shape (R, K)
+        Group size ``n_k`` of each class.
+    multiplicity : ndarray, shape (R, K)
+        Number of groups of that size (0 pads a replicate with fewer classes).
+    sxx : ndarray, shape (R, K, p, p)
+        ``sum_{i in k} sx_i sx_i'``, with ``sx_i`` group ``i``'s column sums of X.
+    sxy : ndarray, shape (R, K, p)
+        ``sum_{i in k} sx_i sy_i``, with ``sy_i`` group ``i``'s sum of y.
+    syy : ndarray, shape (R, K)
+        ``sum_{i in k} sy_i^2``.
     xtx : ndarray, shape (R, p, p)
     xty : ndarray, shape (R, p)
     yty : ndarray, shape (R,)
     """
 
-    counts: np.ndarray
-    sx: np.ndarray
-    sy: np.ndarray
+    sizes: np.ndarray
+    multiplicity: np.ndarray
+    sxx: np.ndarray
+    sxy: np.ndarray
+    syy: np.ndarray
     xtx: np.ndarray
     xty: np.ndarray
     yty: np.ndarray
@@ -86,30 +98,62 @@ class GroupSums:
         xtx = np.swapaxes(X, -1, -2) @ X
         xty = (np.swapaxes(X, -1, -2) @ y[..., None])[..., 0]
         yty = np.einsum("rn,rn->r", y, y)
-        counts = counts[None]
-        return cls(counts, sx, sy, xtx, xty, yty)
+        return cls.from_group_sums(counts, sx, sy, xtx, xty, yty)
+
+    @classmethod
+    def from_group_sums(cls, counts: np.ndarray, sx: np.ndarray, sy: np.ndarray,
+                        xtx: np.ndarray, xty: np.ndarray, yty: np.ndarray) -> "GroupSums":
+        """Pool per-group sums (``counts`` (G,), ``sx`` (R, G, p), ``sy`` (R, G)) by size."""
+        sizes = np.unique(counts)
+        member = (counts[:, None] == sizes).astype(float).T        # (K, G)
+        outer = sx[..., :, None] * sx[..., None, :]                 # (R, G, p, p)
+        p = sx.shape[-1]
+        sxx = (member @ outer.reshape(outer.shape[0], -1, p * p)).reshape(-1, sizes.size, p, p)
+        return cls(sizes=sizes[None], multiplicity=member.sum(axis=1)[None], sxx=sxx,
+                   sxy=member @ (sx * sy[..., None]), syy=sy ** 2 @ member.T,
+                   xtx=xtx, xty=xty, yty=yty)
+
+    @classmethod
+    def stack(cls, items: "list[GroupSums]") -> "GroupSums":
+        """Stack one-replicate sums along the replicate axis, padding size classes."""
+        width = max(item.sizes.shape[-1] for item in items)
+
+        def padded(name: str, item: "GroupSums", fill: float) -> np.ndarray:
+            value = getattr(item, name)
+            extra = width - item.sizes.shape[-1]
+            pad = [(0, 0), (0, extra)] + [(0, 0)] * (value.ndim - 2)
+            return np.pad(value, pad, constant_values=fill)
+
+        fields = {"sizes": 1.0, "multiplicity": 0.0, "sxx": 0.0, "sxy": 0.0, "syy": 0.0}
+        pooled = {name: np.concatenate([padded(name, item, fill) for item in items])
+                  for name, fill in fields.items()}
+        rest = {name: np.concatenate([getattr(item, name) for item in items])
+                for name in ("xtx", "xty", "yty")}
+        return cls(**pooled, **rest)
 
     @property
     def n_reps(self) -> int:
-        return max(a.shape[0] for a in (self.counts, self.sx, self.sy, self.yty))
+        return max(a.shape[0] for a in (self.sizes, self.sxx, self.syy, self.yty))
 
     @property
     def n_fixed(self) -> int:
-        return self.sx.shape[-1]
+        return self.sxy.shape[-1]
 
     @property
     def nobs(self) -> np.ndarray:
-        return self.counts.sum(axis=-1)
+        return (self.sizes * self.multiplicity).sum(axis=-1)
 
     def with_response_column(self, j: int, value: np.ndarray) -> "GroupSums":
         """Sums for ``y - value * X[:, j]`` on the design without column ``j``."""
         value = np.asarray(value, dtype=float).reshape(-1)
         keep = [k for k in range(self.n_fixed) if k != j]
-        sy = self.sy - value[:, None] * self.sx[..., j]
-        xty = self.xty[:, keep] - value[:, None] * self.xtx[:, keep, j]
+        v = value[:, None]
+        syy = self.syy - 2 * v * self.sxy[..., j] + v ** 2 * self.sxx[..., j, j]
+        sxy = self.sxy[..., keep] - v[..., None] * self.sxx[..., keep, j]
+        xty = self.xty[:, keep] - v * self.xtx[:, keep, j]
         yty = self.yty - 2 * value * self.xty[:, j] + value ** 2 * self.xtx[:, j, j]
-        return GroupSums(self.counts, self.sx[..., keep], sy,
-                         self.xtx[:, keep][:, :, keep], xty, yty)
+        return GroupSums(self.sizes, self.multiplicity, self.sxx[..., keep, :][..., keep], sxy,
+                         syy, self.xtx[:, keep][:, :, keep], xty, yty)
 
 
 class Pieces(NamedTuple):
@@ -124,6 +168,11 @@ class Pieces(NamedTuple):
     nobs: np.ndarray
 
 
+def _flat(matrices: np.ndarray) -> np.ndarray:
+    """(..., K, p, p) -> (..., K, p*p), for sums over classes by matrix products."""
+    return matrices.reshape(*matrices.shape[:-2], -1)
+
+
 def pieces(sums: GroupSums, s: np.ndarray) -> Pieces:
     """Evaluate the profiled building blocks at ``s = theta^2``.
 
@@ -134,16 +183,15 @@ def pieces(sums: GroupSums, s: np.ndarray) -> Pieces:
         ``m`` values of ``theta^2`` for each replicate.
     """
     s = np.asarray(s, dtype=float)
-    counts = sums.counts[:, None, :]
-    w = s[..., None] / (1.0 + counts * s[..., None])           # (R, m, G)
-    swx = w[..., None] * sums.sx[:, None]                        # (R, m, G, p)
-    a = sums.xtx[:, None] - np.swapaxes(swx, -1, -2) @ sums.sx[:, None]
-    c = sums.xty[:, None] - np.einsum("rmgp,rg->rmp", swx, sums.sy)
+    p = sums.n_fixed
+    sizes = sums.sizes[:, None, :]
+    w = s[..., None] / (1.0 + sizes * s[..., None])                  # (R, m, K)
+    a = sums.xtx[:, None] - (w @ _flat(sums.sxx)).reshape(*w.shape[:2], p, p)
+    c = sums.xty[:, None] - w @ sums.sxy
     a_inv = np.linalg.inv(a)
-    beta = np.einsum("rmpq,rmq->rmp", a_inv, c)
-    r2 = (sums.yty[:, None] - np.einsum("rmg,rg->rm", w, sums.sy ** 2)
-          - np.einsum("rmp,rmp->rm", c, beta))
-    logdet_v = np.log1p(counts * s[..., None]).sum(axis=-1)
+    beta = (a_inv @ c[..., None])[..., 0]
+    r2 = sums.yty[:, None] - (w @ sums.syy[..., None])[..., 0] - (c * beta).sum(axis=-1)
+    logdet_v = (np.log1p(sizes * s[..., None]) * sums.multiplicity[:, None, :]).sum(axis=-1)
     logdet_a = np.linalg.slogdet(a)[1]
     nobs = np.broadcast_to(sums.nobs[:, None], s.shape)
     return Pieces(s, logdet_v, logdet_a, beta, r2, a_inv, nobs)
@@ -162,18 +210,20 @@ def criterion_slope(sums: GroupSums, p: Pieces, reml: bool) -> np.ndarray:
     """Derivative of :func:`criterion` with respect to ``s = theta^2``.
 
     Uses the envelope theorem: ``d r2 / ds = -sum_i w_i' (sy_i - sx_i' beta)^2``
-    with ``w_i' = 1 / (1 + n_i s)^2``.
+    with ``w_i' = 1 / (1 + n_i s)^2``, summed here by size class.
     """
-    counts = sums.counts[:, None, :]
-    dw = 1.0 / (1.0 + counts * p.s[..., None]) ** 2
-    resid = sums.sy[:, None] - np.einsum("rgp,rmp->rmg", sums.sx, p.beta)
-    dr2 = -(dw * resid ** 2).sum(axis=-1)
-    dlogdet_v = (counts / (1.0 + counts * p.s[..., None])).sum(axis=-1)
+    sizes = sums.sizes[:, None, :]
+    dw = 1.0 / (1.0 + sizes * p.s[..., None]) ** 2                              # (R, m, K)
+    cross = p.beta @ np.swapaxes(sums.sxy, -1, -2)
+    beta_outer = _flat(p.beta[..., :, None] * p.beta[..., None, :])[..., None, :]
+    quad_beta = (beta_outer @ np.swapaxes(_flat(sums.sxx), -1, -2)[:, None])[..., 0, :]
+    dr2 = -(dw * (sums.syy[:, None] - 2 * cross + quad_beta)).sum(axis=-1)
+    dlogdet_v = (sums.multiplicity[:, None, :] * sizes / (1.0 + sizes * p.s[..., None])).sum(axis=-1)
     if not reml:
         return dlogdet_v + p.nobs * dr2 / p.r2
-    quad = np.einsum("rgp,rmpq,rgq->rmg", sums.sx, p.a_inv, sums.sx)
+    trace = _flat(np.swapaxes(p.a_inv, -1, -2)) @ np.swapaxes(_flat(sums.sxx), -1, -2)
     dof = p.nobs - p.beta.shape[-1]
-    return dlogdet_v - (dw * quad).sum(axis=-1) + dof * dr2 / p.r2
+    return dlogdet_v - (dw * trace).sum(axis=-1) + dof * dr2 / p.r2
 
 
 @dataclass(frozen=True)

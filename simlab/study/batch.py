@@ -15,7 +15,7 @@ the reason in ``error``: failures are outcomes, never dropped or redrawn.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ from simlab.simulate import simulate
 from .grid import Cell
 
 __all__ = ["CI_METHODS", "Chunk", "fit_reps", "fit_sums", "rep_seed", "rep_sums",
-           "run_chunk", "simulate_rep", "stack_sums"]
+           "run_chunk", "simulate_rep"]
 
 #: Interval methods a sweep can compute, in column order.
 CI_METHODS = ("wald", "profile")
@@ -94,12 +94,6 @@ def rep_sums(data: pd.DataFrame) -> GroupSums:
     return GroupSums.from_arrays(table["y"], X, groups, counts.size)
 
 
-def stack_sums(sums: Sequence[GroupSums]) -> GroupSums:
-    """Stack one-replicate sums with the same number of groups along the replicate axis."""
-    return GroupSums(*(np.concatenate([getattr(s, f.name) for s in sums])
-                       for f in fields(GroupSums)))
-
-
 def fit_sums(sums: GroupSums, ci: Sequence[str], level: float) -> dict[str, np.ndarray]:
     """REML fit and intervals of every replicate in ``sums``.
 
@@ -162,7 +156,7 @@ def fit_reps(sums: Sequence[GroupSums], n_params: int, ci: Sequence[str],
     if not sums:
         return out, errors
     try:
-        _assign(out, slice(None), fit_sums(stack_sums(sums), ci, level))
+        _assign(out, slice(None), fit_sums(GroupSums.stack(list(sums)), ci, level))
         return out, errors
     except Exception:  # noqa: BLE001 - refit one by one below to find the culprits
         pass

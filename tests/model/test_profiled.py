@@ -117,3 +117,17 @@ def test_singular_when_groups_have_equal_means():
     fit = fit_theta(group_sums(design))
     assert fit.singular[0] and fit.theta[0] == 0.0 and fit.converged[0]
     assert criterion_slope(group_sums(design), pieces(group_sums(design), np.zeros((1, 1))), True)[0, 0] >= 0
+
+
+def test_stacking_pads_size_classes():
+    """Replicates with different sets of group sizes stack and fit as if alone."""
+    designs = [simlab.lmer("y ~ x + (1 | group)", simlab.simulate(12, sizes, 0.5, 0.5, seed=9)).design
+               for sizes in (4, (2, 7))]
+    alone = [group_sums(d) for d in designs]
+    assert [a.sizes.shape[-1] for a in alone][0] == 1 and alone[1].sizes.shape[-1] > 1
+    stacked = fit_theta(GroupSums.stack(alone))
+    for i, sums in enumerate(alone):
+        single = fit_theta(sums)
+        assert stacked.theta[i] == pytest.approx(single.theta[0], rel=1e-10)
+        np.testing.assert_allclose(stacked.beta[i], single.beta[0], rtol=1e-10)
+    assert list(GroupSums.stack(alone).nobs) == [48, designs[1].nobs]

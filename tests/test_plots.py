@@ -106,3 +106,8 @@ def test_plot_sweep_col_returns_one_axes_per_level(summary):
     assert "parameter = sigma" in axes[1].get_title()
     with pytest.raises(ValueError, match="levels"):
         plot_sweep(summary, "bias", x="n_groups", col="parameter", ax=[plt.subplots()[1]])
+
+
+def test_plot_sweep_is_exported():
+    import simlab
+    assert simlab.plot_sweep is plot_sweep

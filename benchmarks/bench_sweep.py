@@ -17,10 +17,8 @@ It prints, from one run, the targets of the sweep issue with PASS/MISS:
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np

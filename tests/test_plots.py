@@ -111,3 +111,14 @@ def test_plot_sweep_col_returns_one_axes_per_level(summary):
 def test_plot_sweep_is_exported():
     import simlab
     assert simlab.plot_sweep is plot_sweep
+
+
+def test_plots_package_reexports_sweep_and_teaching():
+    import simlab.plots as plots
+    from simlab.plots import Z_MCSE, sweep, teaching
+
+    assert plots.plot_sweep is sweep.plot_sweep and Z_MCSE == sweep.Z_MCSE == 1.96
+    assert plots.sweep_plot_data is sweep.sweep_plot_data
+    assert plots.reference_value is sweep.reference_value
+    assert set(sweep.__all__) | set(teaching.__all__) == set(plots.__all__)
+    assert all(getattr(plots, name) is getattr(teaching, name) for name in teaching.__all__)

@@ -1,0 +1,390 @@
+"""Simulation from the approximate posterior of a fit: merTools' ``REsim`` and ``predictInterval``.
+
+:func:`re_sim` and :func:`predict_interval` reproduce the R package
+merTools (``REsim`` and ``predictInterval`` with ``stat = "median"``,
+``type = "linear.prediction"``, ``include.resid.var = TRUE``) for an
+:class:`~simlab.model.result.LmerResult`:
+
+* random effects: ``b_g ~ N(b-hat_g, condVar_g)`` per group, as arm's ``sim``
+  and merTools draw them (lme4's ``condVar`` is conditional on ``beta-hat``);
+* fixed effects: ``beta ~ MVN(beta-hat, vcov)``, independently of ``b``;
+* residual sd: ``sigma = sqrt(1 / Gamma(shape = df / 2, rate = pwrss / 2))``
+  with ``df = nobs - p`` (merTools' ``residDF.merMod``) and lme4's penalised
+  weighted residual sum of squares ``pwrss``; with unit weights lme4 defines
+  ``sigmaREML^2 = pwrss / (n - p)`` and ``sigmaML^2 = pwrss / n``, so
+  ``pwrss = sigma^2 (n - p)`` for REML fits and ``sigma^2 n`` for ML fits
+  (:func:`penalized_rss`);
+* ``theta`` (the variance components) is held at its estimate;
+* ``N(0, sigma)`` residual noise is added to every draw; ``fit`` is the
+  median of the draws and ``upr``/``lwr`` are R's (type 7) quantiles at
+  ``(1 + level) / 2`` and ``(1 - level) / 2``.
+
+Draws come from ``numpy.random.default_rng(seed)``, so the numbers are not
+R's, only their distribution is. Where this module differs from merTools:
+
+* a group level not seen at fit time gets ``b ~ N(0, re_cov)``, a draw from
+  the population of groups. merTools sets such a random effect to 0 (with a
+  warning), which leaves out the between-group variance and gives a new
+  group the interval of a known one minus its ``condVar``;
+* ``include_random=False`` is merTools' ``which = "fixed"``: the random
+  effect is left out entirely (population prediction), residual noise kept;
+* with random slopes each group's effects are drawn jointly from their full
+  ``q x q`` conditional covariance (merTools' ``postVar``), recomputed here
+  because :class:`~simlab.model.estimates.FitEstimates` stores only the
+  conditional sds;
+* the defaults are ``n_sims=1000`` and ``level=0.8`` for both functions
+  (merTools' ``REsim`` defaults to ``n.sims = 200``); ``re_sim`` has no
+  ``oddsRatio`` and ``predict_interval`` no ``returnSims`` or ``.parallel``.
+
+Results are plain :class:`pandas.DataFrame` s.
+"""
+from __future__ import annotations
+
+from numbers import Real
+from typing import NamedTuple, Union
+
+import numpy as np
+import pandas as pd
+
+from simlab._checks import is_int
+
+from .result import LmerResult
+
+__all__ = ["re_sim", "predict_interval", "penalized_rss", "conditional_covariance"]
+
+SeedLike = Union[None, int, np.random.SeedSequence, np.random.Generator]
+
+#: Floats per simulated block (n_sims x rows or groups); bounds the memory of
+#: one block to a few tens of MB whatever the size of ``newdata``.
+BLOCK_ELEMENTS = 2 ** 21
+
+RE_SIM_COLUMNS = ["groupFctr", "groupID", "term", "mean", "median", "sd"]
+INTERVAL_COLUMNS = ["fit", "upr", "lwr"]
+
+
+# ----- public functions ------------------------------------------------------
+
+def re_sim(model: LmerResult, n_sims: int = 1000, seed: SeedLike = None) -> pd.DataFrame:
+    """Draw each group's random effects from their conditional distribution (merTools ``REsim``).
+
+    Parameters
+    ----------
+    model : LmerResult
+        A mixed model fitted with :func:`simlab.lmer`.
+    n_sims : int, default 1000
+        Draws per group and term, at least 1.
+    seed : None, int, numpy.random.SeedSequence or numpy.random.Generator
+        Passed to :func:`numpy.random.default_rng`; a Generator is used (and
+        advanced) as it is.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``groupFctr, groupID, term, mean, median, sd``: the grouping
+        variable, the level as text, the random term (``"(Intercept)"``, ...)
+        and the mean, median and sd (``ddof=1``, as R's ``sd``) of the draws
+        of ``N(b-hat, condVar)``. Rows run over the levels in model order
+        within each term, in merTools' order.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a model that is not an ``LmerResult``, a bad ``n_sims`` or ``seed``.
+    """
+    _check_model(model, "re_sim")
+    n_sims = _check_n_sims(n_sims)
+    rng = _generator(seed)
+    roots = _cholesky_like(conditional_covariance(model))
+    n_groups, q = model.estimates.modes.shape
+    stats = np.empty((3, n_groups, q))
+    # Groups are drawn in blocks so memory stays bounded for many groups.
+    for block in _blocks(n_groups, n_sims * q):
+        draws = _normal_draws(model.estimates.modes[block], roots[block], n_sims, rng)
+        stats[:, block] = [draws.mean(axis=0), np.median(draws, axis=0), draws.std(axis=0, ddof=1)]
+    return _re_sim_table(model, stats)
+
+
+def predict_interval(model: LmerResult, newdata: pd.DataFrame | None = None, level: float = 0.8,
+                     n_sims: int = 1000, seed: SeedLike = None,
+                     include_random: bool = True) -> pd.DataFrame:
+    """Prediction intervals by simulation (merTools ``predictInterval``).
+
+    Each draw combines ``beta ~ MVN(beta-hat, vcov)``, the group's effect
+    ``b ~ N(b-hat, condVar)``, ``sigma`` from its scaled inverse chi-square
+    distribution and ``N(0, sigma)`` residual noise; see the module docstring.
+
+    Parameters
+    ----------
+    model : LmerResult
+        A mixed model fitted with :func:`simlab.lmer`.
+    newdata : DataFrame, optional
+        Rows to predict; by default the rows the model was fitted to. Needs
+        the fixed-effect columns and, unless ``include_random=False``, the
+        grouping column. A level not in the model gets ``b ~ N(0, re_cov)``.
+    level : float, default 0.8
+        Coverage of the interval, strictly between 0 and 1.
+    n_sims : int, default 1000
+        Draws per row, at least 1.
+    seed : None, int, numpy.random.SeedSequence or numpy.random.Generator
+        Passed to :func:`numpy.random.default_rng`.
+    include_random : bool, default True
+        ``False`` leaves the random effect out (population prediction,
+        merTools' ``which = "fixed"``); the residual noise stays.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``fit, upr, lwr`` (merTools' order): the median of the draws
+        and their ``(1 + level) / 2`` and ``(1 - level) / 2`` quantiles. One
+        row per row of ``newdata``, with its index (by default the index of
+        the rows the model used).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument; the message names it and the fix.
+
+    Notes
+    -----
+    Draw order from the one stream: ``sigma`` (n_sims), ``beta``, the known
+    groups' effects, the new levels' effects, then the residual noise block
+    by block of rows (:data:`BLOCK_ELEMENTS`), so a seed fixes the result.
+    """
+    _check_model(model, "predict_interval")
+    level, n_sims = _check_level(level), _check_n_sims(n_sims)
+    rng = _generator(seed)
+    if not isinstance(include_random, bool):
+        raise TypeError(f"include_random must be True or False, got {include_random!r}")
+    rows = _prediction_rows(model, newdata, include_random)
+    sigma = _draw_sigma(model, n_sims, rng)
+    beta = _normal_draws(model.estimates.beta[None], _cholesky_like(model.estimates.vcov)[None],
+                         n_sims, rng)[:, 0]
+    effects = _draw_slot_effects(model, rows, n_sims, rng) if include_random else None
+    probabilities = [0.5, (1 + level) / 2, (1 - level) / 2]
+    bounds = _simulated_quantiles(rows, beta, effects, sigma, probabilities, rng)
+    return pd.DataFrame(dict(zip(INTERVAL_COLUMNS, bounds)), index=rows.index)
+
+
+# ----- posterior pieces ------------------------------------------------------
+
+def penalized_rss(model: LmerResult) -> float:
+    """lme4's ``pwrss``: ``|y - X beta - Z b|^2 + |u|^2`` at the optimum, ``u = Lambda^-1 b``.
+
+    lme4 defines ``sigmaREML^2 = pwrss / (n - p)`` and ``sigmaML^2 = pwrss / n``
+    (unit weights), and ``sigma()`` reports the one matching the fit, so
+    ``pwrss`` follows from ``sigma`` for both engines and for random slopes.
+    """
+    n, p = model.design.X.shape
+    return float(model.sigma ** 2 * (n - p if model.reml else n))
+
+
+def conditional_covariance(model: LmerResult) -> np.ndarray:
+    """lme4's ``condVar``: covariance of each group's random effects given the data.
+
+    Returns an array of shape ``(G, q, q)``. For a random intercept it is
+    ``mode_sd^2`` from the fit. With random slopes it is recomputed as
+    ``(Z_g' Z_g / sigma^2 + Sigma^-1)^-1 = Sigma (I + Z_g' Z_g Sigma / sigma^2)^-1``
+    (conditional on ``beta-hat``, as lme4's); the second form needs no
+    inverse of ``Sigma = re_cov``, so a singular fit is fine.
+    """
+    estimates, design = model.estimates, model.design
+    n_groups, q = estimates.mode_sd.shape
+    if q == 1:
+        return estimates.mode_sd[:, :, None] ** 2
+    outer = (design.Z[:, :, None] * design.Z[:, None, :]).reshape(len(design.Z), -1)
+    ztz = np.stack([np.bincount(design.groups, weights=column, minlength=n_groups)
+                    for column in outer.T], axis=1).reshape(n_groups, q, q)
+    re_cov = np.asarray(estimates.re_cov, dtype=float)
+    inner = np.eye(q) + ztz @ re_cov / estimates.sigma ** 2
+    # Sigma M^-1 = (M'^-1 Sigma)' with M' = I + Sigma Z'Z / sigma^2 (Sigma symmetric).
+    covariance = np.swapaxes(np.linalg.solve(np.swapaxes(inner, 1, 2), re_cov), 1, 2)
+    return (covariance + np.swapaxes(covariance, 1, 2)) / 2
+
+
+def _draw_sigma(model: LmerResult, n_sims: int, rng: np.random.Generator) -> np.ndarray:
+    """``sqrt(1 / Gamma(shape = (n - p) / 2, rate = pwrss / 2))``, merTools' draw of sigma."""
+    n, p = model.design.X.shape
+    precision = rng.gamma(shape=(n - p) / 2, scale=2 / penalized_rss(model), size=n_sims)
+    return 1 / np.sqrt(precision)
+
+
+def _draw_slot_effects(model: LmerResult, rows: "_Rows", n_sims: int,
+                       rng: np.random.Generator) -> np.ndarray:
+    """Random effects of every group ``newdata`` uses, shape ``(n_sims, slots, q)``.
+
+    Known groups come first (``N(b-hat, condVar)``), then one slot per new
+    level (``N(0, re_cov)``), so rows of one new group share their draws.
+    """
+    known = rows.known_codes
+    roots = _cholesky_like(conditional_covariance(model))[known]
+    effects = [_normal_draws(model.estimates.modes[known], roots, n_sims, rng)]
+    if rows.n_new:
+        q = model.estimates.modes.shape[1]
+        population_root = _cholesky_like(np.asarray(model.estimates.re_cov, dtype=float))
+        effects.append(_normal_draws(np.zeros((rows.n_new, q)),
+                                     np.broadcast_to(population_root, (rows.n_new, q, q)),
+                                     n_sims, rng))
+    return np.concatenate(effects, axis=1)
+
+
+def _simulated_quantiles(rows: "_Rows", beta: np.ndarray, effects: np.ndarray | None,
+                         sigma: np.ndarray, probabilities: list[float],
+                         rng: np.random.Generator) -> np.ndarray:
+    """Quantiles over draws of ``x'beta + z'b + N(0, sigma)`` per row, shape ``(3, rows)``.
+
+    Rows are simulated in blocks so memory is bounded whatever ``len(newdata)``;
+    the parameter draws are shared by all blocks, the residual noise is drawn
+    per block.
+    """
+    bounds = np.empty((len(probabilities), len(rows.X)))
+    for block in _blocks(len(rows.X), len(sigma)):
+        draws = beta @ rows.X[block].T
+        if effects is not None:
+            draws += np.einsum("sri,ri->sr", effects[:, rows.slots[block]], rows.Z[block])
+        draws += sigma[:, None] * rng.standard_normal(draws.shape)
+        bounds[:, block] = np.quantile(draws, probabilities, axis=0)
+    return bounds
+
+
+def _normal_draws(means: np.ndarray, roots: np.ndarray, n_sims: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """``n_sims`` draws of ``N(means[k], roots[k] roots[k]')``, shape ``(n_sims, K, q)``."""
+    z = rng.standard_normal((n_sims, *means.shape))
+    return means + np.einsum("kij,skj->ski", roots, z)
+
+
+def _cholesky_like(covariance: np.ndarray) -> np.ndarray:
+    """A root ``L`` with ``L L' = covariance`` (batched over leading axes).
+
+    Cholesky where the matrix is positive definite, as merTools' ``rmvnorm``
+    (``method = "chol"``); a symmetric eigen root otherwise, because a
+    singular fit has a zero variance, which Cholesky rejects.
+    """
+    try:
+        return np.linalg.cholesky(covariance)
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh(covariance)
+        return vectors * np.sqrt(np.clip(values, 0.0, None))[..., None, :]
+
+
+# ----- rows to predict ---------------------------------------------------------
+
+class _Rows(NamedTuple):
+    """Matrices of the rows to predict and each row's random-effect slot."""
+
+    X: np.ndarray
+    Z: np.ndarray | None
+    slots: np.ndarray | None
+    known_codes: np.ndarray | None
+    n_new: int
+    index: pd.Index
+
+
+def _prediction_rows(model: LmerResult, newdata, include_random: bool) -> _Rows:
+    """Fixed and random matrices of ``newdata`` (or the model's rows), checked."""
+    design = model.design
+    if newdata is None:
+        X, index = design.X, design.row_index
+    else:
+        _check_newdata(model, newdata, include_random)
+        X, index = design.fixed_matrix(newdata), newdata.index
+    if not include_random:
+        return _Rows(X, None, None, None, 0, index)
+    if newdata is None:
+        return _Rows(X, design.Z, *_group_slots(design.groups, pd.Series([], dtype=str)), index)
+    labels = newdata[design.group_name]
+    codes = design.group_codes(labels)
+    new_labels = labels[codes < 0].astype(str)
+    return _Rows(X, design.random_matrix(newdata), *_group_slots(codes, new_labels), index)
+
+
+def _group_slots(codes: np.ndarray, new_labels: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    """Each row's slot in the drawn effects: known groups first, then new levels.
+
+    Returns the slots, the model codes of the known groups used, and the
+    number of new levels.
+    """
+    known_codes, known_slots = np.unique(codes[codes >= 0], return_inverse=True)
+    new_slots, new_levels = pd.factorize(new_labels)
+    slots = np.empty(len(codes), dtype=np.intp)
+    slots[codes >= 0] = known_slots
+    slots[codes < 0] = len(known_codes) + new_slots
+    return slots, known_codes, len(new_levels)
+
+
+def _check_newdata(model: LmerResult, newdata, include_random: bool) -> None:
+    if not isinstance(newdata, pd.DataFrame):
+        raise TypeError(f"newdata must be a pandas DataFrame (or None for the model's own rows), "
+                        f"got {type(newdata).__name__}")
+    if newdata.empty:
+        raise ValueError("newdata has no rows; pass at least one row to predict")
+    if not include_random:
+        return
+    group = model.design.group_name
+    if group not in newdata.columns:
+        raise ValueError(f"newdata needs the grouping column {group!r} to add the random effects; "
+                         "add it, or pass include_random=False for population predictions")
+    if newdata[group].isna().any():
+        raise ValueError(f"newdata has missing values in the grouping column {group!r}; drop or "
+                         "fill those rows, or pass include_random=False")
+
+
+# ----- checks and tables -------------------------------------------------------
+
+def _check_model(model, function: str) -> None:
+    if isinstance(model, LmerResult):
+        return
+    kind = type(model).__name__
+    hint = " (a model without random effects)" if kind == "LmResult" else ""
+    raise TypeError(f"{function} needs a mixed model fitted with simlab.lmer, e.g. "
+                    f"simlab.lmer('y ~ x + (1 | group)', data); got {kind}{hint}")
+
+
+def _check_n_sims(n_sims) -> int:
+    if not is_int(n_sims):
+        raise TypeError(f"n_sims must be a whole number of draws such as 1000, got {n_sims!r} "
+                        f"({type(n_sims).__name__})")
+    if n_sims < 1:
+        raise ValueError(f"n_sims must be at least 1 (1000 is usual), got {n_sims}")
+    return int(n_sims)
+
+
+def _check_level(level) -> float:
+    if isinstance(level, bool) or not isinstance(level, Real):
+        raise TypeError(f"level must be a number strictly between 0 and 1 such as 0.8, got "
+                        f"{level!r} ({type(level).__name__})")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be strictly between 0 and 1 (0.8 for an 80% interval), "
+                         f"got {level}")
+    return float(level)
+
+
+def _generator(seed) -> np.random.Generator:
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
+        return np.random.default_rng(seed)
+    if not is_int(seed):
+        raise TypeError(f"seed must be None, an int, a numpy SeedSequence or a numpy Generator; "
+                        f"got {seed!r} ({type(seed).__name__})")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed}")
+    return np.random.default_rng(int(seed))
+
+
+def _blocks(n_items: int, per_item: int) -> list[slice]:
+    """Slices of ``range(n_items)`` holding about :data:`BLOCK_ELEMENTS` floats each."""
+    size = max(1, BLOCK_ELEMENTS // max(1, per_item))
+    return [slice(start, min(start + size, n_items)) for start in range(0, n_items, size)]
+
+
+def _re_sim_table(model: LmerResult, stats: np.ndarray) -> pd.DataFrame:
+    """The ``REsim`` table from ``stats`` (mean, median, sd) of shape ``(3, G, q)``."""
+    design = model.design
+    n_groups, q = stats.shape[1:]
+    # merTools' order: all levels of the first term, then of the next.
+    table = pd.DataFrame({
+        "groupFctr": design.group_name,
+        "groupID": np.tile(design.levels.astype(str).to_numpy(dtype=object), q),
+        "term": np.repeat(np.array(design.random_terms, dtype=object), n_groups),
+        "mean": stats[0].T.ravel(), "median": stats[1].T.ravel(), "sd": stats[2].T.ravel(),
+    })
+    return table[RE_SIM_COLUMNS]

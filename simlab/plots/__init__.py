@@ -1,0 +1,23 @@
+"""Figures: pure functions compute the numbers, thin functions draw them.
+
+- :mod:`simlab.plots.sweep`: performance measures of a simulation sweep
+  (:func:`plot_sweep`).
+- :mod:`simlab.plots.teaching`: the tutorial's figures of a fitted mixed
+  model (trajectories, caterpillar, predictions, random-effect density,
+  simulated random effects) and of simulated data (scatter).
+
+As in seaborn, ``*_data`` functions return tidy DataFrames and ``plot_*``
+functions take the data or model first, keyword-only options and
+``ax=None``, and return the matplotlib Axes.
+"""
+from .sweep import Z_MCSE, plot_sweep, reference_value, sweep_plot_data
+from .teaching import (RE_SIM_COLUMNS, Z_RE_SIM, TrajectoryData, caterpillar_data,
+                       plot_caterpillar, plot_predictions, plot_re_density, plot_re_sim,
+                       plot_scatter, plot_trajectories, prediction_data, re_density_data,
+                       re_sim_plot_data, scatter_data, trajectory_data)
+
+__all__ = ["Z_MCSE", "reference_value", "sweep_plot_data", "plot_sweep",
+           "Z_RE_SIM", "RE_SIM_COLUMNS", "TrajectoryData",
+           "trajectory_data", "plot_trajectories", "caterpillar_data", "plot_caterpillar",
+           "prediction_data", "plot_predictions", "re_density_data", "plot_re_density",
+           "scatter_data", "plot_scatter", "re_sim_plot_data", "plot_re_sim"]

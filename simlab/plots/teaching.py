@@ -1,0 +1,597 @@
+"""Teaching figures of random-intercept models: trajectories, caterpillars, predictions.
+
+As in seaborn (and :mod:`simlab.plots.sweep`), every figure has a pure
+function that computes its numbers as tidy DataFrames (``*_data``) and a thin
+drawing function that takes the data or the model first, keyword-only
+options and ``ax=None``, and returns the matplotlib Axes. Without ``ax`` a
+new pyplot figure is made, which suits notebooks; scripts that write files
+should pass an Axes of a :class:`matplotlib.figure.Figure` (as
+:func:`simlab.figures.write_figures` does). The one random choice (which
+groups :func:`plot_trajectories` highlights) takes an explicit ``seed``.
+
+Figures that show one random term (:func:`plot_caterpillar`,
+:func:`plot_re_density`, :func:`plot_re_sim`) show the first one unless told
+otherwise; for the random-intercept models of the tutorial that is the only
+one, ``(Intercept)``.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from simlab._checks import is_int
+from simlab.model.design import fixed_variables
+from simlab.model.result import LmerResult, interval_columns
+
+__all__ = ["Z_RE_SIM", "RE_SIM_COLUMNS", "TrajectoryData",
+           "trajectory_data", "plot_trajectories",
+           "caterpillar_data", "plot_caterpillar",
+           "prediction_data", "plot_predictions",
+           "re_density_data", "plot_re_density",
+           "scatter_data", "plot_scatter",
+           "re_sim_plot_data", "plot_re_sim"]
+
+#: merTools' plotREsim draws median +- this many sds: the 97.5% normal quantile (1.96).
+Z_RE_SIM = float(special.ndtri(0.975))
+#: Columns of a ``re_sim`` frame (merTools' ``REsim``) that :func:`re_sim_plot_data` needs.
+RE_SIM_COLUMNS = ("groupFctr", "groupID", "term", "mean", "median", "sd")
+#: Up to this many groups, the caterpillar's x axis names each group.
+_MAX_NAMED_TICKS = 30
+#: Up to this many hue levels, :func:`plot_scatter` draws a legend.
+_MAX_LEGEND_LEVELS = 10
+
+
+# ----- argument checks ------------------------------------------------------------
+def _check_frame(data: object, what: str = "data") -> None:
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
+
+
+def _require_columns(data: pd.DataFrame, columns: Sequence[str], what: str = "data") -> None:
+    missing = [c for c in dict.fromkeys(columns) if c not in data.columns]
+    if missing:
+        raise ValueError(f"column(s) {missing} not found in {what}; available columns: "
+                         f"{list(map(str, data.columns))}")
+
+
+def _require_numeric(data: pd.DataFrame, columns: Sequence[str], what: str = "data") -> None:
+    for column in columns:
+        values = data[column]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            raise TypeError(f"column {column!r} of {what} must be numeric to be plotted, but has "
+                            f"dtype {values.dtype}")
+
+
+def _check_model(model: object, caller: str) -> None:
+    if not isinstance(model, LmerResult):
+        is_lm = type(model).__name__ == "LmResult"
+        hint = " (a simlab.lm fit has no random effects)" if is_lm else ""
+        raise TypeError(f"{caller} needs a mixed model fitted with simlab.lmer, got "
+                        f"{type(model).__name__}{hint}")
+
+
+def _new_axes(ax, figsize: tuple[float, float] = (6.5, 4.2)):
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=figsize, layout="constrained")[1]
+
+
+def _palette(n: int) -> list:
+    import seaborn as sns
+
+    # tab10 keeps neighbouring groups clearly apart; beyond 10 colours it would repeat.
+    return sns.color_palette("tab10" if n <= 10 else "husl", n_colors=max(n, 1))
+
+
+# ----- 1. trajectories ------------------------------------------------------------
+class TrajectoryData(NamedTuple):
+    """The numbers behind :func:`plot_trajectories`.
+
+    Attributes
+    ----------
+    paths : DataFrame
+        One row per observation, columns ``group, x, y, highlighted``, sorted
+        by group (in the data's level order) and then by ``x``.
+    trend : DataFrame
+        The overall line, columns ``x, y``, at each distinct observed ``x``.
+    """
+
+    paths: pd.DataFrame
+    trend: pd.DataFrame
+
+
+def _group_levels(column: pd.Series) -> pd.Index:
+    """Group labels in R's factor order: Categorical order, else sorted values."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return pd.Index(column.cat.remove_unused_categories().cat.categories)
+    levels = pd.Index(pd.unique(column))
+    try:
+        return levels.sort_values()
+    except TypeError:  # mixed label types cannot be sorted; keep first appearance
+        return levels
+
+
+def _highlighted(levels: pd.Index, n_highlight: object, seed) -> pd.Index:
+    if not is_int(n_highlight):
+        raise TypeError(f"n_highlight must be an int, got {n_highlight!r}")
+    if not 0 <= n_highlight <= len(levels):
+        raise ValueError(f"n_highlight must be between 0 and the number of groups "
+                         f"({len(levels)}), got {n_highlight}")
+    picks = np.random.default_rng(seed).choice(len(levels), size=int(n_highlight), replace=False)
+    return levels[np.sort(picks)]
+
+
+def _population_line(rows: pd.DataFrame, fit, x: str, y: str, group: str) -> pd.DataFrame:
+    grid = np.unique(rows["x"].to_numpy())
+    if fit is None:
+        if len(grid) < 2:
+            raise ValueError(f"an OLS trend needs at least two distinct values of {x!r}")
+        slope, intercept = np.polyfit(rows["x"].to_numpy(float), rows["y"].to_numpy(float), 1)
+        return pd.DataFrame({"x": grid, "y": intercept + slope * grid})
+    _check_model(fit, "trajectory_data(fit=...)")
+    formula = fit.design.formula
+    if formula.response != y:
+        raise ValueError(f"fit models {formula.response!r} but y is {y!r}; pass a fit of {y!r}")
+    others = [v for v in fixed_variables(formula) if v != x]
+    if others:
+        # A population line against x alone is undefined when other covariates move it.
+        raise ValueError(f"the trend is drawn against {x!r} alone, but fit also uses {others}; "
+                         f"pass a fit of '{y} ~ {x} + (1 | {group})', or fit=None for an OLS line")
+    line = fit.predict(pd.DataFrame({x: grid}), random_effects=False)
+    return pd.DataFrame({"x": grid, "y": line})
+
+
+def trajectory_data(data: pd.DataFrame, *, x: str = "occasion", y: str = "gpa",
+                    group: str = "student", fit: LmerResult | None = None,
+                    n_highlight: int = 10, seed=None) -> TrajectoryData:
+    """Each group's path of ``y`` over ``x``, a random few highlighted, and the overall line.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Long data, one row per observation; rows missing ``x``, ``y`` or
+        ``group`` are dropped.
+    x, y, group : str
+        Columns: the time axis, the outcome and the group (e.g. the student).
+    fit : LmerResult, optional
+        A fit of ``y ~ x + (1 | group)``; the trend is its population line
+        (``fit.predict(..., random_effects=False)``). By default the trend is
+        the OLS line through all observations.
+    n_highlight : int
+        How many groups to highlight, chosen without replacement by
+        ``numpy.random.default_rng(seed)``; between 0 and the number of groups.
+    seed : None, int, SeedSequence or Generator
+
+    Returns
+    -------
+    TrajectoryData
+        ``paths`` (``group, x, y, highlighted``) and ``trend`` (``x, y``).
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not a DataFrame, ``x``/``y`` are not numeric, ``fit``
+        is not an :class:`LmerResult` or ``n_highlight`` is not an int.
+    ValueError
+        For missing columns, an ``n_highlight`` out of range, or a ``fit``
+        of another response or with covariates besides ``x``.
+    """
+    _check_frame(data)
+    if len({x, y, group}) < 3:
+        raise ValueError(f"x, y and group must be three different columns, got {x!r}, {y!r}, "
+                         f"{group!r}")
+    _require_columns(data, [group, x, y])
+    _require_numeric(data, [x, y])
+    frame = data[[group, x, y]].dropna()
+    paths = pd.DataFrame({"group": frame[group], "x": frame[x], "y": frame[y]})
+    paths = paths.reset_index(drop=True)
+    levels = _group_levels(paths["group"])
+    paths["highlighted"] = paths["group"].isin(_highlighted(levels, n_highlight, seed))
+    order = np.lexsort((paths["x"].to_numpy(), levels.get_indexer(paths["group"])))
+    paths = paths.iloc[order].reset_index(drop=True)
+    return TrajectoryData(paths, _population_line(paths, fit, x, y, group))
+
+
+def plot_trajectories(data: pd.DataFrame, *, x: str = "occasion", y: str = "gpa",
+                      group: str = "student", fit: LmerResult | None = None,
+                      n_highlight: int = 10, seed=None, ax=None):
+    """Spaghetti plot: every group's path faded, ``n_highlight`` of them bold, the trend red.
+
+    Takes the arguments of :func:`trajectory_data` and ``ax`` (default: a
+    new figure); returns the Axes. Lines carry ``gid`` ``"path"`` (faded),
+    ``"highlight"`` (bold) and ``"trend"``.
+    """
+    from matplotlib.lines import Line2D
+
+    paths, trend = trajectory_data(data, x=x, y=y, group=group, fit=fit,
+                                   n_highlight=n_highlight, seed=seed)
+    ax = _new_axes(ax)
+    for _, rows in paths[~paths["highlighted"]].groupby("group", sort=False, observed=True):
+        ax.plot(rows["x"], rows["y"], color="grey", linewidth=0.6, alpha=0.3, gid="path")
+    bold = paths[paths["highlighted"]].groupby("group", sort=False, observed=True)
+    for color, (_, rows) in zip(_palette(bold.ngroups), bold):
+        ax.plot(rows["x"], rows["y"], color=color, linewidth=2.2, alpha=0.9, gid="highlight")
+    source = "lmer population line (fixed effects)" if fit is not None else "OLS line"
+    ax.plot(trend["x"], trend["y"], color="red", linewidth=3, gid="trend")
+    n_groups = paths["group"].nunique()
+    # Proxy handles: one legend entry per kind of line, not one per group.
+    ax.legend(handles=[Line2D([], [], color="grey", alpha=0.5, linewidth=1, label=f"one {group}"),
+                       Line2D([], [], color="C0", linewidth=2.2,
+                              label=f"{bold.ngroups} randomly chosen (bold)"),
+                       Line2D([], [], color="red", linewidth=3, label=source)],
+              fontsize="small")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"{y} over {x}: one line per {group} ({n_groups} in all)")
+    return ax
+
+
+# ----- 2. caterpillar -------------------------------------------------------------
+def _sorted_intervals(frame: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
+    """Sort by ``value`` within each ``by`` block (blocks keep their order), rank from 1
+    and flag the ``lower``-``upper`` intervals that lie wholly on one side of 0."""
+    block = frame.groupby(by, sort=False).ngroup()
+    out = (frame.assign(_block=block.to_numpy())
+           .sort_values(["_block", value], kind="stable").drop(columns="_block")
+           .reset_index(drop=True))
+    out["rank"] = out.groupby(by, sort=False).cumcount() + 1
+    out["excludes_zero"] = (out["lower"] > 0) | (out["upper"] < 0)
+    return out
+
+
+def caterpillar_data(model: LmerResult, *, level: float = 0.95) -> pd.DataFrame:
+    """The random effects sorted by estimate, with intervals, for :func:`plot_caterpillar`.
+
+    Returns
+    -------
+    DataFrame
+        ``group_var, effect, group, value, se, lower, upper, rank,
+        excludes_zero``: :meth:`LmerResult.ranef` at ``level`` (value +- z
+        se), sorted by ``value`` within each effect, ``rank`` counting from 1
+        and ``excludes_zero`` true where the interval lies wholly on one side of 0.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a fit of :func:`simlab.lmer`.
+    ValueError
+        If ``level`` is not strictly between 0 and 1.
+    """
+    _check_model(model, "caterpillar_data")
+    lower, upper = interval_columns(level)
+    table = model.ranef(level).rename(columns={lower: "lower", upper: "upper"})
+    return _sorted_intervals(table, ["group_var", "effect"], "value")
+
+
+def _one_block(data: pd.DataFrame, column: str, chosen: str | None, what: str):
+    """The rows of one effect (or term): ``chosen``, or the first one."""
+    choices = list(pd.unique(data[column]))
+    if not choices:
+        raise ValueError(f"there are no {what}s to plot: the table is empty")
+    if chosen is None:
+        chosen = choices[0]
+    elif chosen not in choices:
+        raise ValueError(f"{what} {chosen!r} is not in the table; choose one of {choices}")
+    return data[data[column] == chosen], chosen
+
+
+def _draw_intervals(ax, rows: pd.DataFrame, center: str) -> None:
+    """Points at ``center`` with vertical interval segments; bold where 0 is excluded."""
+    from matplotlib.lines import Line2D
+
+    bold = rows["excludes_zero"].to_numpy(bool)
+    rank, lower, upper = (rows[c].to_numpy() for c in ("rank", "lower", "upper"))
+    # Thinner segments for many groups, so that 200 bold bars do not merge into a block.
+    scale = min(1.0, 40 / max(len(rows), 1))
+    bold_width, thin_width = max(0.8, 2.2 * scale), max(0.4, 0.9 * scale)
+    ax.vlines(rank[~bold], lower[~bold], upper[~bold], color="0.65", linewidth=thin_width,
+              gid="interval")
+    ax.vlines(rank[bold], lower[bold], upper[bold], color="black", linewidth=bold_width,
+              gid="interval_excludes_zero")
+    ax.plot(rank, rows[center].to_numpy(), "o", color="C0", markersize=max(1.5, 4 * scale),
+            gid="estimate")
+    ax.axhline(0, color="red", linestyle="--", linewidth=1, gid="zero")
+    if len(rows) <= _MAX_NAMED_TICKS:
+        ax.set_xticks(rank, rows["group"].astype(str), rotation=90, fontsize="small")
+    # Sorted ascending, the upper left corner is the emptiest.
+    ax.legend(handles=[Line2D([], [], color="black", linewidth=2.2, label="interval excludes 0"),
+                       Line2D([], [], color="0.65", linewidth=0.9, label="interval includes 0")],
+              loc="upper left", fontsize="small")
+
+
+def plot_caterpillar(model: LmerResult, *, level: float = 0.95, effect: str | None = None,
+                     ax=None):
+    """Caterpillar plot: each group's random effect with its interval, sorted.
+
+    Intervals that exclude 0 are drawn bold and black (``gid``
+    ``"interval_excludes_zero"``), the others thin and grey (``"interval"``);
+    a dashed line marks 0. ``effect`` picks the random term (default: the
+    first, ``(Intercept)``). Returns the Axes.
+    """
+    data = caterpillar_data(model, level=level)
+    rows, effect = _one_block(data, "effect", effect, "effect")
+    ax = _new_axes(ax)
+    _draw_intervals(ax, rows, "value")
+    group_var = model.design.group_name
+    ax.set_xlabel(f"{group_var}, ranked by estimated random effect")
+    ax.set_ylabel(f"random effect {effect} ({100 * level:g}% interval)")
+    ax.set_title(f"Caterpillar plot: {effect} deviation of each of the {len(rows)} {group_var}s")
+    return ax
+
+
+# ----- 3. predictions with and without random effects ------------------------------
+def _formula_order(variables: list[str], text: str) -> list[str]:
+    def position(name: str) -> int:
+        found = re.search(rf"(?<![\w.]){re.escape(name)}(?![\w.])", text)
+        return found.start() if found else len(text)
+
+    return sorted(variables, key=position)
+
+
+def _x_column(model: LmerResult, data: pd.DataFrame, x: str | None) -> str:
+    """``x``, or the first numeric fixed-effect covariate in formula order."""
+    if x is not None:
+        if not isinstance(x, str):
+            raise TypeError(f"x must be a column name, got {x!r}")
+        return x
+    formula = model.design.formula
+    for name in _formula_order(fixed_variables(formula), formula.fixed):
+        column = data[name]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            return name
+    raise ValueError(f"the model {formula.text!r} has no numeric fixed-effect covariate to put "
+                     "on the x axis; pass x='column'")
+
+
+def _group_codes(model: LmerResult, groups) -> np.ndarray:
+    """Codes of the chosen groups in the model's levels (default: the first two)."""
+    levels = model.design.levels
+    if groups is None:
+        return np.arange(min(2, len(levels)))
+    if isinstance(groups, (str, bytes)) or np.ndim(groups) == 0:
+        groups = [groups]
+    groups = list(groups)
+    if not groups:
+        raise ValueError("groups is empty; pass at least one group id")
+    codes = model.design.group_codes(pd.Series(groups, dtype=object))
+    unknown = [g for g, code in zip(groups, codes) if code < 0]
+    if unknown:
+        some = list(levels[:5].astype(str))
+        raise ValueError(f"unknown {model.design.group_name} id(s) {unknown}; valid ids include "
+                         f"{some}{' ...' if len(levels) > 5 else ''} ({len(levels)} in all)")
+    return np.asarray(list(dict.fromkeys(codes.tolist())))
+
+
+def _prediction_rows(model, data, groups, x) -> tuple[pd.DataFrame, str]:
+    _check_model(model, "prediction_data")
+    _check_frame(data)
+    formula, group = model.design.formula, model.design.group_name
+    _require_columns(data, [formula.response, group, *fixed_variables(formula)])
+    x = _x_column(model, data, x)
+    _require_columns(data, [x])
+    _require_numeric(data, [x])
+    wanted = _group_codes(model, groups)
+    codes = model.design.group_codes(data[group])
+    rows = data[np.isin(codes, wanted)].dropna(subset=list(dict.fromkeys(
+        [formula.response, group, x, *fixed_variables(formula)])))
+    absent = sorted(set(wanted) - set(model.design.group_codes(rows[group])))
+    if absent:
+        raise ValueError(f"data has no complete rows for {group} "
+                         f"{list(model.design.levels[absent].astype(str))}")
+    row_codes = model.design.group_codes(rows[group])
+    out = pd.DataFrame({
+        "group": model.design.levels[row_codes].astype(str), "x": rows[x].to_numpy(),
+        "y": rows[formula.response].to_numpy(dtype=float),
+        "with_random": model.predict(rows),
+        "fixed_only": model.predict(rows, random_effects=False)})
+    position = pd.Index(wanted).get_indexer(row_codes)
+    return out.iloc[np.lexsort((out["x"].to_numpy(), position))].reset_index(drop=True), x
+
+
+def prediction_data(model: LmerResult, data: pd.DataFrame, *, groups=None,
+                    x: str | None = None) -> pd.DataFrame:
+    """Observed values and predictions with and without random effects for a few groups.
+
+    Parameters
+    ----------
+    model : LmerResult
+    data : DataFrame
+        Data with the model's columns (usually the data it was fitted to).
+    groups : group id or list of ids, optional
+        Default: the first two groups in the model's level order. Ids also
+        match by their text (``"308"`` finds ``308``).
+    x : str, optional
+        Column for the x axis; default the first numeric fixed-effect
+        covariate of the formula.
+
+    Returns
+    -------
+    DataFrame
+        ``group`` (label text), ``x``, ``y`` (observed), ``with_random``
+        (``model.predict(rows)``) and ``fixed_only`` (``model.predict(rows,
+        random_effects=False)``), in the order of ``groups``, then by ``x``.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not an lmer fit, ``data`` not a DataFrame or ``x`` not numeric.
+    ValueError
+        For missing columns, unknown group ids (listing valid ones) or no covariate.
+    """
+    return _prediction_rows(model, data, groups, x)[0]
+
+
+def plot_predictions(model: LmerResult, data: pd.DataFrame, *, groups=None,
+                     x: str | None = None, ax=None):
+    """Observed points, the group's own line (solid) and the population line (dashed).
+
+    One colour per group. Takes the arguments of :func:`prediction_data`
+    and ``ax``; returns the Axes. Artists carry ``gid`` ``"observed"``,
+    ``"with_random"`` and ``"fixed_only"``.
+    """
+    from matplotlib.lines import Line2D
+
+    rows, x = _prediction_rows(model, data, groups, x)
+    ax = _new_axes(ax)
+    group, response = model.design.group_name, model.design.formula.response
+    per_group = rows.groupby("group", sort=False)
+    handles = []
+    for color, (name, part) in zip(_palette(per_group.ngroups), per_group):
+        ax.scatter(part["x"], part["y"], color=color, s=18, alpha=0.8, gid="observed")
+        ax.plot(part["x"], part["with_random"], color=color, linewidth=2, gid="with_random")
+        ax.plot(part["x"], part["fixed_only"], color=color, linewidth=1.5, linestyle="--",
+                gid="fixed_only")
+        handles.append(Line2D([], [], color=color, marker="o", linestyle="",
+                              label=f"{group} {name}"))
+    handles += [Line2D([], [], color="0.3", linewidth=2, label=f"with the {group}'s random effect"),
+                Line2D([], [], color="0.3", linestyle="--", linewidth=1.5,
+                       label="population (fixed effects only)")]
+    ax.legend(handles=handles, fontsize="small")
+    ax.set_xlabel(x)
+    ax.set_ylabel(response)
+    ax.set_title(f"Predicted {response}: each {group}'s own line vs the population line")
+    return ax
+
+
+# ----- 4. density of the random effects --------------------------------------------
+def re_density_data(model: LmerResult) -> pd.DataFrame:
+    """The estimated random effects (conditional modes): ``group_var, effect, group, value``."""
+    _check_model(model, "re_density_data")
+    return model.ranef()[["group_var", "effect", "group", "value"]]
+
+
+def _check_xlim(xlim) -> tuple[float, float] | None:
+    if xlim is None:
+        return None
+    try:
+        low, high = (float(v) for v in xlim)
+    except (TypeError, ValueError):
+        raise ValueError(f"xlim must be two numbers (low, high) or None, got {xlim!r}") from None
+    if not (np.isfinite([low, high]).all() and low < high):
+        raise ValueError(f"xlim must be two finite numbers with low < high, got {xlim!r}")
+    return low, high
+
+
+def plot_re_density(model: LmerResult, *, effect: str | None = None,
+                    xlim: tuple[float, float] | None = (-3, 3), ax=None):
+    """Kernel density (seaborn ``kdeplot``) of the estimated random effects, with a rug.
+
+    ``xlim`` defaults to (-3, 3) as in the tutorial (random effects on the
+    GPA scale); pass ``None`` to let matplotlib choose, e.g. for sleepstudy
+    (milliseconds). ``effect`` picks the random term (default the first).
+    The density and the rug carry ``gid`` ``"density"`` and ``"rug"``.
+    Returns the Axes.
+    """
+    import seaborn as sns
+
+    xlim = _check_xlim(xlim)
+    rows, effect = _one_block(re_density_data(model), "effect", effect, "effect")
+    values = rows["value"].to_numpy()
+    ax = _new_axes(ax)
+    if np.ptp(values) > 0:  # a singular fit has all modes 0: there is no density to estimate
+        sns.kdeplot(x=values, fill=True, ax=ax, gid="density")
+    sns.rugplot(x=values, height=0.04, color="black", ax=ax, gid="rug")
+    ax.axvline(0, color="red", linestyle="--", linewidth=1, gid="zero")
+    if xlim is not None:
+        ax.set_xlim(xlim)
+    group_var = model.design.group_name
+    ax.set_xlabel(f"estimated random effect {effect} of each {group_var}")
+    ax.set_ylabel("density")
+    ax.set_title(f"Distribution of the {len(values)} estimated {group_var} effects")
+    return ax
+
+
+# ----- 5. scatter -------------------------------------------------------------------
+def scatter_data(data: pd.DataFrame, *, x: str = "x", y: str = "y",
+                 hue: str | None = None) -> pd.DataFrame:
+    """The columns ``x``, ``y`` (and ``hue``) of ``data`` without incomplete rows.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not a DataFrame or ``x``/``y`` are not numeric.
+    ValueError
+        If a column is missing.
+    """
+    _check_frame(data)
+    columns = list(dict.fromkeys(c for c in (x, y, hue) if c is not None))
+    _require_columns(data, columns)
+    _require_numeric(data, [x, y])
+    return data[columns].dropna().reset_index(drop=True)
+
+
+def plot_scatter(data: pd.DataFrame, *, x: str = "x", y: str = "y", hue: str | None = None,
+                 ax=None):
+    """Scatter of ``y`` against ``x`` (seaborn ``scatterplot``), coloured by ``hue``.
+
+    A legend is drawn only for up to 10 ``hue`` levels (100 simulated groups
+    would bury the plot). Returns the Axes.
+    """
+    import seaborn as sns
+
+    rows = scatter_data(data, x=x, y=y, hue=hue)
+    ax = _new_axes(ax)
+    few = hue is not None and rows[hue].nunique() <= _MAX_LEGEND_LEVELS
+    sns.scatterplot(data=rows, x=x, y=y, hue=hue, s=18, alpha=0.75, ax=ax,
+                    legend="auto" if few else False)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"{y} against {x}" + (f", coloured by {hue}" if hue is not None else ""))
+    return ax
+
+
+# ----- 6. simulated random effects (merTools plotREsim) -----------------------------
+def re_sim_plot_data(sims: pd.DataFrame) -> pd.DataFrame:
+    """Intervals of simulated random effects, as merTools' ``plotREsim`` draws them.
+
+    Parameters
+    ----------
+    sims : DataFrame
+        merTools ``REsim`` columns ``groupFctr, groupID, term, mean, median,
+        sd``, e.g. from :func:`simlab.model.posterior.re_sim`.
+
+    Returns
+    -------
+    DataFrame
+        Those columns plus ``lower``/``upper`` = median -/+ 1.96 sd
+        (``scipy.special.ndtri(0.975)``), sorted by median within each term,
+        ``rank`` from 1 and ``excludes_zero``.
+
+    Raises
+    ------
+    TypeError
+        If ``sims`` is not a DataFrame or ``mean``/``median``/``sd`` are not numeric.
+    ValueError
+        If a column is missing.
+    """
+    _check_frame(sims, "sims")
+    _require_columns(sims, RE_SIM_COLUMNS, "sims")
+    _require_numeric(sims, ["mean", "median", "sd"], "sims")
+    out = sims[list(RE_SIM_COLUMNS)].reset_index(drop=True)
+    out["lower"] = out["median"] - Z_RE_SIM * out["sd"]
+    out["upper"] = out["median"] + Z_RE_SIM * out["sd"]
+    return _sorted_intervals(out, ["groupFctr", "term"], "median")
+
+
+def plot_re_sim(sims: pd.DataFrame, *, term: str | None = None, ax=None):
+    """merTools' ``plotREsim``: each group's median simulated effect +- 1.96 sd, sorted.
+
+    Bold black intervals exclude 0; a dashed line marks 0. ``term`` picks
+    the random term (default the first). Returns the Axes.
+    """
+    data = re_sim_plot_data(sims)
+    rows, term = _one_block(data, "term", term, "term")
+    ax = _new_axes(ax)
+    _draw_intervals(ax, rows.rename(columns={"groupID": "group"}), "median")
+    factor = ", ".join(map(str, pd.unique(rows["groupFctr"])))
+    ax.set_xlabel(f"{factor}, ranked by median simulated effect")
+    ax.set_ylabel(f"{term}: median ± {Z_RE_SIM:.2f} sd")
+    ax.set_title(f"Simulated random effects {term} of the {len(rows)} {factor}s")
+    return ax

@@ -1,4 +1,5 @@
-"""The ``simlab`` command line: ``simlab demo``, ``fit``, ``sweep`` and ``report``.
+"""The ``simlab`` command line: ``demo``, ``fit``, ``sweep``, ``report``, ``figures``,
+``check``, ``grade``, ``validate`` and ``autograder-zip``.
 
 This module only parses arguments and prints: every number comes from the
 public API (:func:`simlab.lmer`, :class:`simlab.LmerResult`,
@@ -425,4 +426,206 @@ def run_report(args: argparse.Namespace) -> int:
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         if path.is_file():
             print(f"  {path.name}")
+    return EXIT_OK
+
+
+# ----- simlab figures -----------------------------------------------------------
+FIGURE_DATA = ("gpa", "sleepstudy", "sim")
+
+
+@command("figures", "write the tutorial's teaching figures as PNG files")
+def _figures(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("--out", required=True, help="folder for the PNG files (created)")
+    parser.add_argument("--data", choices=FIGURE_DATA, default="gpa",
+                        help="data set: gpa (needs $SIMLAB_DATA_DIR), the bundled sleepstudy, "
+                             "or the simulated tutorial data (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=1234,
+                        help="seed of the highlighted students and the simulations "
+                             "(default: %(default)s)")
+    return run_figures
+
+
+def run_figures(args: argparse.Namespace) -> int:
+    """Write the figures of one data set and list them."""
+    from simlab.figures import write_figures
+
+    paths = write_figures(args.out, data=args.data, seed=args.seed)
+    print(f"Wrote {len(paths)} figures to {args.out}:")
+    for path in paths:
+        print(f"  {Path(path).name}")
+    return EXIT_OK
+
+
+# ----- grading: check, grade, validate, autograder-zip ---------------------------
+EXIT_FAILED = 1
+
+
+def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--solutions", default=None,
+                        help="folder of solution files the key is computed from (default: "
+                             "$SIMLAB_SOLUTIONS_DIR, or solutions/ beside the exercises)")
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds per exercise file before it is stopped (default: %(default)s)")
+    parser.add_argument("--cell-timeout", type=float, default=60.0,
+                        help="seconds per cell or question (default: %(default)s)")
+    parser.add_argument("--memory-mb", type=int, default=4096,
+                        help="memory cap of the student's process in MiB (default: %(default)s)")
+
+
+def _limits(args: argparse.Namespace):
+    from simlab.grading.sandbox import Limits
+
+    return Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb)
+
+
+@command("check", "check an exercise file against its public tests (for students)")
+def _check(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("file", help="your exercise file, e.g. exercises/sleepstudy.py")
+    parser.add_argument("--student-id", default=None,
+                        help="your student id, for your own variant of the simulation exercise "
+                             "(default: $SIMLAB_STUDENT_ID)")
+    _add_limit_options(parser)
+    return run_check
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Run the public checks of one file; exit 1 if any fails."""
+    from simlab.grading.grader import find_solutions, grade_exercise
+    from simlab.grading.keys import KEYS
+    from simlab.grading.render import exercise_text
+    from simlab.grading.variants import STUDENT_ENV
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise ValueError(f"exercise file {args.file!r} does not exist")
+    if path.stem not in KEYS:
+        raise ValueError(f"{path.name} is not one of the exercises {sorted(KEYS)}; keep the "
+                         "exercise file's name")
+    key = KEYS[path.stem]
+    student_id = args.student_id or os.environ.get(STUDENT_ENV) or None
+    result = grade_exercise(path, key.public(), solutions_dir=find_solutions(args.solutions, path),
+                            student_id=student_id, limits=_limits(args))
+    print(exercise_text(result, hidden_note=len(key.questions) - len(key.public().questions)))
+    if result.output.strip():
+        _section("What your file printed", result.output.rstrip())
+    passed = all(q.passed for q in result.questions) and not result.problems
+    print("\nAll public checks passed." if passed else
+          f"\nFix the failing checks above, then run `{PROG} check {args.file}` again.")
+    return EXIT_OK if passed else EXIT_FAILED
+
+
+@command("grade", "grade a folder of exercise files (for instructors and Gradescope)")
+def _grade(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("submission", help="folder with the student's exercise files")
+    parser.add_argument("--format", choices=("text", "json", "gradescope"), default="text",
+                        help="output format (default: %(default)s)")
+    parser.add_argument("--output", default=None, help="write to this file instead of stdout")
+    who = parser.add_mutually_exclusive_group()
+    who.add_argument("--student-id", default=None, help="grade this student's variant")
+    who.add_argument("--metadata", default=None,
+                     help="Gradescope's submission_metadata.json (default: the one beside the "
+                          "submission folder, if any)")
+    parser.add_argument("--exercise", action="append", default=None, metavar="NAME",
+                        help="grade only this exercise (repeatable; default: all)")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="exercises graded at once (default: %(default)s)")
+    _add_limit_options(parser)
+    return run_grade
+
+
+def _grade_student_id(args: argparse.Namespace) -> str | None:
+    from simlab.grading.variants import student_id_from_metadata
+
+    if args.student_id:
+        return args.student_id
+    metadata = Path(args.metadata) if args.metadata else (
+        Path(args.submission).resolve().parent / "submission_metadata.json")
+    if metadata.is_file():
+        return student_id_from_metadata(metadata)
+    if args.metadata:
+        warnings.warn(f"metadata file {args.metadata} not found; grading the default variant")
+    return None
+
+
+def _selected_keys(names: list[str] | None) -> dict:
+    from simlab.grading.keys import KEYS
+
+    if not names:
+        return dict(KEYS)
+    unknown = sorted(set(names) - set(KEYS))
+    if unknown:
+        raise ValueError(f"unknown exercise(s) {unknown}; choose from {sorted(KEYS)}")
+    return {name: KEYS[name] for name in KEYS if name in names}
+
+
+def run_grade(args: argparse.Namespace) -> int:
+    """Grade every exercise; with --output, rewrite the file after each exercise."""
+    from simlab.grading.grader import GradeReport, find_solutions, grade
+    from simlab.grading.render import render, write_atomic
+
+    keys = _selected_keys(args.exercise)
+    limits, solutions = _limits(args), find_solutions(args.solutions)
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+    student_id = _grade_student_id(args)
+    save = (lambda report: write_atomic(args.output, render(report, args.format))
+            ) if args.output else None
+    if save is not None:  # a results file exists from the start, whatever happens later
+        save(GradeReport((), student_id))
+    report = grade(args.submission, keys, solutions_dir=solutions, student_id=student_id,
+                   limits=limits, jobs=args.jobs, on_result=save)
+    if save is not None:
+        save(report)
+        print(f"{PROG}: {report.score:g}/{report.max_score:g} points; results written to "
+              f"{args.output}", file=sys.stderr)
+    else:
+        print(render(report, args.format))
+    return EXIT_OK
+
+
+@command("validate", "check that solutions score full marks and untouched exercises 0")
+def _validate(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("--exercises", default="exercises",
+                        help="folder of exercise files (default: %(default)s)")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="exercises graded at once (default: %(default)s)")
+    _add_limit_options(parser)
+    return run_validate
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Print every validation check; exit 1 if one fails."""
+    from simlab.grading.grader import find_solutions
+    from simlab.grading.keys import KEYS
+    from simlab.grading.validate import validate
+
+    solutions = find_solutions(args.solutions, Path(args.exercises) / "x.py")
+    result = validate(args.exercises, solutions, KEYS, limits=_limits(args), jobs=args.jobs)
+    print(result)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+@command("autograder-zip", "build the Gradescope autograder bundle (setup.sh, run_autograder)")
+def _autograder_zip(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("--out", default="simlab-autograder.zip",
+                        help="zip file to write (default: %(default)s)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder with gpa.csv to bundle (default: $SIMLAB_DATA_DIR)")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="exercises graded at once on Gradescope (default: %(default)s)")
+    _add_limit_options(parser)
+    return run_autograder_zip
+
+
+def run_autograder_zip(args: argparse.Namespace) -> int:
+    """Write the bundle and say how to upload it."""
+    from simlab.grading.autograder import build_autograder
+    from simlab.grading.grader import find_solutions
+    from simlab.grading.keys import KEYS
+
+    data_dir = args.data_dir or os.environ.get("SIMLAB_DATA_DIR")
+    out = build_autograder(args.out, KEYS, solutions_dir=find_solutions(args.solutions),
+                           data_dir=data_dir, limits=_limits(args), jobs=args.jobs)
+    print(f"Wrote {out}. Upload it on Gradescope under Configure Autograder -> Zip file "
+          "upload; students submit their exercise files (e.g. sleepstudy.py) unchanged in name.")
     return EXIT_OK

@@ -1,0 +1,150 @@
+"""The student's side of the sandbox: run an exercise file and write down its answers.
+
+:mod:`simlab.grading.sandbox` starts this module in a separate process with
+a memory cap, and gives it a request file naming the exercise file, the
+question names and where to write. It never gives it the answer key.
+
+The file runs cell by cell in one namespace, as a notebook does: an error,
+``sys.exit`` or an over-long cell is recorded and the next cell runs. Then
+each question's function is called (or its variable read) and the answer,
+encoded by :func:`simlab.grading.answers.encode`, is appended to the output
+file as one JSON line, flushed at once, so whatever was finished survives
+if the process is killed later. Printed output is kept up to a limit and
+counted beyond it, so endless printing cannot fill memory or disk.
+"""
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import signal
+import sys
+from pathlib import Path
+
+__all__ = ["main", "run", "CellTimeout", "CappedWriter"]
+
+
+class CellTimeout(BaseException):
+    """Raised in a cell that runs past its time (a BaseException, so ``except Exception`` misses it)."""
+
+
+class NotDefined(LookupError):
+    """A question's name is not defined by the student's file."""
+
+
+class CappedWriter(io.TextIOBase):
+    """A text stream that keeps the first ``limit`` characters and counts the rest."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.total, self._parts = limit, 0, []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        text = str(text)
+        room = self.limit - min(self.total, self.limit)
+        if room > 0:
+            self._parts.append(text[:room])
+        self.total += len(text)
+        return len(text)
+
+    def getvalue(self) -> str:
+        return "".join(self._parts)
+
+
+def describe_error(error: BaseException, path: str, timeout: float, memory_mb: int) -> str:
+    """One line on what went wrong, with the line of the student's file where it happened."""
+    if isinstance(error, CellTimeout):
+        return f"stopped after {timeout:g} s: it ran too long (an endless loop?)"
+    if isinstance(error, SystemExit):
+        return (f"called sys.exit({error.code!r}); remove it, because exiting stops the "
+                "run of your file")
+    if isinstance(error, MemoryError):
+        return f"ran out of memory (the limit is {memory_mb} MiB)"
+    if isinstance(error, NotDefined):
+        return str(error)
+    if isinstance(error, SyntaxError):
+        return f"SyntaxError: {error.msg} (line {error.lineno})"
+    lines = [line for frame, line in _walk(error.__traceback__) if frame.f_code.co_filename == path]
+    where = f" (line {lines[-1]})" if lines else ""
+    message = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}: {message}{where}"
+
+
+def _walk(tb):
+    while tb is not None:
+        yield tb.tb_frame, tb.tb_lineno
+        tb = tb.tb_next
+
+
+def _on_alarm(signum, frame):
+    raise CellTimeout()
+
+
+def run_limited(action, seconds: float):
+    """Run ``action()`` with an alarm after ``seconds``; return (value, error)."""
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return action(), None
+    except BaseException as error:  # noqa: BLE001 - the student's code may raise anything
+        return None, error
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _answer(namespace: dict, name: str):
+    if name not in namespace:
+        raise NotDefined(f"`{name}` is not defined; define it as the exercise asks "
+                          "(keep the name unchanged)")
+    value = namespace[name]
+    return value() if callable(value) and not isinstance(value, type) else value
+
+
+def main(request_path: str) -> int:
+    """Run the request's exercise file and write its events; the exit status is 0."""
+    from .answers import encode
+    from .cells import read_cells
+
+    request = json.loads(Path(request_path).read_text())
+    path, limit = str(Path(request["file"]).resolve()), request["cell_timeout"]
+    out = open(request["out"], "a", encoding="utf-8")
+
+    def emit(**event) -> None:
+        out.write(json.dumps(event) + "\n")
+        out.flush()
+
+    captured = CappedWriter(request["output_chars"])
+    sys.stdout = sys.stderr = captured
+    signal.signal(signal.SIGALRM, _on_alarm)
+    describe = lambda err: describe_error(err, path, limit, request["memory_mb"])  # noqa: E731
+    namespace = {"__name__": Path(path).stem, "__file__": path, "__builtins__": builtins}
+    for cell in read_cells(path):
+        emit(event="cell", where=cell.where)
+        code = "\n" * (cell.line - 1) + cell.source  # keep the file's line numbers
+        _, error = run_limited(lambda: exec(compile(code, path, "exec"), namespace), limit)
+        if error is not None:
+            emit(event="cell_error", where=cell.where, error=describe(error))
+    for name in request["names"]:
+        value, error = run_limited(lambda: _answer(namespace, name), limit)
+        if error is None:
+            value, error = run_limited(lambda: encode(value), limit)
+        emit(event="answer", name=name, **({"answer": value} if error is None
+                                           else {"error": describe(error)}))
+    emit(event="output", text=captured.getvalue(), chars=captured.total)
+    emit(event="done")
+    return 0
+
+
+def run(request_path: str) -> int:
+    """:func:`main`, reporting a failure of the harness itself on the real stderr."""
+    try:
+        return main(request_path)
+    except BaseException:
+        import traceback
+        traceback.print_exc(file=sys.__stderr__)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1]))

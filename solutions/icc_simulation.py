@@ -1,0 +1,198 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Simulating a random-intercept model: the ICC and the design
+#
+# You simulate data from a model you know, fit it, and see what the fit
+# recovers and how the design (number of groups, group size) changes the
+# precision. The tutorial did it in R:
+#
+# ```r
+# set.seed(1234)
+# Ngroups = 100; NperGroup = 3; N = Ngroups * NperGroup
+# groups = factor(rep(1:Ngroups, each = NperGroup))
+# u = rnorm(Ngroups, sd = .5)
+# e = rnorm(N, sd = .25)
+# x = rnorm(N)
+# y = 2 + .5 * x + u[groups] + e
+# ```
+#
+# `simlab.simulate(..., rng="R")` replays exactly that recipe. Your settings
+# are in `V` below: without a student id they are the tutorial's; if your
+# instructor gave you one, set it first (`export SIMLAB_STUDENT_ID=<id>`, or
+# `simlab check --student-id <id> ...`) and you get your own seed and
+# variances, and the checks follow them.
+#
+# **How to work.** Replace each `...` with code that returns what the
+# docstring asks for; keep the function names. Check your work with
+# `simlab check exercises/icc_simulation.py`.
+
+# %%
+import simlab
+from simlab.grading import sim_variant
+
+V = sim_variant()  # seed, n_groups, n_per_group, tau, sigma, intercept, slope
+V
+
+# %%
+def simulate_data(n_groups=V.n_groups, n_per_group=V.n_per_group, tau=V.tau, sigma=V.sigma):
+    """The tutorial's simulation with your seed; change one setting at a time."""
+    return simlab.simulate(n_groups, n_per_group, tau, sigma, intercept=V.intercept,
+                           slope=V.slope, seed=V.seed, rng="R")
+
+
+# %% [markdown]
+# ## Q1. Simulate
+
+# %%
+def q1_data():
+    """Return the simulated data with your settings ``V`` (use ``simulate_data()``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``group, x, y``, ``n_groups * n_per_group`` rows.
+    """
+    return simulate_data()
+
+
+# %% [markdown]
+# ## Q2. Fixed or random?
+#
+# In `y = 2 + .5 * x + u[groups] + e`, which of these are **fixed effects**,
+# and which are **random effects** (in the mixed model's sense)?
+#
+# - (a) `2`
+# - (b) `.5`
+# - (c) `u`
+# - (d) `e`
+# - (e) `x`
+#
+# Return a set of letters, e.g. `{"a", "e"}`.
+
+# %%
+def q2_fixed_effects():
+    """Return the set of letters that are fixed effects."""
+    return {"a", "b"}
+
+
+def q2_random_effects():
+    """Return the set of letters that are random effects."""
+    return {"c"}
+
+
+# %% [markdown]
+# ## Q3. Fit, summarise, intervals, ICC
+
+# %%
+def q3_model():
+    """Return ``y ~ x + (1 | group)`` fitted by REML to ``q1_data()``."""
+    return simlab.lmer("y ~ x + (1 | group)", q1_data())
+
+
+def q3_confint():
+    """Return the model's 95% profile intervals (``confint()``): columns ``lower, upper``."""
+    return q3_model().confint()
+
+
+def q3_icc():
+    """Return the estimated ICC of the model."""
+    return q3_model().icc
+
+
+def q3_re_density():
+    """Return a matplotlib Axes with the density of the estimated random effects.
+
+    Use the ``value`` column of ``ranef()``; set the x-limits to (-3, 3) as the
+    tutorial does (``ax.set_xlim(-3, 3)``).
+    """
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    _, ax = plt.subplots()
+    sns.kdeplot(x=q3_model().ranef()["value"], ax=ax)
+    ax.set_xlim(-3, 3)
+    ax.set_xlabel("estimated random intercept")
+    return ax
+
+
+# %% [markdown]
+# ## Q4. Swap tau and sigma
+#
+# Simulate again with the two standard deviations swapped
+# (`simulate_data(tau=V.sigma, sigma=V.tau)`), and fit the same model.
+
+# %%
+def q4_swapped_icc():
+    """Return the estimated ICC after swapping tau and sigma."""
+    data = simulate_data(tau=V.sigma, sigma=V.tau)
+    return simlab.lmer("y ~ x + (1 | group)", data).icc
+
+
+def q4_icc_direction():
+    """Return "higher", "lower" or "unchanged": how the estimated ICC moved after the swap."""
+    return "higher" if q4_swapped_icc() > q3_icc() else "lower"
+
+
+# %% [markdown]
+# ## Q5. Half the groups: 50 instead of 100
+#
+# For interval widths use `upper - lower` of the profile intervals.
+
+# %%
+def width_ratio(data):
+    """Profile-interval widths of a new design divided by those of ``q3_model()``."""
+    new = simlab.lmer("y ~ x + (1 | group)", data).confint()
+    base = q3_confint()
+    return (new["upper"] - new["lower"]) / (base["upper"] - base["lower"])
+
+
+def q5_width_ratio():
+    """Return the interval-width ratios, 50 groups over your base design.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed like ``confint()``: ``sd_(Intercept)|group``, ``sigma``,
+        ``(Intercept)``, ``x``.
+    """
+    return width_ratio(simulate_data(n_groups=50))
+
+
+def q5_direction():
+    """Return "wider" if every interval got wider, "narrower" if every one got narrower, else "mixed"."""
+    ratio = q5_width_ratio()
+    return "wider" if (ratio > 1).all() else "narrower" if (ratio < 1).all() else "mixed"
+
+
+# %% [markdown]
+# ## Q6. Ten per group instead of three
+#
+# Keep the number of groups and simulate 10 observations per group.
+
+# %%
+def q6_width_ratio():
+    """Return the interval-width ratios, 10 per group over your base design (as in Q5)."""
+    return width_ratio(simulate_data(n_per_group=10))
+
+
+def q6_direction():
+    """Return "wider", "narrower" or "mixed", as in Q5."""
+    ratio = q6_width_ratio()
+    return "wider" if (ratio > 1).all() else "narrower" if (ratio < 1).all() else "mixed"
+
+
+def q6_most_narrowed():
+    """Return the name of the parameter whose interval narrowed the most (the smallest ratio)."""
+    return q6_width_ratio().idxmin()

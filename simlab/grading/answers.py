@@ -37,7 +37,7 @@ def encode(value, _depth: int = 0) -> dict:
         return {"kind": "none"}
     if isinstance(value, (bool, np.bool_)):
         return {"kind": "bool", "value": bool(value)}
-    if isinstance(value, Number) and not isinstance(value, complex):
+    if isinstance(value, Number) and not isinstance(value, (complex, np.complexfloating)):
         return {"kind": "number", "value": float(value)}
     if isinstance(value, str):
         return {"kind": "text", "value": value}
@@ -49,6 +49,8 @@ def encode(value, _depth: int = 0) -> dict:
 
 def _encode_sequence(value, depth: int) -> dict:
     items = list(value)
+    if len(items) > MAX_CELLS:
+        return {"kind": "other", "type": f"a collection of {len(items)} values (too large)"}
     if items and all(isinstance(item, str) for item in items):
         return {"kind": "set" if isinstance(value, (set, frozenset)) else "list",
                 "values": sorted(items) if isinstance(value, (set, frozenset)) else items}

@@ -77,6 +77,8 @@ def _notebook_cells(text: str, path: Path) -> list[Cell]:
     try:
         notebook = json.loads(text)
         raw_cells = notebook["cells"]
+        if not isinstance(raw_cells, list) or not all(isinstance(c, dict) for c in raw_cells):
+            raise TypeError("cells must be a list of objects")
     except (ValueError, KeyError, TypeError):
         raise ValueError(f"{path.name} is not a readable Jupyter notebook; save it again from "
                          "Jupyter, or submit the .py file") from None
@@ -85,7 +87,7 @@ def _notebook_cells(text: str, path: Path) -> list[Cell]:
         if cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
+        source = "".join(map(str, source)) if isinstance(source, list) else str(source)
         # IPython magics and shell escapes are not Python; a plain run skips them.
         source = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
                            for line in source.splitlines())

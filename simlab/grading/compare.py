@@ -118,6 +118,7 @@ def _as_vector(encoded: dict) -> tuple[np.ndarray, list[str] | None]:
 def _compare_numeric(expected, got, rtol, atol) -> Verdict:
     want, want_labels = _as_vector(expected)
     have, have_labels = _as_vector(got)
+    have_raw = _raw_values(got)
     if want.size != have.size:
         return Verdict(False, f"expected {describe(expected)}, got {have.size} value(s)")
     if want_labels is not None and have_labels is not None:
@@ -126,7 +127,15 @@ def _compare_numeric(expected, got, rtol, atol) -> Verdict:
                                   f"got {have_labels[:8]}")
         order = [have_labels.index(label) for label in want_labels]
         have = have[order]
+        have_raw = [have_raw[i] for i in order]
+    want_raw = _raw_values(expected)
+    if not _is_numeric(want_raw):  # a Series of strings or booleans: compare the entries
+        return _same_labels(want_raw, have_raw)
     return _close(want, have, rtol, atol, want_labels)
+
+
+def _raw_values(encoded: dict) -> list:
+    return [encoded["value"]] if encoded["kind"] == "number" else list(encoded["values"])
 
 
 def _close(want: np.ndarray, have: np.ndarray, rtol: float, atol: float,
@@ -221,7 +230,11 @@ def _compare_exact(expected, got, rtol, atol) -> Verdict:
     if expected["kind"] == "text":
         same = expected["value"].strip().lower() == got["value"].strip().lower()
     elif expected["kind"] == "set":
-        same = {v.lower() for v in expected["values"]} == {v.lower() for v in got["values"]}
+        same = ({v.strip().lower() for v in expected["values"]}
+                == {v.strip().lower() for v in got["values"]})
+    elif expected["kind"] == "list":
+        same = ([v.strip().lower() for v in expected["values"]]
+                == [v.strip().lower() for v in got["values"]])
     else:
         same = expected == got
     return PASS if same else Verdict(False, "not the expected answer")

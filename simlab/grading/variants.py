@@ -54,7 +54,7 @@ def sim_variant(student_id: str | None = None) -> SimVariant:
         Defaults to ``$SIMLAB_STUDENT_ID``; unset or empty means the tutorial's settings.
     """
     if student_id is None:
-        student_id = os.environ.get(STUDENT_ENV) or None
+        student_id = (os.environ.get(STUDENT_ENV) or "").strip() or None
     if student_id is None:
         return SimVariant()
     seed = student_seed(student_id)

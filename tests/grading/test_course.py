@@ -1,0 +1,201 @@
+"""The course's own exercises: validation, lme4 agreement of the keys, diagnostics, variants."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simlab import datasets
+from simlab.grading.answers import decode
+from simlab.grading.grader import grade_exercise
+from simlab.grading.keys import KEYS
+from simlab.grading.sandbox import Limits, run_exercise
+from simlab.grading.validate import top_level_names, validate
+
+from conftest import REFERENCE, load_reference
+
+ROOT = Path(__file__).resolve().parents[2]
+EXERCISES, SOLUTIONS = ROOT / "exercises", ROOT / "solutions"
+LIMITS = Limits(timeout=300, cell_timeout=120)
+
+
+def _gpa_available() -> bool:
+    try:
+        datasets.gpa()
+        return True
+    except FileNotFoundError:
+        if os.environ.get("CI"):
+            raise
+        return False
+
+
+@pytest.fixture(scope="session")
+def course_keys():
+    """Every key whose data is here (all of them in CI)."""
+    gpa = _gpa_available()
+    return {name: key for name, key in KEYS.items() if gpa or "gpa.csv" not in key.data_files}
+
+
+@pytest.fixture(scope="session")
+def validation(course_keys):
+    return validate(EXERCISES, SOLUTIONS, course_keys, limits=LIMITS)
+
+
+def solution_answers(name: str, student_id: str | None = None) -> dict:
+    key = KEYS[name]
+    env = {"SIMLAB_STUDENT_ID": student_id or ""}
+    run = run_exercise(SOLUTIONS / f"{name}.py", [q.name for q in key.questions],
+                       limits=LIMITS, env=env)
+    assert run.problem is None and not run.cell_errors and not run.errors, run
+    return {name: decode(answer) for name, answer in run.answers.items()}
+
+
+@pytest.fixture(scope="session")
+def sleep_answers():
+    return solution_answers("sleepstudy")
+
+
+@pytest.fixture(scope="session")
+def sim_answers():
+    return solution_answers("icc_simulation")
+
+
+def gpa_answers(name: str) -> dict:
+    if not _gpa_available():
+        pytest.skip("gpa.csv not available: set SIMLAB_DATA_DIR")
+    return solution_answers(name)
+
+
+def test_validate_passes(validation, course_keys):
+    assert validation.ok, str(validation)
+    for name in course_keys:
+        assert any(c.name.startswith(f"{name}: solution scores full marks") for c in validation.checks)
+        assert any(c.name.startswith(f"{name}: untouched exercise scores 0") for c in validation.checks)
+
+
+def test_exercises_and_solutions_are_the_same_files_with_the_same_names():
+    assert sorted(p.name for p in EXERCISES.glob("*.py")) == sorted(f"{n}.py" for n in KEYS)
+    assert sorted(p.name for p in SOLUTIONS.glob("*.py")) == sorted(f"{n}.py" for n in KEYS)
+    for name, key in KEYS.items():
+        names = top_level_names(EXERCISES / f"{name}.py")
+        assert names == top_level_names(SOLUTIONS / f"{name}.py")
+        assert {q.name for q in key.questions} <= names
+
+
+def test_exercise_files_are_jupytext_percent_notebooks():
+    for path in [*EXERCISES.glob("*.py"), *SOLUTIONS.glob("*.py")]:
+        text = path.read_text()
+        assert "format_name: percent" in text and "# %% [markdown]" in text, path
+
+
+def test_every_question_has_a_docstring_stating_what_to_return():
+    import ast
+
+    for name, key in KEYS.items():
+        tree = ast.parse((EXERCISES / f"{name}.py").read_text())
+        functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+        for question in key.questions:
+            doc = ast.get_docstring(functions[question.name])
+            assert doc and doc.startswith("Return"), (name, question.name)
+
+
+def test_sleepstudy_key_matches_lme4(sleep_answers):
+    ref = load_reference("sleepstudy")
+    assert sleep_answers["q3_subject_sd"] == pytest.approx(ref["vc"]["sd"][0], rel=1e-6)
+    assert sleep_answers["q3_residual_sd"] == pytest.approx(ref["vc"]["sd"][1], rel=1e-6)
+    assert sleep_answers["q3_days_effect"] == pytest.approx(ref["fixef"]["estimate"][1], rel=1e-8)
+    variance = np.array(ref["vc"]["variance"])
+    assert sleep_answers["q3_icc"] == pytest.approx(variance[0] / variance.sum(), rel=1e-6)
+    model = sleep_answers["q2_random_intercept_model"]
+    assert model["se"] == pytest.approx(ref["fixef"]["se"], rel=1e-6)
+
+
+def test_icc_simulation_key_reproduces_the_r_tutorial(sim_answers):
+    data = sim_answers["q1_data"]
+    r_data = pd.read_csv(REFERENCE / "sim1234.csv")
+    np.testing.assert_allclose(data["x"].to_numpy(float), r_data["x"], rtol=1e-12)
+    np.testing.assert_allclose(data["y"].to_numpy(float), r_data["y"], rtol=1e-12)
+    ref = load_reference("sim1234")
+    assert sim_answers["q3_model"]["estimate"] == pytest.approx(ref["fixef"]["estimate"], rel=1e-8)
+    profile = ref["confint_profile"]
+    assert sim_answers["q3_confint"]["lower"].to_numpy() == pytest.approx(profile["lower"], rel=1e-5)
+    assert sim_answers["q3_confint"]["upper"].to_numpy() == pytest.approx(profile["upper"], rel=1e-5)
+    assert sim_answers["q2_fixed_effects"] == {"a", "b"}
+    # Fewer groups widen every interval; more per group narrows them, sigma's most.
+    assert sim_answers["q5_direction"] == "wider" and (sim_answers["q5_width_ratio"] > 1).all()
+    assert sim_answers["q6_most_narrowed"] in ("sigma", "x")
+
+
+def test_gpa_keys_match_lme4():
+    basics = gpa_answers("gpa_basics")
+    ref = load_reference("gpa_occasion")
+    np.testing.assert_allclose(basics["q5_variance_components"]["variance"], ref["vc"]["variance"],
+                               rtol=1e-6)
+    np.testing.assert_allclose(basics["q4_confint"]["lower"], ref["confint_profile"]["lower"],
+                               rtol=1e-5)
+    assert basics["q5_icc"] == pytest.approx(0.064 / 0.122, abs=0.005)  # the tutorial's 52%
+    ratio = basics["q3_se_ratio"]
+    assert ratio["(Intercept)"] > 1 > ratio["occasion"]
+    cluster = gpa_answers("gpa_cluster")
+    names = {"base": "gpa_occasion", "sex": "gpa_sex", "highgpa": "gpa_highgpa",
+             "both": "gpa_sex_highgpa"}
+    for label, reference in names.items():
+        assert cluster["q4_student_variance"][label] == pytest.approx(
+            load_reference(reference)["vc"]["variance"][0], rel=1e-6)
+
+
+REML_FIT = 'simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep)'
+# Each wrong answer stands alone (Q2 itself is fitted by ML, which Q3 must not inherit).
+SLEEP_MISTAKES = {
+    "return q2_random_intercept_model().tau\n": f"return {REML_FIT}.tau ** 2\n",
+    "return q2_random_intercept_model().sigma\n":
+        'return simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep, reml=False).sigma\n',
+    "return q2_random_intercept_model().icc\n":
+        f"m = {REML_FIT}\n    return m.tau / (m.tau + m.sigma)\n",
+    'return simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep)\n':
+        'return simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep, reml=False)\n',
+}
+
+
+def test_common_mistakes_get_targeted_hints(tmp_path):
+    text = (SOLUTIONS / "sleepstudy.py").read_text()
+    for right, wrong in SLEEP_MISTAKES.items():
+        assert right in text
+        text = text.replace(right, wrong)
+    (tmp_path / "sleepstudy.py").write_text(text)
+    result = grade_exercise(tmp_path / "sleepstudy.py", KEYS["sleepstudy"],
+                            solutions_dir=SOLUTIONS, limits=LIMITS)
+    feedback = {q.name: q.feedback for q in result.questions if not q.passed}
+    assert "you gave the variance" in feedback["q3_subject_sd"]
+    assert "ML estimate" in feedback["q3_residual_sd"]
+    assert "you used the standard deviations" in feedback["q3_icc"]
+    assert "REML" in feedback["q2_random_intercept_model"]
+    assert set(feedback) == {"q3_subject_sd", "q3_residual_sd", "q3_icc",
+                             "q2_random_intercept_model"}
+
+
+def test_each_student_gets_a_variant_and_a_recomputed_key(tmp_path):
+    """A submission that ignores the variant passes for the default id only."""
+    text = (SOLUTIONS / "icc_simulation.py").read_text().replace(
+        "V = sim_variant()", "from simlab.grading import SimVariant\nV = SimVariant()")
+    (tmp_path / "icc_simulation.py").write_text(text)
+    key = KEYS["icc_simulation"]
+    for student_id, should_pass in ((None, True), ("student-42", False)):
+        result = grade_exercise(tmp_path / "icc_simulation.py", key, solutions_dir=SOLUTIONS,
+                                student_id=student_id, limits=LIMITS)
+        assert result.questions[0].passed is should_pass, result.questions[0].feedback
+    answers = solution_answers("icc_simulation", "student-42")
+    assert not np.allclose(answers["q1_data"]["y"].to_numpy(float),
+                           pd.read_csv(REFERENCE / "sim1234.csv")["y"])
+
+
+def test_the_numpy_stream_gets_the_rng_hint(tmp_path):
+    text = (SOLUTIONS / "icc_simulation.py").read_text().replace(
+        'seed=V.seed, rng="R")', "seed=V.seed)")
+    (tmp_path / "icc_simulation.py").write_text(text)
+    result = grade_exercise(tmp_path / "icc_simulation.py", KEYS["icc_simulation"].public(),
+                            solutions_dir=SOLUTIONS, limits=LIMITS)
+    assert "numpy's stream" in result.questions[0].feedback

@@ -176,16 +176,18 @@ def _report(results: Iterable[ExerciseResult], student_id, start: float) -> Grad
 def grade_exercise(path: Path | None, key: ExerciseKey, *, solutions_dir: str | Path,
                    student_id: str | None = None, limits: Limits = Limits()) -> ExerciseResult:
     """Grade one exercise file (``path`` None: not submitted) against ``key``."""
-    env = {STUDENT_ENV: student_id or ""} if key.variants else {}
-    names = [q.name for q in key.questions]
-    expected = _expected_answers(key, Path(solutions_dir), names, limits, env)
     if path is None:
         missing = (f"no {key.name}.py (or .ipynb) in the submission; submit your exercise "
                    "file under this exact name")
         return ExerciseResult(key.name, key.title, None,
                               tuple(_result(key.name, q, 0.0, missing) for q in key.questions),
                               (missing,))
-    run = run_exercise(path, names, limits=limits, env=env)
+    env = {STUDENT_ENV: student_id or ""} if key.variants else {}
+    names = [q.name for q in key.questions]
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the key's run overlaps the student's
+        key_run = pool.submit(_expected_answers, key, Path(solutions_dir), names, limits, env)
+        run = run_exercise(path, names, limits=limits, env=env)
+        expected = key_run.result()
     context = _LazyContext(expected, student_id if key.variants else None)
     questions = tuple(score_question(key.name, q, expected, run, context) for q in key.questions)
     problems = run.cell_errors + ((run.problem,) if run.problem else ())

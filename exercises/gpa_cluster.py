@@ -118,6 +118,15 @@ def q4_residual_variance_change():
 # - (b) Adding any term to a model reduces every variance.
 # - (c) Because sex has two levels, the variance is divided by two.
 # - (d) The number of students changes.
+#
+# *Why does the `occasion` coefficient stay at about 0.106 in all four models?*
+#
+# - (a) Every student was measured at the same six occasions, so `occasion`
+#   is unrelated to any student-level covariate: adjusting for `sex` or
+#   `highgpa` cannot change its estimate.
+# - (b) REML fixes the first coefficient.
+# - (c) `occasion` is a random effect.
+# - (d) The new covariates are not significant.
 
 # %%
 def q5_residual_meaning():
@@ -132,6 +141,11 @@ def q5_sex_meaning():
 
 def q5_why_variance_shrinks():
     """Return the letter ("a"-"d") explaining why the student variance shrinks."""
+    return ...  # replace ... with your answer
+
+
+def q5_occasion_stable():
+    """Return the letter ("a"-"d") explaining why the ``occasion`` coefficient does not move."""
     return ...  # replace ... with your answer
 
 

@@ -199,3 +199,31 @@ def test_the_numpy_stream_gets_the_rng_hint(tmp_path):
     result = grade_exercise(tmp_path / "icc_simulation.py", KEYS["icc_simulation"].public(),
                             solutions_dir=SOLUTIONS, limits=LIMITS)
     assert "numpy's stream" in result.questions[0].feedback
+
+
+GPA_MISTAKES = {
+    "return q2_mixed_model().confint()\n": 'return q2_mixed_model().confint("wald")\n',
+    "return q2_mixed_model().ranef().head(5)\n": "return q2_mixed_model().coef().head(5)\n",
+    "return q2_mixed_model().varcomp\n":
+        'return simlab.lmer("gpa ~ occasion + (1 | student)", gpa, reml=False).varcomp\n',
+    "return lmer_se / lm_se\n": "return lm_se / lmer_se\n",
+}
+
+
+def test_gpa_mistakes_get_targeted_hints(tmp_path):
+    if not _gpa_available():
+        pytest.skip("gpa.csv not available: set SIMLAB_DATA_DIR")
+    text = (SOLUTIONS / "gpa_basics.py").read_text()
+    for right, wrong in GPA_MISTAKES.items():
+        assert right in text
+        text = text.replace(right, wrong)
+    (tmp_path / "gpa_basics.py").write_text(text)
+    result = grade_exercise(tmp_path / "gpa_basics.py", KEYS["gpa_basics"],
+                            solutions_dir=SOLUTIONS, limits=LIMITS)
+    feedback = {q.name: q.feedback for q in result.questions if not q.passed}
+    assert set(feedback) == {"q4_confint", "q6_ranef_first5", "q5_variance_components",
+                             "q3_se_ratio"}
+    assert "Wald intervals" in feedback["q4_confint"]
+    assert "this is coef()" in feedback["q6_ranef_first5"]
+    assert "ML variances" in feedback["q5_variance_components"]
+    assert "upside down" in feedback["q3_se_ratio"]

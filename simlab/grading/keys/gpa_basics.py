@@ -30,7 +30,7 @@ KEY = ExerciseKey(
         Question("q3_se_ratio", "Q3: SE ratio lmer / lm per fixed effect", 1,
                  "divide the se column of the mixed model's fixef by the lm se, term by term",
                  rtol=1e-5,
-                 mistakes=(Mistake("you divided the other way round: lmer se over lm se",
+                 mistakes=(Mistake("the ratio is upside down: divide the lmer se by the lm se",
                                    lambda ctx: 1 / ctx.expected["q3_se_ratio"]),)),
         Question("q3_why_slope_se_shrinks", "Q3: why occasion's SE shrinks (multiple choice)", 1,
                  "think about what varies within a student and what only between students",

@@ -51,6 +51,9 @@ KEY = ExerciseKey(
                  choices=CHOICES, visibility="hidden"),
         Question("q5_why_variance_shrinks", "Q5: why the student variance shrinks (multiple "
                  "choice)", 1, "what do the random intercepts stand for?", choices=CHOICES),
+        Question("q5_occasion_stable", "Q5: why the occasion coefficient does not move "
+                 "(multiple choice)", 1, "is occasion related to sex or highgpa in this design?",
+                 choices=CHOICES, visibility="hidden"),
         Question("q5_sex_effect", "Q5: sexfemale estimate of the both model", 1,
                  "fixef of the both model, row sexfemale", rtol=1e-5),
         Question("q5_highgpa_effect", "Q5: highgpa estimate of the both model", 1,

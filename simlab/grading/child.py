@@ -118,6 +118,7 @@ def main(request_path: str) -> int:
     sys.stdout = sys.stderr = captured
     signal.signal(signal.SIGALRM, _on_alarm)
     describe = lambda err: describe_error(err, path, limit, request["memory_mb"])  # noqa: E731
+    sys.path.append(str(Path(path).parent))  # the student's own helper modules, after simlab's
     namespace = {"__name__": Path(path).stem, "__file__": path, "__builtins__": builtins}
     for cell in read_cells(path):
         emit(event="cell", where=cell.where)

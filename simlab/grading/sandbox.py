@@ -33,6 +33,8 @@ try:
     resource.setrlimit(resource.RLIMIT_FSIZE, (2 ** 28, 2 ** 28))
 except (ImportError, ValueError, OSError):
     pass  # no resource limits on this platform
+# A file in the submission folder (the working directory) must not shadow simlab itself.
+sys.path = [p for p in sys.path if p not in ("", ".")]
 from simlab.grading.child import run
 sys.exit(run(sys.argv[1]))
 """

@@ -137,3 +137,12 @@ def test_notebooks_are_run_too(tmp_path):
 def test_limits_reject_non_positive_values(field, value):
     with pytest.raises(ValueError, match=field):
         Limits(**{field: value})
+
+
+def test_a_file_in_the_submission_cannot_shadow_simlab(tmp_path):
+    (tmp_path / "simlab").mkdir()
+    (tmp_path / "simlab" / "__init__.py").write_text("raise ImportError('shadowed')")
+    (tmp_path / "helper.py").write_text("VALUE = 5")
+    path = exercise(tmp_path, "import helper\nc = helper.VALUE")
+    run = run_exercise(path, ["c"], limits=FAST)
+    assert run.problem is None and run.answers["c"]["value"] == 5

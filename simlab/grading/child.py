@@ -25,7 +25,10 @@ __all__ = ["main", "run", "CellTimeout", "CappedWriter"]
 
 
 class CellTimeout(BaseException):
-    """Raised in a cell that runs past its time (a BaseException, so ``except Exception`` misses it)."""
+    """Raised in a cell that runs past its time.
+
+    A BaseException, so a student's ``except Exception`` does not swallow it.
+    """
 
 
 class NotDefined(LookupError):

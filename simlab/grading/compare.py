@@ -94,7 +94,8 @@ def _what(got: dict) -> str:
 def _compare_choice(expected, got, choices) -> Verdict:
     chosen = normalize_choice(got)
     if chosen is None:
-        return Verdict(False, f"expected {describe(expected, choices)} as a string, got {_what(got)}")
+        return Verdict(False, f"expected {describe(expected, choices)} as a string, "
+                              f"got {_what(got)}")
     allowed = {c.lower() for c in choices}
     unknown = sorted(chosen - allowed)
     if unknown:

@@ -253,8 +253,9 @@ def score_question(exercise: str, question: Question, expected: RunOutcome, run:
     if verdict.ok:
         return _result(exercise, question, float(question.points), "correct")
     hint = _matching_mistake(question, got, context) or question.hint
-    return _result(exercise, question, 0.0, f"{verdict.problem}. Expected {describe(want, question.choices)}. "
-                   f"Hint: {hint}")
+    expected_form = describe(want, question.choices)
+    return _result(exercise, question, 0.0,
+                   f"{verdict.problem}. Expected {expected_form}. Hint: {hint}")
 
 
 def _matching_mistake(question: Question, got: dict, context: _LazyContext) -> str | None:

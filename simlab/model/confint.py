@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from simlab._checks import check_level
+
 from .bootstrap import parametric_bootstrap
 from .estimates import group_sums
 from .profile import profile_bounds
@@ -34,8 +36,7 @@ def confint(result, method: str = "profile", level: float = 0.95, nsim: int = 10
     """Intervals for (sd, sigma, fixed effects); see :meth:`LmerResult.confint`."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise ValueError(f"level must be strictly between 0 and 1, got {level!r}")
+    check_level(level)
     if method != "wald":
         _require_random_intercept(result, method)
     if method == "profile":

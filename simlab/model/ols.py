@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from simlab._checks import check_level
+
 from .design import (check_full_rank, fixed_part, fixed_variables, model_frame,
                      new_fixed_matrix, numeric_response)
 from .formula import parse_formula
@@ -104,8 +106,7 @@ class LmResult:
 
     def confint(self, level: float = 0.95) -> pd.DataFrame:
         """``estimate +/- t_{df_resid} se`` intervals (R's ``confint.lm``): ``lower, upper``."""
-        if not (isinstance(level, (int, float)) and 0 < level < 1):
-            raise ValueError(f"level must be a probability strictly between 0 and 1, got {level!r}")
+        check_level(level)
         # special.stdtrit is the t quantile without importing scipy.stats (slow to import).
         half = special.stdtrit(self.df_resid, 0.5 + level / 2) * self.coef["se"]
         return pd.DataFrame({"lower": self.coef["estimate"] - half,

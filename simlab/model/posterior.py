@@ -40,15 +40,14 @@ Results are plain :class:`pandas.DataFrame` s.
 """
 from __future__ import annotations
 
-from numbers import Real
 from typing import NamedTuple, Union
 
 import numpy as np
 import pandas as pd
 
-from simlab._checks import is_int
+from simlab._checks import check_level, is_int
 
-from .result import LmerResult
+from .result import LmerResult, require_lmer
 
 __all__ = ["re_sim", "predict_interval", "penalized_rss", "conditional_covariance"]
 
@@ -91,7 +90,7 @@ def re_sim(model: LmerResult, n_sims: int = 1000, seed: SeedLike = None) -> pd.D
     TypeError, ValueError
         For a model that is not an ``LmerResult``, a bad ``n_sims`` or ``seed``.
     """
-    _check_model(model, "re_sim")
+    require_lmer(model, "re_sim")
     n_sims = _check_n_sims(n_sims)
     rng = _generator(seed)
     roots = _cholesky_like(conditional_covariance(model))
@@ -150,8 +149,8 @@ def predict_interval(model: LmerResult, newdata: pd.DataFrame | None = None, lev
     groups' effects, the new levels' effects, then the residual noise block
     by block of rows (:data:`BLOCK_ELEMENTS`), so a seed fixes the result.
     """
-    _check_model(model, "predict_interval")
-    level, n_sims = _check_level(level), _check_n_sims(n_sims)
+    require_lmer(model, "predict_interval")
+    level, n_sims = check_level(level), _check_n_sims(n_sims)
     rng = _generator(seed)
     if not isinstance(include_random, bool):
         raise TypeError(f"include_random must be True or False, got {include_random!r}")
@@ -331,15 +330,6 @@ def _check_newdata(model: LmerResult, newdata, include_random: bool) -> None:
 
 # ----- checks and tables -------------------------------------------------------
 
-def _check_model(model, function: str) -> None:
-    if isinstance(model, LmerResult):
-        return
-    kind = type(model).__name__
-    hint = " (a model without random effects)" if kind == "LmResult" else ""
-    raise TypeError(f"{function} needs a mixed model fitted with simlab.lmer, e.g. "
-                    f"simlab.lmer('y ~ x + (1 | group)', data); got {kind}{hint}")
-
-
 def _check_n_sims(n_sims) -> int:
     if not is_int(n_sims):
         raise TypeError(f"n_sims must be a whole number of draws such as 1000, got {n_sims!r} "
@@ -347,16 +337,6 @@ def _check_n_sims(n_sims) -> int:
     if n_sims < 1:
         raise ValueError(f"n_sims must be at least 1 (1000 is usual), got {n_sims}")
     return int(n_sims)
-
-
-def _check_level(level) -> float:
-    if isinstance(level, bool) or not isinstance(level, Real):
-        raise TypeError(f"level must be a number strictly between 0 and 1 such as 0.8, got "
-                        f"{level!r} ({type(level).__name__})")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be strictly between 0 and 1 (0.8 for an 80% interval), "
-                         f"got {level}")
-    return float(level)
 
 
 def _generator(seed) -> np.random.Generator:

@@ -8,22 +8,19 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from simlab._checks import check_level
+
 from .design import Design
 from .estimates import FitEstimates
 
-__all__ = ["LmerResult", "interval_columns", "ml_deviance_at", "ml_deviance_general"]
+__all__ = ["LmerResult", "require_lmer", "interval_columns", "ml_deviance_at", "ml_deviance_general"]
 
 
 def interval_columns(level: float) -> tuple[str, str]:
     """mixedup's names for a two-sided interval: ``lower_2.5``, ``upper_97.5``."""
-    _check_level(level)
+    check_level(level)
     tail = 100 * (1 - level) / 2
     return f"lower_{tail:g}", f"upper_{100 - tail:g}"
-
-
-def _check_level(level: float) -> None:
-    if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise ValueError(f"level must be a probability strictly between 0 and 1, got {level!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -328,3 +325,13 @@ def ml_deviance_general(design: Design, resid: np.ndarray, re_cov: np.ndarray,
     solved = np.linalg.solve(inner, ztr[:, :, None])[:, :, 0]
     quad = resid @ resid - np.einsum("gi,ij,gj->", ztr, psi, solved)
     return float(design.nobs * np.log(2 * np.pi * sigma ** 2) + logdet + quad / sigma ** 2)
+
+
+def require_lmer(model: object, caller: str) -> None:
+    """Raise a TypeError unless ``model`` is an :class:`LmerResult`, naming ``caller``."""
+    if isinstance(model, LmerResult):
+        return
+    kind = type(model).__name__
+    hint = " (a model without random effects)" if kind == "LmResult" else ""
+    raise TypeError(f"{caller} needs a mixed model fitted with simlab.lmer, e.g. "
+                    f"simlab.lmer('y ~ x + (1 | group)', data); got {kind}{hint}")

@@ -26,7 +26,7 @@ from scipy import special
 
 from simlab._checks import is_int
 from simlab.model.design import fixed_variables
-from simlab.model.result import LmerResult, interval_columns
+from simlab.model.result import LmerResult, interval_columns, require_lmer
 
 __all__ = ["Z_RE_SIM", "RE_SIM_COLUMNS", "TrajectoryData",
            "trajectory_data", "plot_trajectories",
@@ -65,14 +65,6 @@ def _require_numeric(data: pd.DataFrame, columns: Sequence[str], what: str = "da
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             raise TypeError(f"column {column!r} of {what} must be numeric to be plotted, but has "
                             f"dtype {values.dtype}")
-
-
-def _check_model(model: object, caller: str) -> None:
-    if not isinstance(model, LmerResult):
-        is_lm = type(model).__name__ == "LmResult"
-        hint = " (a simlab.lm fit has no random effects)" if is_lm else ""
-        raise TypeError(f"{caller} needs a mixed model fitted with simlab.lmer, got "
-                        f"{type(model).__name__}{hint}")
 
 
 def _new_axes(ax, figsize: tuple[float, float] = (6.5, 4.2)):
@@ -135,7 +127,7 @@ def _population_line(rows: pd.DataFrame, fit, x: str, y: str, group: str) -> pd.
             raise ValueError(f"an OLS trend needs at least two distinct values of {x!r}")
         slope, intercept = np.polyfit(rows["x"].to_numpy(float), rows["y"].to_numpy(float), 1)
         return pd.DataFrame({"x": grid, "y": intercept + slope * grid})
-    _check_model(fit, "trajectory_data(fit=...)")
+    require_lmer(fit, "trajectory_data(fit=...)")
     formula = fit.design.formula
     if formula.response != y:
         raise ValueError(f"fit models {formula.response!r} but y is {y!r}; pass a fit of {y!r}")
@@ -264,7 +256,7 @@ def caterpillar_data(model: LmerResult, *, level: float = 0.95) -> pd.DataFrame:
     ValueError
         If ``level`` is not strictly between 0 and 1.
     """
-    _check_model(model, "caterpillar_data")
+    require_lmer(model, "caterpillar_data")
     lower, upper = interval_columns(level)
     table = model.ranef(level).rename(columns={lower: "lower", upper: "upper"})
     return _sorted_intervals(table, ["group_var", "effect"], "value")
@@ -370,7 +362,7 @@ def _group_codes(model: LmerResult, groups) -> np.ndarray:
 
 
 def _prediction_rows(model, data, groups, x) -> tuple[pd.DataFrame, str]:
-    _check_model(model, "prediction_data")
+    require_lmer(model, "prediction_data")
     _check_frame(data)
     formula, group = model.design.formula, model.design.group_name
     _require_columns(data, [formula.response, group, *fixed_variables(formula)])
@@ -463,7 +455,7 @@ def plot_predictions(model: LmerResult, data: pd.DataFrame, *, groups=None,
 # ----- 4. density of the random effects --------------------------------------------
 def re_density_data(model: LmerResult) -> pd.DataFrame:
     """The estimated random effects (conditional modes): ``group_var, effect, group, value``."""
-    _check_model(model, "re_density_data")
+    require_lmer(model, "re_density_data")
     return model.ranef()[["group_var", "effect", "group", "value"]]
 
 

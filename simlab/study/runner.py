@@ -5,7 +5,6 @@ import math
 from collections.abc import Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
-from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -13,7 +12,7 @@ import pandas as pd
 from joblib import effective_n_jobs
 from tqdm.auto import tqdm
 
-from simlab._checks import is_int
+from simlab._checks import check_level, is_int
 
 from .backends import Executor, make_executor
 from .batch import CI_METHODS, Chunk, run_chunk
@@ -76,8 +75,7 @@ class SweepConfig:
     def create(cls, reps: Any, seed: Any, ci: Any, level: Any,
                chunk_size: Any) -> "SweepConfig":
         """Check every argument; raise TypeError or ValueError naming the bad one."""
-        if isinstance(level, bool) or not isinstance(level, Real) or not 0 < level < 1:
-            raise ValueError(f"level must be a number strictly between 0 and 1, got {level!r}.")
+        level = check_level(level)
         if chunk_size is not None:
             chunk_size = _check_int("chunk_size", chunk_size, 1)
         return cls(reps=_check_int("reps", reps, 1), seed=_check_int("seed", seed, 0),

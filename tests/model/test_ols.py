@@ -194,9 +194,10 @@ def test_no_coefficient(small):
         simlab.lm("y ~ 0", small)
 
 
-@pytest.mark.parametrize("level", [0, 1, 1.5, "0.95"])
-def test_bad_confint_level(sleep_lm, level):
-    with pytest.raises(ValueError, match="level must be a probability"):
+@pytest.mark.parametrize("level, error", [(0, ValueError), (1, ValueError), (1.5, ValueError),
+                                          ("0.95", TypeError)])
+def test_bad_confint_level(sleep_lm, level, error):
+    with pytest.raises(error, match="level must be .*strictly between 0 and 1"):
         sleep_lm.confint(level)
 
 

@@ -25,7 +25,7 @@ from typing import Union
 import numpy as np
 import pandas as pd
 
-from simlab._checks import is_int
+from simlab._checks import is_int, numpy_generator
 from simlab.rng import RRandom
 
 __all__ = ["simulate", "check_settings", "Settings"]
@@ -182,20 +182,6 @@ def _check_backend(rng: object) -> str:
     return name
 
 
-def _numpy_generator(seed: object) -> np.random.Generator:
-    """Build the numpy Generator for ``seed`` without touching global state."""
-    if isinstance(seed, (np.random.Generator, np.random.SeedSequence)) or seed is None:
-        return np.random.default_rng(seed)
-    if not is_int(seed):
-        raise TypeError(
-            "seed must be None, an int, a numpy SeedSequence or a numpy Generator; "
-            f"got {type(seed).__name__}."
-        )
-    if seed < 0:
-        raise ValueError(f"An int seed must be >= 0 for rng='numpy', got {seed}.")
-    return np.random.default_rng(int(seed))
-
-
 def _r_stream(seed: object) -> RRandom:
     """Build R's stream for ``seed``, as ``set.seed(seed)`` would."""
     if not is_int(seed):
@@ -237,7 +223,7 @@ def _random_source(
             )
         stream = _r_stream(seed)
         return (lambda n, sd: stream.rnorm(n, sd=sd)), size_spec
-    gen = _numpy_generator(seed)
+    gen = numpy_generator(seed)
     if isinstance(size_spec, tuple):
         # Sizes come first, so the effects' draws follow them in the same stream.
         low, high = size_spec

@@ -45,7 +45,7 @@ from typing import NamedTuple, Union
 import numpy as np
 import pandas as pd
 
-from simlab._checks import check_level, is_int
+from simlab._checks import check_level, is_int, numpy_generator
 
 from .result import LmerResult, require_lmer
 
@@ -92,7 +92,7 @@ def re_sim(model: LmerResult, n_sims: int = 1000, seed: SeedLike = None) -> pd.D
     """
     require_lmer(model, "re_sim")
     n_sims = _check_n_sims(n_sims)
-    rng = _generator(seed)
+    rng = numpy_generator(seed)
     roots = _cholesky_like(conditional_covariance(model))
     n_groups, q = model.estimates.modes.shape
     stats = np.empty((3, n_groups, q))
@@ -151,7 +151,7 @@ def predict_interval(model: LmerResult, newdata: pd.DataFrame | None = None, lev
     """
     require_lmer(model, "predict_interval")
     level, n_sims = check_level(level), _check_n_sims(n_sims)
-    rng = _generator(seed)
+    rng = numpy_generator(seed)
     if not isinstance(include_random, bool):
         raise TypeError(f"include_random must be True or False, got {include_random!r}")
     rows = _prediction_rows(model, newdata, include_random)
@@ -337,17 +337,6 @@ def _check_n_sims(n_sims) -> int:
     if n_sims < 1:
         raise ValueError(f"n_sims must be at least 1 (1000 is usual), got {n_sims}")
     return int(n_sims)
-
-
-def _generator(seed) -> np.random.Generator:
-    if seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence)):
-        return np.random.default_rng(seed)
-    if not is_int(seed):
-        raise TypeError(f"seed must be None, an int, a numpy SeedSequence or a numpy Generator; "
-                        f"got {seed!r} ({type(seed).__name__})")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed}")
-    return np.random.default_rng(int(seed))
 
 
 def _blocks(n_items: int, per_item: int) -> list[slice]:

@@ -240,8 +240,9 @@ def score_question(exercise: str, question: Question, expected: RunOutcome, run:
     """Score one question from the key's run and the student's run."""
     want = expected.answers.get(question.name)
     if want is None:
-        why = expected.errors.get(question.name) or expected.problem or "; ".join(
-            expected.cell_errors) or "no answer"
+        # A failing cell of the solution is the root cause of the question errors it leads to.
+        why = (expected.problem or next(iter(expected.cell_errors), None)
+               or expected.errors.get(question.name) or "no answer")
         return _result(exercise, question, 0.0, "could not be checked because the answer key "
                        f"failed ({why}); tell your instructor")
     got = run.answers.get(question.name)

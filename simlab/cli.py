@@ -460,7 +460,11 @@ def run_figures(args: argparse.Namespace) -> int:
 EXIT_FAILED = 1
 
 
-def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+def _add_grading_options(parser: argparse.ArgumentParser, *, jobs: bool = True) -> None:
+    """--solutions, the sandbox limits and (for several exercises) --jobs."""
+    if jobs:
+        parser.add_argument("--jobs", type=int, default=2,
+                            help="exercises graded at once (default: %(default)s)")
     parser.add_argument("--solutions", default=None,
                         help="folder of solution files the key is computed from (default: "
                              "$SIMLAB_SOLUTIONS_DIR, or solutions/ beside the exercises)")
@@ -475,6 +479,8 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
 def _limits(args: argparse.Namespace):
     from simlab.grading.sandbox import Limits
 
+    if getattr(args, "jobs", 1) < 1:  # `check` grades one file and has no --jobs
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
     return Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb)
 
 
@@ -484,7 +490,7 @@ def _check(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--student-id", default=None,
                         help="your student id, for your own variant of the simulation exercise "
                              "(default: $SIMLAB_STUDENT_ID)")
-    _add_limit_options(parser)
+    _add_grading_options(parser, jobs=False)
     return run_check
 
 
@@ -527,9 +533,7 @@ def _grade(parser: argparse.ArgumentParser) -> Runner:
                           "submission folder, if any)")
     parser.add_argument("--exercise", action="append", default=None, metavar="NAME",
                         help="grade only this exercise (repeatable; default: all)")
-    parser.add_argument("--jobs", type=int, default=2,
-                        help="exercises graded at once (default: %(default)s)")
-    _add_limit_options(parser)
+    _add_grading_options(parser)
     return run_grade
 
 
@@ -565,8 +569,6 @@ def run_grade(args: argparse.Namespace) -> int:
 
     keys = _selected_keys(args.exercise)
     limits, solutions = _limits(args), find_solutions(args.solutions)
-    if args.jobs < 1:
-        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
     student_id = _grade_student_id(args)
     save = (lambda report: write_atomic(args.output, render(report, args.format))
             ) if args.output else None
@@ -587,9 +589,7 @@ def run_grade(args: argparse.Namespace) -> int:
 def _validate(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--exercises", default="exercises",
                         help="folder of exercise files (default: %(default)s)")
-    parser.add_argument("--jobs", type=int, default=2,
-                        help="exercises graded at once (default: %(default)s)")
-    _add_limit_options(parser)
+    _add_grading_options(parser)
     return run_validate
 
 
@@ -611,9 +611,7 @@ def _autograder_zip(parser: argparse.ArgumentParser) -> Runner:
                         help="zip file to write (default: %(default)s)")
     parser.add_argument("--data-dir", default=None,
                         help="folder with gpa.csv to bundle (default: $SIMLAB_DATA_DIR)")
-    parser.add_argument("--jobs", type=int, default=2,
-                        help="exercises graded at once on Gradescope (default: %(default)s)")
-    _add_limit_options(parser)
+    _add_grading_options(parser)
     return run_autograder_zip
 
 

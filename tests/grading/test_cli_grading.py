@@ -53,6 +53,8 @@ def test_check_never_prints_a_hidden_or_public_answer(tmp_path, capsys):
     (["grade", "no/such/folder"], "does not exist or is not a folder"),
     (["grade", str(EXERCISES), "--exercise", "nope"], "unknown exercise"),
     (["grade", str(EXERCISES), "--jobs", "0"], "--jobs must be at least 1"),
+    (["validate", "--jobs", "0"], "--jobs must be at least 1"),
+    (["autograder-zip", "--jobs", "0"], "--jobs must be at least 1"),
     (["grade", str(EXERCISES), "--timeout", "0"], "timeout must be a positive number"),
     (["grade", str(EXERCISES), "--solutions", "no/such/solutions"], "--solutions DIR"),
     (["validate", "--exercises", "no/such/folder"], "is not a folder"),

@@ -160,15 +160,20 @@ SLEEP_MISTAKES = {
 }
 
 
-def test_common_mistakes_get_targeted_hints(tmp_path):
-    text = (SOLUTIONS / "sleepstudy.py").read_text()
-    for right, wrong in SLEEP_MISTAKES.items():
+def failed_feedback(name: str, mistakes: dict, folder: Path) -> dict:
+    """Feedback on the failed questions of the solution ``name`` edited by ``mistakes``."""
+    text = (SOLUTIONS / f"{name}.py").read_text()
+    for right, wrong in mistakes.items():
         assert right in text
         text = text.replace(right, wrong)
-    (tmp_path / "sleepstudy.py").write_text(text)
-    result = grade_exercise(tmp_path / "sleepstudy.py", KEYS["sleepstudy"],
-                            solutions_dir=SOLUTIONS, limits=LIMITS)
-    feedback = {q.name: q.feedback for q in result.questions if not q.passed}
+    (folder / f"{name}.py").write_text(text)
+    result = grade_exercise(folder / f"{name}.py", KEYS[name], solutions_dir=SOLUTIONS,
+                            limits=LIMITS)
+    return {q.name: q.feedback for q in result.questions if not q.passed}
+
+
+def test_common_mistakes_get_targeted_hints(tmp_path):
+    feedback = failed_feedback("sleepstudy", SLEEP_MISTAKES, tmp_path)
     assert "you gave the variance" in feedback["q3_subject_sd"]
     assert "ML estimate" in feedback["q3_residual_sd"]
     assert "you used the standard deviations" in feedback["q3_icc"]
@@ -213,14 +218,7 @@ GPA_MISTAKES = {
 def test_gpa_mistakes_get_targeted_hints(tmp_path):
     if not _gpa_available():
         pytest.skip("gpa.csv not available: set SIMLAB_DATA_DIR")
-    text = (SOLUTIONS / "gpa_basics.py").read_text()
-    for right, wrong in GPA_MISTAKES.items():
-        assert right in text
-        text = text.replace(right, wrong)
-    (tmp_path / "gpa_basics.py").write_text(text)
-    result = grade_exercise(tmp_path / "gpa_basics.py", KEYS["gpa_basics"],
-                            solutions_dir=SOLUTIONS, limits=LIMITS)
-    feedback = {q.name: q.feedback for q in result.questions if not q.passed}
+    feedback = failed_feedback("gpa_basics", GPA_MISTAKES, tmp_path)
     assert set(feedback) == {"q4_confint", "q6_ranef_first5", "q5_variance_components",
                              "q3_se_ratio"}
     assert "Wald intervals" in feedback["q4_confint"]

@@ -22,7 +22,7 @@ from numbers import Number
 import numpy as np
 import pandas as pd
 
-__all__ = ["encode", "decode", "MAX_CELLS"]
+__all__ = ["encode", "decode", "check_encoded", "MAX_CELLS"]
 
 #: Tables larger than this many cells are not encoded (no question needs them).
 MAX_CELLS = 200_000
@@ -148,3 +148,71 @@ def decode(encoded: dict):
     if kind in ("missing", "none"):
         return None
     return encoded
+
+
+def _is_number(value) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def _numbers(values) -> bool:
+    return isinstance(values, list) and len(values) <= MAX_CELLS and all(map(_is_number, values))
+
+
+def _cells(values) -> bool:
+    return isinstance(values, list) and len(values) <= MAX_CELLS and all(
+        _is_number(v) or isinstance(v, str) for v in values)
+
+
+def _texts(values) -> bool:
+    return isinstance(values, list) and len(values) <= MAX_CELLS and all(
+        isinstance(v, str) for v in values)
+
+
+def _check_frame(encoded: dict) -> bool:
+    data, index, columns = encoded.get("data"), encoded.get("index"), encoded.get("columns")
+    return (_texts(index) and _texts(columns) and isinstance(data, dict)
+            and set(data) == set(columns)
+            and all(_cells(col) and len(col) == len(index) for col in data.values()))
+
+
+def _check_model(encoded: dict) -> bool:
+    terms, estimate, se = encoded.get("terms"), encoded.get("estimate"), encoded.get("se")
+    return (_texts(terms) and _numbers(estimate) and _numbers(se)
+            and len(terms) == len(estimate) == len(se)
+            and all(_is_number(encoded.get(k)) for k in ("sigma", "tau", "nobs")))
+
+
+_SHAPES = {
+    "missing": lambda e: True, "none": lambda e: True, "other": lambda e: True,
+    "bool": lambda e: isinstance(e.get("value"), bool),
+    "number": lambda e: _is_number(e.get("value")) and e.get("value") is not None,
+    "text": lambda e: isinstance(e.get("value"), str),
+    "set": lambda e: _texts(e.get("values")), "list": lambda e: _texts(e.get("values")),
+    "array": lambda e: (_numbers(e.get("values")) and isinstance(e.get("shape"), list)
+                        and all(isinstance(n, int) and n >= 0 for n in e["shape"])
+                        and int(np.prod(e["shape"])) == len(e["values"])),
+    "series": lambda e: (_texts(e.get("index")) and _cells(e.get("values"))
+                         and len(e["index"]) == len(e["values"])),
+    "frame": _check_frame, "model": _check_model,
+    "axes": lambda e: (_numbers(e.get("xlim")) and len(e["xlim"]) == 2
+                       and isinstance(e.get("xlabel"), str) and _is_number(e.get("artists"))),
+}
+
+
+def check_encoded(encoded, _depth: int = 0) -> str | None:
+    """Why ``encoded`` is not an encoding :func:`encode` could have made, or None if it is.
+
+    The grader reads answers from a process that runs student code, so it
+    checks their shape before comparing them with the key.
+    """
+    if not isinstance(encoded, dict):
+        return f"expected an encoded answer, got {type(encoded).__name__}"
+    kind = encoded.get("kind")
+    if kind == "dict":
+        items = encoded.get("items")
+        if _depth >= _MAX_DEPTH or not isinstance(items, dict):
+            return "a malformed dict"
+        return next(filter(None, (check_encoded(v, _depth + 1) for v in items.values())), None)
+    if kind not in _SHAPES:
+        return f"unknown kind {str(kind)[:40]!r}"
+    return None if _SHAPES[kind](encoded) else f"a malformed {kind}"

@@ -7,21 +7,21 @@ question names and where to write. It never gives it the answer key.
 The file runs cell by cell in one namespace, as a notebook does: an error,
 ``sys.exit`` or an over-long cell is recorded and the next cell runs. Then
 each question's function is called (or its variable read) and the answer,
-encoded by :func:`simlab.grading.answers.encode`, is appended to the output
-file as one JSON line, flushed at once, so whatever was finished survives
-if the process is killed later. Printed output is kept up to a limit and
-counted beyond it, so endless printing cannot fill memory or disk.
+encoded by :func:`simlab.grading.answers.encode`, is written to the pipe
+as one JSON line, flushed at once, so whatever was finished survives if
+the process is killed later. Printed output goes to the process's own
+stdout and stderr, which the sandbox reads with a cap.
 """
 from __future__ import annotations
 
 import builtins
-import io
 import json
+import os
 import signal
 import sys
 from pathlib import Path
 
-__all__ = ["main", "run", "CellTimeout", "CappedWriter"]
+__all__ = ["main", "run", "CellTimeout", "display"]
 
 
 class CellTimeout(BaseException):
@@ -33,27 +33,6 @@ class CellTimeout(BaseException):
 
 class NotDefined(LookupError):
     """A question's name is not defined by the student's file."""
-
-
-class CappedWriter(io.TextIOBase):
-    """A text stream that keeps the first ``limit`` characters and counts the rest."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.total, self._parts = limit, 0, []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        text = str(text)
-        room = self.limit - min(self.total, self.limit)
-        if room > 0:
-            self._parts.append(text[:room])
-        self.total += len(text)
-        return len(text)
-
-    def getvalue(self) -> str:
-        return "".join(self._parts)
 
 
 def describe_error(error: BaseException, path: str, timeout: float, memory_mb: int) -> str:
@@ -104,25 +83,34 @@ def _answer(namespace: dict, name: str):
     return value() if callable(value) and not isinstance(value, type) else value
 
 
-def main(request_path: str) -> int:
+def display(*values, **_options) -> None:
+    """Jupyter's ``display`` for files run outside Jupyter: IPython's if installed, else print."""
+    try:
+        from IPython.display import display as ipython_display
+    except ImportError:
+        for value in values:
+            print(repr(value))
+    else:
+        ipython_display(*values)
+
+
+def main(request: dict) -> int:
     """Run the request's exercise file and write its events; the exit status is 0."""
     from .answers import encode
     from .cells import read_cells
 
-    request = json.loads(Path(request_path).read_text())
     path, limit = str(Path(request["file"]).resolve()), request["cell_timeout"]
-    out = open(request["out"], "a", encoding="utf-8")
+    out = os.fdopen(request["fd"], "w", encoding="utf-8")
 
     def emit(**event) -> None:
         out.write(json.dumps(event) + "\n")
         out.flush()
 
-    captured = CappedWriter(request["output_chars"])
-    sys.stdout = sys.stderr = captured
     signal.signal(signal.SIGALRM, _on_alarm)
     describe = lambda err: describe_error(err, path, limit, request["memory_mb"])  # noqa: E731
     sys.path.append(str(Path(path).parent))  # the student's own helper modules, after simlab's
-    namespace = {"__name__": Path(path).stem, "__file__": path, "__builtins__": builtins}
+    namespace = {"__name__": Path(path).stem, "__file__": path, "__builtins__": builtins,
+                 "display": display}
     for cell in read_cells(path):
         emit(event="cell", where=cell.where)
         code = "\n" * (cell.line - 1) + cell.source  # keep the file's line numbers
@@ -135,20 +123,17 @@ def main(request_path: str) -> int:
             value, error = run_limited(lambda: encode(value), limit)
         emit(event="answer", name=name, **({"answer": value} if error is None
                                            else {"error": describe(error)}))
-    emit(event="output", text=captured.getvalue(), chars=captured.total)
     emit(event="done")
     return 0
 
 
-def run(request_path: str) -> int:
+def run(request: dict) -> int:
     """:func:`main`, reporting a failure of the harness itself on the real stderr."""
     try:
-        return main(request_path)
+        return main(request)
     except BaseException:
         import traceback
         traceback.print_exc(file=sys.__stderr__)
         return 1
 
 
-if __name__ == "__main__":
-    sys.exit(run(sys.argv[1]))

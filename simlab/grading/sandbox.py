@@ -1,68 +1,116 @@
-"""Running an exercise file in a separate, limited process.
+"""Running an exercise file in a separate, contained process.
 
-:func:`run_exercise` starts :mod:`simlab.grading.child` with a memory cap
-(``RLIMIT_AS``) and a file-size cap, one thread per BLAS library, the
-``Agg`` matplotlib backend and no standard input, then waits at most
-``Limits.timeout`` seconds before killing the whole process group. The
-child reports through a JSON-lines file, so the answers it finished before
-a crash, a hang or a kill are kept. The child is told only the file and
-the question names: the answer key never reaches it.
+:func:`run_exercise` copies the file (never a symbolic link) and the regular
+files beside it into a private folder, starts :mod:`simlab.grading.child`
+there with a minimal environment, and supervises it:
+
+- as root, the child drops to the unprivileged :data:`~simlab.grading.isolation.SANDBOX_USER`
+  (and a network namespace of its own) before any student code runs
+  (:mod:`simlab.grading.isolation`);
+- the memory, process count and disk use of *all* the run's processes are
+  watched together, and everything is killed when one limit is passed,
+  when ``Limits.timeout`` runs out, and in any case after the run;
+- answers come back over a pipe that only this run holds (no file in a
+  shared folder), printed output over another, both read with a cap, so
+  whatever was finished before a crash, a hang or a kill is kept;
+- the private folder and whatever the account left in the scratch folders
+  are deleted afterwards.
+
+The child is told only the file and the question names: the answer key
+never reaches it. ``trusted=True`` (the instructor's solution) runs as the
+grader's user with the same limits.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Limits", "RunOutcome", "run_exercise"]
+from . import isolation
+from .answers import check_encoded
 
-# Limits are set before simlab (and numpy) load in the child, so they cover everything.
-_BOOTSTRAP = """
-import sys
+__all__ = ["Limits", "RunOutcome", "run_exercise", "refusal", "DATA_ENV"]
+
+#: Environment variable naming the folder of data files the exercises read.
+DATA_ENV = "SIMLAB_DATA_DIR"
+# Environment the child may inherit; everything else (tokens, paths of the course) stays out.
+_PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "OPENBLAS_CORETYPE",
+               "OPENBLAS_L2_SIZE")
+_MAX_SIBLINGS, _SIBLING_BYTES, _COPY_BYTES = 200, 16 * 2 ** 20, 64 * 2 ** 20
+_POLL = 0.05
+
+# Runs before simlab (and numpy) load in the child: limits, then (as root) a network
+# namespace of its own and the unprivileged account. Student code never runs as root.
+_BOOTSTRAP = r"""
+import json, os, sys
+request = json.loads(sys.argv[1])
 try:
     import resource
-    memory = int(sys.argv[2]) * 2 ** 20
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (2 ** 28, 2 ** 28))
+    cap = request["memory_mb"] * 2 ** 20
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (request["file_bytes"],) * 2)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 except (ImportError, ValueError, OSError):
     pass  # no resource limits on this platform
+account = request["account"]
+if account is not None:
+    import ctypes, resource
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.unshare(0x40000000)  # CLONE_NEWNET: no network, where the kernel allows it
+    resource.setrlimit(resource.RLIMIT_NPROC, (request["processes"],) * 2)
+    os.setgroups([])
+    os.setgid(account[1])
+    os.setuid(account[0])
+    if os.getuid() == 0 or os.geteuid() == 0 or os.getegid() == 0:
+        sys.exit("simlab sandbox: could not drop root privileges")
+os.umask(0o077)
 # A file in the submission folder (the working directory) must not shadow simlab itself.
-sys.path = [p for p in sys.path if p not in ("", ".")]
+sys.path = [p for p in sys.path if p not in ("", ".", os.getcwd())]
 from simlab.grading.child import run
-sys.exit(run(sys.argv[1]))
+sys.exit(run(request))
 """
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Limits on one run of an exercise file.
+    """Limits on one run of an exercise file, over all the processes it starts.
 
     Parameters
     ----------
     timeout : float
-        Seconds for the whole file (cells and answers) before the process is killed.
+        Seconds for the whole file (cells and answers) before everything is killed.
     cell_timeout : float
         Seconds for one cell or one question's function.
     memory_mb : int
-        Address-space cap of the process, in MiB.
+        MiB of memory: the address space of each process, and the resident
+        memory of all the run's processes together.
     output_chars : int
         Printed characters kept for the feedback; the rest is counted and dropped.
+    processes : int
+        Processes the run may have at once.
+    disk_mb : int
+        MiB of files the run may write (its folder and, as root, the scratch folders).
     """
 
     timeout: float = 300.0
     cell_timeout: float = 60.0
     memory_mb: int = 4096
     output_chars: int = 5000
+    processes: int = 64
+    disk_mb: int = 512
 
     def __post_init__(self) -> None:
-        for name in ("timeout", "cell_timeout", "memory_mb", "output_chars"):
+        for name in ("timeout", "cell_timeout", "memory_mb", "output_chars", "processes",
+                     "disk_mb"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
@@ -81,9 +129,9 @@ class RunOutcome:
     cell_errors : tuple of str
         ``"cell 3 (line 20): NameError: ..."`` for each failing cell.
     problem : str or None
-        What stopped the run early (a timeout, a crash), if anything.
+        What stopped the run early (a timeout, a crash, a limit), if anything.
     output : str
-        The first ``Limits.output_chars`` characters printed.
+        The first ``Limits.output_chars`` characters printed (stdout and stderr).
     output_chars : int
         How many characters were printed in all.
     seconds : float
@@ -98,112 +146,246 @@ class RunOutcome:
     seconds: float = 0.0
 
 
-def run_exercise(path: str | Path, names: list[str], *, limits: Limits = Limits(),
-                 env: Mapping[str, str] | None = None) -> RunOutcome:
-    """Run the exercise file at ``path`` in a limited child process and collect its answers.
+def refusal(path: str | Path) -> str | None:
+    """Why the submitted ``path`` is not run (a symbolic link, not a regular file), or None."""
+    path = Path(path)
+    if path.is_symlink():
+        return (f"{path.name} is a symbolic link, which is not accepted; submit the file "
+                "itself")
+    if not path.is_file():
+        return f"{path.name} is not a regular file; submit the exercise file itself"
+    return None
+
+
+def run_exercise(path: str | Path, names: Sequence[str], *, limits: Limits = Limits(),
+                 env: Mapping[str, str] | None = None, data_files: Sequence[str] = (),
+                 trusted: bool = False) -> RunOutcome:
+    """Run the exercise file at ``path`` in a contained child process and collect its answers.
 
     Parameters
     ----------
     path : path
-        The ``.py`` (percent format) or ``.ipynb`` file.
-    names : list of str
+        The ``.py`` (percent format) or ``.ipynb`` file; a symbolic link is refused.
+    names : sequence of str
         The question names to read after all cells ran.
     limits : Limits
     env : mapping, optional
         Extra environment variables for the child (e.g. ``SIMLAB_STUDENT_ID``).
+    data_files : sequence of str
+        Files of ``$SIMLAB_DATA_DIR`` the exercise reads; they are copied into the
+        run's folder, which the child's ``SIMLAB_DATA_DIR`` then names.
+    trusted : bool
+        The instructor's own file: run as the grader's user, not the sandbox account.
     """
-    path = Path(path).resolve()
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="simlab-run-") as work:
-        events_path = Path(work) / "events.jsonl"
-        request = {"file": str(path), "names": list(names), "out": str(events_path),
-                   "cell_timeout": limits.cell_timeout, "memory_mb": limits.memory_mb,
-                   "output_chars": limits.output_chars}
-        (Path(work) / "request.json").write_text(json.dumps(request))
-        status, stderr = _run_child(Path(work), path.parent, limits, env)
-        events = _read_events(events_path)
-    return _outcome(events, status, stderr, limits, time.perf_counter() - start)
+    why = refusal(path)
+    if why is not None:
+        return RunOutcome(problem=why)
+    account = None if trusted else isolation.sandbox_account()
+    work = Path(tempfile.mkdtemp(prefix="simlab-run-"))
+    try:
+        staged, child_env = _stage(Path(path), work, env or {}, data_files, account)
+        status, events, output = _supervise(staged, list(names), limits, child_env, account)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        isolation.remove_leftovers(account)
+    return _outcome(events, list(names), status, output, limits, time.perf_counter() - start)
 
 
-def _child_env(extra: Mapping[str, str] | None) -> dict:
-    env = dict(os.environ)
-    env.update({"MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1",
-                "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
-    env.update(extra or {})
-    # The child runs in the submission's folder, so relative data paths must not break.
-    if env.get("SIMLAB_DATA_DIR"):
-        env["SIMLAB_DATA_DIR"] = str(Path(env["SIMLAB_DATA_DIR"]).resolve())
+def _stage(path: Path, work: Path, env: Mapping[str, str], data_files: Sequence[str],
+           account) -> tuple[Path, dict]:
+    """Copy the file, its regular siblings and the data into ``work``; the child's environment."""
+    home = work / "home"
+    home.mkdir()
+    _copy_regular_files(path, home)
+    child_env = _child_env(env, home)
+    data_dir = env.get(DATA_ENV) or os.environ.get(DATA_ENV)
+    if data_files and data_dir:
+        (home / "data").mkdir()
+        for name in data_files:
+            source = Path(data_dir) / name
+            if source.is_file() and not source.is_symlink():
+                shutil.copyfile(source, home / "data" / name)
+        child_env[DATA_ENV] = str(home / "data")
+    elif data_dir:
+        child_env[DATA_ENV] = str(Path(data_dir).resolve())
+    if account is not None:
+        for item in [work, *work.rglob("*")]:
+            os.lchown(item, account.uid, account.gid)
+    work.chmod(0o700)
+    return home / path.name, child_env
+
+
+def _copy_regular_files(path: Path, target: Path) -> None:
+    """The file itself, then the student's own helper files beside it, within a budget."""
+    shutil.copyfile(path, target / path.name)
+    budget = _COPY_BYTES
+    siblings = sorted(path.parent.iterdir())[:_MAX_SIBLINGS]
+    for sibling in siblings:
+        try:
+            info = sibling.lstat()
+        except OSError:
+            continue
+        regular = sibling.is_file() and not sibling.is_symlink()
+        if sibling.name == path.name or not regular or info.st_size > min(_SIBLING_BYTES, budget):
+            continue
+        shutil.copyfile(sibling, target / sibling.name)
+        budget -= info.st_size
+
+
+def _child_env(extra: Mapping[str, str], home: Path) -> dict:
+    env = {name: os.environ[name] for name in _PASSED_ENV if name in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.update({"HOME": str(home), "TMPDIR": str(home), "MPLCONFIGDIR": str(home / ".matplotlib"),
+                "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
+                "PYTHONNOUSERSITE": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                "MKL_NUM_THREADS": "1"})
+    env.update({k: v for k, v in extra.items() if k != DATA_ENV})
     return env
 
 
-def _run_child(work: Path, cwd: Path, limits: Limits, env) -> tuple[int | None, str]:
-    """Run the child; return its exit status (None if it was killed for time) and stderr."""
-    stderr_path = work / "stderr.txt"
-    with open(stderr_path, "wb") as stderr:
-        child = subprocess.Popen(
-            [sys.executable, "-c", _BOOTSTRAP, str(work / "request.json"), str(limits.memory_mb)],
-            cwd=cwd, env=_child_env(env), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=stderr, start_new_session=True)
+class _Reader(threading.Thread):
+    """Drains one pipe, keeping at most ``keep`` bytes and counting the rest."""
+
+    def __init__(self, fd: int, keep: int) -> None:
+        super().__init__(daemon=True)
+        self.fd, self.keep, self.total, self._parts = fd, keep, 0, []
+
+    def run(self) -> None:
+        kept = 0
         try:
-            status = child.wait(timeout=limits.timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(child)
-            status = None
-    with open(stderr_path, "rb") as stderr:
-        return status, stderr.read(4000).decode("utf-8", "replace")
+            while chunk := os.read(self.fd, 65536):
+                self.total += len(chunk)
+                if kept < self.keep:
+                    self._parts.append(chunk[:self.keep - kept])
+                    kept += len(self._parts[-1])
+        except OSError:
+            pass
+        finally:
+            os.close(self.fd)
+
+    @property
+    def overflow(self) -> bool:
+        return self.total > self.keep
+
+    def text(self) -> str:
+        return b"".join(self._parts).decode("utf-8", "replace")
 
 
-def _kill_group(child: subprocess.Popen) -> None:
+def _supervise(file: Path, names: list[str], limits: Limits, env: dict, account):
+    """Start the child, watch it, kill everything of the run; (status, events, output)."""
+    events_r, events_w = os.pipe()
+    output_r, output_w = os.pipe()
+    request = {"file": str(file), "names": names, "fd": events_w,
+               "cell_timeout": limits.cell_timeout, "memory_mb": limits.memory_mb,
+               "file_bytes": limits.disk_mb * 2 ** 20, "processes": limits.processes,
+               "account": None if account is None else [account.uid, account.gid]}
     try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError, AttributeError):
-        child.kill()
-    child.wait()
+        child = subprocess.Popen(
+            [sys.executable, "-c", _BOOTSTRAP, json.dumps(request)], cwd=file.parent, env=env,
+            stdin=subprocess.DEVNULL, stdout=output_w, stderr=output_w, pass_fds=(events_w,),
+            start_new_session=True)
+    finally:
+        os.close(events_w)
+        os.close(output_w)
+    events, output = _Reader(events_r, 64 * 2 ** 20), _Reader(output_r, 4 * limits.output_chars)
+    events.start()
+    output.start()
+    try:
+        status = _watch(child, limits, account, file.parent.parent)
+    finally:
+        isolation.kill_all(child.pid, account)
+        child.wait()
+    events.join(timeout=5)
+    output.join(timeout=5)
+    return status, events, output
 
 
-def _read_events(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    events = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+def _watch(child: subprocess.Popen, limits: Limits, account, work: Path):
+    """Wait for the child; the exit status, or a str naming the limit it passed."""
+    deadline, next_disk = time.monotonic() + limits.timeout, 0.0
+    while True:
         try:
-            events.append(json.loads(line))
+            return child.wait(timeout=_POLL)
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if now > deadline:
+            return "timeout"
+        running = isolation.run_processes(child.pid, account)
+        if sum(p.rss for p in running) > limits.memory_mb * 2 ** 20:
+            return (f"its processes together used more than the {limits.memory_mb} MiB of "
+                    "memory allowed")
+        if len(running) > limits.processes:
+            return f"it started more than the {limits.processes} processes allowed"
+        if now >= next_disk:
+            next_disk = now + 0.5
+            if isolation.usage([work], account) > limits.disk_mb * 2 ** 20:
+                return f"it wrote more than the {limits.disk_mb} MiB of files allowed"
+
+
+def _outcome(events: _Reader, names: list[str], status, output: _Reader, limits: Limits,
+             seconds: float) -> RunOutcome:
+    answers, errors, cell_errors, where, finished = {}, {}, [], None, False
+    for event in _parse_events(events.text()):
+        kind = event.get("event")
+        if kind == "cell" and isinstance(event.get("where"), str):
+            where = event["where"]
+        elif kind == "cell_error":
+            cell_errors.append(f"{event.get('where')}: {event.get('error')}")
+        elif kind == "answer" and event.get("name") in names:
+            _record_answer(event, answers, errors)
+        elif kind == "done":
+            finished = True
+    text = output.text()
+    problem = None
+    if events.overflow:
+        problem = "its answers were larger than 64 MiB, so the rest was not read"
+    elif not finished:
+        problem = _stop_reason(status, text, limits, where)
+    total = output.total if output.overflow else len(text)
+    return RunOutcome(answers, errors, tuple(cell_errors), problem, text[:limits.output_chars],
+                      total, seconds)
+
+
+def _parse_events(text: str) -> list[dict]:
+    events = []
+    for line in text.splitlines():
+        try:
+            event = json.loads(line)
         except ValueError:
-            break  # a line cut short by a kill ends the record
+            continue  # a line cut short by a kill, or noise
+        if isinstance(event, dict):
+            events.append(event)
     return events
 
 
-def _outcome(events: list[dict], status, stderr: str, limits: Limits, seconds: float) -> RunOutcome:
-    answers, errors, cell_errors, output, chars, where = {}, {}, [], "", 0, None
-    for event in events:
-        kind = event.get("event")
-        if kind == "cell":
-            where = event["where"]
-        elif kind == "cell_error":
-            cell_errors.append(f"{event['where']}: {event['error']}")
-        elif kind == "answer":
-            if "answer" in event:
-                answers[event["name"]] = event["answer"]
-            else:
-                errors[event["name"]] = event["error"]
-        elif kind == "output":
-            output, chars = event["text"], event["chars"]
-    finished = bool(events) and events[-1].get("event") == "done"
-    problem = None if finished else _stop_reason(status, stderr, limits, where)
-    return RunOutcome(answers, errors, tuple(cell_errors), problem, output, chars, seconds)
+def _record_answer(event: dict, answers: dict, errors: dict) -> None:
+    name = event["name"]
+    if "answer" in event:
+        problem = check_encoded(event["answer"])
+        if problem is None:
+            answers[name] = event["answer"]
+            errors.pop(name, None)
+        else:
+            errors[name] = f"the answer could not be read ({problem})"
+    else:
+        errors[name] = str(event.get("error", "no answer"))[:500]
 
 
-def _stop_reason(status, stderr: str, limits: Limits, where: str | None) -> str:
+def _stop_reason(status, output: str, limits: Limits, where: str | None) -> str:
     during = f" while running {where}" if where else " before running any cell"
-    if status is None:
+    if status == "timeout":
         return (f"the file did not finish within {limits.timeout:g} s{during}, so it was "
                 "stopped (an endless loop, or a computation far larger than asked?)")
+    if isinstance(status, str):
+        return f"the file was stopped{during}: {status}"
     if status < 0:
         try:
             name = signal.Signals(-status).name
         except ValueError:
             name = f"signal {-status}"
         return f"the Python process running the file crashed ({name}){during}"
-    last = stderr.strip().splitlines()[-1] if stderr.strip() else ""
+    last = output.strip().splitlines()[-1][:300] if output.strip() else ""
     return (f"the Python process running the file stopped with exit status {status}{during}"
             + (f": {last}" if last else " (os._exit?)"))

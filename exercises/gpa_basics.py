@@ -130,8 +130,9 @@ def q4_confint():
 # %% [markdown]
 # ## Q5. Variance components and the ICC
 #
-# The tutorial reports a student variance of about 0.064 and a residual
-# variance of about 0.058.
+# The model splits the variance of GPA (given `occasion`) into a part
+# between students and a part within a student. Compare your numbers with
+# the tutorial's variance components.
 
 # %%
 def q5_variance_components():

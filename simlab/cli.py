@@ -511,9 +511,8 @@ def run_check(args: argparse.Namespace) -> int:
     student_id = args.student_id or os.environ.get(STUDENT_ENV) or None
     result = grade_exercise(path, key.public(), solutions_dir=find_solutions(args.solutions, path),
                             student_id=student_id, limits=_limits(args))
+    # exercise_text ends with the printed output, quoted, cleaned and capped.
     print(exercise_text(result, hidden_note=len(key.questions) - len(key.public().questions)))
-    if result.output.strip():
-        _section("What your file printed", result.output.rstrip())
     passed = all(q.passed for q in result.questions) and not result.problems
     print("\nAll public checks passed." if passed else
           f"\nFix the failing checks above, then run `{PROG} check {args.file}` again.")

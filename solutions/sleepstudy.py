@@ -31,6 +31,8 @@
 # why; more (hidden) tests are run when your work is graded.
 
 # %%
+import pandas as pd
+
 import simlab
 
 sleep = simlab.datasets.sleepstudy()  # columns Reaction, Days, Subject
@@ -130,3 +132,55 @@ def q3_icc_meaning():
 def q3_days_meaning():
     """Return the letter ("a"-"d") of the right reading of the ``Days`` coefficient."""
     return "b"
+
+
+# %% [markdown]
+# ## Q4. Why the standard error of `Days` shrinks
+#
+# The estimate of the `Days` effect is the same in the regression (Q1) and
+# in the mixed model (Q2), but its standard error is not. The tutorial
+# compares the two.
+
+# %%
+def q4_days_se():
+    """Return the standard error of the ``Days`` coefficient in both fits (ms per day).
+
+    Returns
+    -------
+    pandas.Series
+        Indexed ``lm`` (the OLS fit of Q1) and ``lmer`` (the mixed model of Q2).
+    """
+    lm_se = q1_lm_coefficients().loc["Days", "se"]
+    lmer_se = q2_random_intercept_model().fixef.loc["Days", "se"]
+    return pd.Series({"lm": lm_se, "lmer": lmer_se})
+
+
+def q4_days_se_ratio():
+    """Return the SE of ``Days`` in the mixed model divided by its SE in the OLS fit.
+
+    Returns
+    -------
+    float
+        ``se_lmer / se_lm``: below 1 if the mixed model's SE is smaller.
+    """
+    se = q4_days_se()
+    return se["lmer"] / se["lm"]
+
+
+# %% [markdown]
+# *Why is the SE of `Days` smaller in the mixed model?*
+#
+# - (a) The mixed model uses more observations than the regression.
+# - (b) REML always gives smaller standard errors than least squares.
+# - (c) Subjects differ a lot in their baseline reaction time. The regression
+#   counts those differences as residual noise; the random intercept absorbs
+#   them. `Days` varies within each subject, so its effect is estimated by
+#   comparing each subject with themselves, against the smaller
+#   within-subject noise only.
+# - (d) The mixed model's `Days` estimate is larger, and a larger estimate
+#   has a smaller standard error.
+
+# %%
+def q4_why_days_se_shrinks():
+    """Return the letter ("a"-"d") that explains the smaller SE of ``Days``."""
+    return "c"

@@ -4,8 +4,10 @@
 student what is off (the form, missing labels, which entries differ) but
 never the expected values; :func:`describe` states the expected form.
 Numbers match when ``|got - expected| <= atol + rtol * |expected|``
-(``numpy.isclose``); labels, text and choices must match exactly, up to
-case and surrounding spaces.
+(``numpy.isclose``); a number that misses only because it was rounded is
+told so, without the key's value. Labels and text must match exactly, up
+to case and surrounding spaces; a multiple-choice answer may be written
+``"b"``, ``"(b)"``, ``"b)"``, ``"B."`` or as a collection of such options.
 """
 from __future__ import annotations
 
@@ -14,14 +16,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Verdict", "compare", "describe", "normalize_choice"]
+__all__ = ["Verdict", "compare", "describe", "normalize_choice", "looks_rounded"]
 
 _NUMERIC = ("number", "array", "series")
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether an answer matches the key, and if not, why (without the key's values)."""
+    """Whether an answer matches the key, and if not, why (without the key's values).
+
+    ``problem`` is one lower-case clause (or two sentences for an
+    unanswered question, the second naming the expected form), without a
+    final full stop.
+    """
 
     ok: bool
     problem: str = ""
@@ -33,7 +40,8 @@ PASS = Verdict(True)
 def describe(expected: dict, choices: tuple[str, ...] | None = None) -> str:
     """The form of the expected answer, in words a student can act on."""
     if choices:
-        return "your choice(s) among " + ", ".join(repr(c) for c in choices)
+        return "the option(s) you choose among " + ", ".join(repr(c) for c in choices) + \
+            ", as a string"
     kind = expected["kind"]
     if kind == "series":
         return f"a pandas Series with the labels {expected['index'][:8]}"
@@ -52,27 +60,64 @@ def describe(expected: dict, choices: tuple[str, ...] | None = None) -> str:
             "list": "a list of strings"}.get(kind, kind)
 
 
-def normalize_choice(encoded: dict) -> frozenset[str] | None:
+#: Decoration around an option that a student may type: quotes and a full stop (``"b."``),
+#: then brackets too (``(b)``, ``b)``, ``[b]``); the first that leaves a known choice counts.
+_QUOTES = re.compile(r"""^[\s"'`]+|[\s"'`.:]+$""")
+_DECORATION = re.compile(r"""^[\s"'`(\[]+|[\s"'`.:)\]]+$""")
+
+
+def normalize_choice(encoded: dict, choices: tuple[str, ...] | None = None
+                     ) -> frozenset[str] | None:
     """A multiple-choice answer as a set of lower-case options, or None if it is not one.
 
-    Accepts ``"b"``, ``"a, c"``, ``["a", "c"]`` and ``{"a", "c"}``.
+    Accepts ``"b"``, ``"a, c"``, ``"a c"``, ``["a", "c"]`` and ``{"a", "c"}``.
+    With ``choices``, an option written ``"(b)"``, ``"b)"``, ``"B."`` or
+    ``'"b"'`` counts as ``"b"``; an option that is itself one of the choices
+    (such as ``"(Intercept)"``) is kept as it is.
     """
+    allowed = frozenset(c.lower() for c in choices or ())
     if encoded["kind"] == "text":
-        text = encoded["value"].strip().lower()
-        parts = re.split(r"[,;]", text)
-        if len(parts) == 1 and all(len(token) == 1 for token in text.split()):
-            parts = text.split()  # "a c" means a and c
-        return frozenset(p.strip() for p in parts if p.strip())
-    if encoded["kind"] in ("set", "list"):
-        return frozenset(v.strip().lower() for v in encoded["values"])
-    return None
+        parts = _split_options(encoded["value"].strip().lower(), allowed)
+    elif encoded["kind"] in ("set", "list"):
+        parts = [v.lower() for v in encoded["values"]]
+    else:
+        return None
+    options = (_clean_option(p, allowed) for p in parts)
+    return frozenset(option for option in options if option)
+
+
+def _clean_option(option: str, allowed: frozenset[str]) -> str:
+    """``option`` without spaces, and without decoration if that makes it a known choice."""
+    option = option.strip()
+    if option not in allowed:
+        for pattern in (_QUOTES, _DECORATION):
+            if pattern.sub("", option) in allowed:
+                return pattern.sub("", option)
+    return option
+
+
+def _split_options(text: str, allowed: frozenset[str]) -> list[str]:
+    """Split ``"a, c"``, ``"a; c"`` and ``"(a) (c)"`` into options; keep a known choice whole."""
+    if _clean_option(text, allowed) in allowed:
+        return [text]
+    parts = re.split(r"[,;]", text)
+    tokens = text.split()
+    if len(parts) == 1 and all(len(_DECORATION.sub("", t)) == 1 or _clean_option(t, allowed)
+                               in allowed for t in tokens):
+        return tokens  # "a c" means a and c
+    return parts
 
 
 def compare(expected: dict, got: dict, *, rtol: float, atol: float,
             choices: tuple[str, ...] | None = None) -> Verdict:
-    """Compare the encoded answer ``got`` with the key's ``expected``."""
+    """Compare the encoded answer ``got`` with the key's ``expected``.
+
+    The verdict's ``problem`` states the mismatch once, with the expected
+    form where the form is what is off; the caller adds only a hint.
+    """
     if got["kind"] == "missing":
-        return Verdict(False, "not answered yet: the stub still returns `...`")
+        return Verdict(False, "not answered yet: the stub still returns `...`. "
+                              f"Expected {describe(expected, choices)}")
     if choices:
         return _compare_choice(expected, got, choices)
     if expected["kind"] in _NUMERIC and got["kind"] in _NUMERIC:
@@ -92,15 +137,14 @@ def _what(got: dict) -> str:
 
 
 def _compare_choice(expected, got, choices) -> Verdict:
-    chosen = normalize_choice(got)
+    chosen = normalize_choice(got, choices)
     if chosen is None:
-        return Verdict(False, f"expected {describe(expected, choices)} as a string, "
-                              f"got {_what(got)}")
+        return Verdict(False, f"expected {describe(expected, choices)}, got {_what(got)}")
     allowed = {c.lower() for c in choices}
     unknown = sorted(chosen - allowed)
     if unknown:
         return Verdict(False, f"{unknown} not among the choices {list(choices)}")
-    if chosen != normalize_choice(expected):
+    if chosen != normalize_choice(expected, choices):
         return Verdict(False, "not the right choice(s)")
     return PASS
 
@@ -144,13 +188,40 @@ def _close(want: np.ndarray, have: np.ndarray, rtol: float, atol: float,
     good = np.isclose(have, want, rtol=rtol, atol=atol, equal_nan=True)
     if good.all():
         return PASS
+    rounded = _ROUNDED if looks_rounded(want[~good], have[~good]) else ""
     if want.size == 1:
         return Verdict(False, f"your value {have[0]:.6g} is not the expected one "
-                              f"(tolerance rtol={rtol:g}, atol={atol:g})")
+                              f"(tolerance rtol={rtol:g}, atol={atol:g}){rounded}")
     bad = np.flatnonzero(~good)
     where = [labels[i] for i in bad[:5]] if labels else [int(i) for i in bad[:5]]
     return Verdict(False, f"{bad.size} of {want.size} values differ from the key "
-                          f"(first at {where}; tolerance rtol={rtol:g}, atol={atol:g})")
+                          f"(first at {where}; tolerance rtol={rtol:g}, atol={atol:g}){rounded}")
+
+
+_ROUNDED = "; your answer looks rounded: return the full-precision value, not a rounded one"
+_ROUNDINGS = range(1, 5)
+
+
+def looks_rounded(want: np.ndarray, have: np.ndarray) -> bool:
+    """Whether every value of ``have`` is ``want`` rounded to 1-4 decimals or significant digits.
+
+    Zeros and non-finite values never count as rounded, so an empty or
+    placeholder answer gets no rounding hint.
+
+    Parameters
+    ----------
+    want, have : numpy.ndarray
+        The key's values and the student's, of the same shape.
+    """
+    want, have = np.asarray(want, dtype=float), np.asarray(have, dtype=float)
+    if have.size == 0 or not (np.isfinite(want).all() and np.isfinite(have).all()) \
+            or (have == 0).any():
+        return False
+    candidates = [np.round(want, d) for d in _ROUNDINGS]
+    candidates += [np.array([float(f"{v:.{d}g}") for v in want.ravel()]).reshape(want.shape)
+                   for d in _ROUNDINGS]
+    matches = [np.isclose(have, c, rtol=1e-9, atol=0.0) for c in candidates]
+    return bool(np.logical_or.reduce(matches).all())
 
 
 def _compare_frame(expected, got, rtol, atol) -> Verdict:

@@ -253,10 +253,10 @@ def score_question(exercise: str, question: Question, expected: RunOutcome, run:
     verdict = compare(want, got, rtol=question.rtol, atol=question.atol, choices=question.choices)
     if verdict.ok:
         return _result(exercise, question, float(question.points), "correct")
+    # The verdict states the mismatch (and the expected form, where that is what is off)
+    # once; the feedback adds only the hint.
     hint = _matching_mistake(question, got, context) or question.hint
-    expected_form = describe(want, question.choices)
-    return _result(exercise, question, 0.0,
-                   f"{verdict.problem}. Expected {expected_form}. Hint: {hint}")
+    return _result(exercise, question, 0.0, f"{verdict.problem}. Hint: {hint}")
 
 
 def _matching_mistake(question: Question, got: dict, context: _LazyContext) -> str | None:
@@ -266,6 +266,7 @@ def _matching_mistake(question: Question, got: dict, context: _LazyContext) -> s
             wrong = encode(mistake.wrong(context.get()))
         except Exception:  # noqa: BLE001 - a broken diagnostic must not break grading
             continue
-        if compare(wrong, got, rtol=question.rtol, atol=question.atol).ok:
+        if compare(wrong, got, rtol=question.rtol, atol=question.atol,
+                   choices=question.choices).ok:
             return mistake.hint
     return None

@@ -1,30 +1,71 @@
 """A :class:`~simlab.grading.grader.GradeReport` as text, JSON or Gradescope's results.json.
 
 None of the formats contains an expected answer: the grader's feedback says
-what is off and how to fix it, never what the key holds.
+what is off and how to fix it, never what the key holds. What the student's
+file printed is shown only as a quoted block (:func:`printed_output`), so it
+cannot pose as the grader's own text.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
 from .grader import ExerciseResult, GradeReport
 
-__all__ = ["as_text", "as_dict", "as_gradescope", "write_atomic", "FORMATS", "render"]
+__all__ = ["as_text", "as_dict", "as_gradescope", "write_atomic", "FORMATS", "render",
+           "printed_output", "PRINTED_HEADER"]
 
 FORMATS = ("text", "json", "gradescope")
 #: Gradescope visibility of public and hidden questions.
 GRADESCOPE_VISIBILITY = {"public": "visible", "hidden": "after_published"}
+#: The header above the quoted printed output.
+PRINTED_HEADER = "What your file printed:"
+#: At most this many characters and lines of printed output are shown.
+PRINTED_CHARS, PRINTED_LINES = 2000, 40
+#: ANSI escape sequences: CSI (colours, cursor moves), OSC (titles, links), two-byte escapes.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+#: Control characters but tab and newline, C1 controls, and the Unicode format characters
+#: that move or hide text (zero-width spaces, bidirectional overrides, line separators).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e"
+                      "\u2060-\u2069\ufeff]")
 
 
 def _points(value: float) -> str:
     return f"{value:g}"
 
 
+def printed_output(text: str, *, max_chars: int = PRINTED_CHARS,
+                   max_lines: int = PRINTED_LINES) -> str:
+    """What a student's file printed, as a quoted block ("" if it printed nothing).
+
+    ANSI escape sequences and control characters are removed, every line is
+    prefixed with ``"| "``, and at most ``max_chars`` characters in
+    ``max_lines`` lines are kept, followed (outside the quote) by a note
+    that the rest was cut. So nothing printed can pose as the grader's text.
+
+    Parameters
+    ----------
+    text : str
+        The captured output (``ExerciseResult.output``).
+    max_chars, max_lines : int
+    """
+    clean = _CONTROL.sub("", _ANSI.sub("", text.replace("\r\n", "\n"))).rstrip()
+    if not clean.strip():
+        return ""
+    lines = clean[:max_chars].split("\n")[:max_lines]
+    block = "\n".join("| " + line for line in lines)
+    if sum(len(line) + 1 for line in lines) - 1 < len(clean):
+        block += (f"\n[printed output cut: only its first {len(lines)} line(s), at most "
+                  f"{max_chars} characters, are shown]")
+    return block
+
+
 def exercise_text(result: ExerciseResult, *, hidden_note: int = 0) -> str:
-    """One exercise: a line per question (✓/✗, points, feedback) and the run's problems."""
+    """One exercise: a line per question (✓/✗, points, feedback), the run's problems and,
+    quoted, what the file printed."""
     lines = [f"{result.name} ({result.title}): {_points(result.score)}/"
              f"{_points(result.max_score)} points"]
     for problem in result.problems:
@@ -37,6 +78,9 @@ def exercise_text(result: ExerciseResult, *, hidden_note: int = 0) -> str:
     if hidden_note:
         lines.append(f"  ({hidden_note} hidden question(s) are checked only when your work is "
                      "graded)")
+    printed = printed_output(result.output)
+    if printed:
+        lines += ["", PRINTED_HEADER, printed]
     return "\n".join(lines)
 
 
@@ -56,7 +100,8 @@ def as_dict(report: GradeReport) -> dict:
         "seconds": round(report.seconds, 3),
         "exercises": [{
             "name": e.name, "title": e.title, "file": e.file, "score": e.score,
-            "max_score": e.max_score, "problems": list(e.problems), "output": e.output,
+            "max_score": e.max_score, "problems": list(e.problems),
+            "output": printed_output(e.output),
             "questions": [{"name": q.name, "prompt": q.prompt, "score": q.score,
                            "max_score": q.points, "status": q.status, "feedback": q.feedback,
                            "visibility": q.visibility} for q in e.questions],
@@ -76,11 +121,29 @@ def as_gradescope(report: GradeReport) -> dict:
                 "output": q.feedback + (notes if not q.passed else ""),
                 "visibility": GRADESCOPE_VISIBILITY[q.visibility], "tags": [exercise.name],
             })
-    who = f" (variant of student id {report.student_id})" if report.student_id else ""
+    # Gradescope's specification (https://gradescope-autograders.readthedocs.io/en/latest/specs/,
+    # "Controlling Test Case Visibility"): "If test cases are hidden, students will not be able
+    # to see their total score"; "hidden" is meant for tests worth no points, so the hidden
+    # questions, which carry points, are "after_published". The top-level "score" (which
+    # "overrides total of tests if specified") is therefore the sum of all tests, kept from
+    # students by Gradescope until grades are published. The top-level "output" is shown at
+    # once, so it states only the visible tests' totals.
     return {"score": report.score, "execution_time": round(report.seconds, 1),
-            "output": f"simlab autograder{who}: {report.score:g}/{report.max_score:g} points. "
-                      "Each test names the exercise and question; failed tests say what to fix.",
-            "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+            "output": _gradescope_summary(report, tests), "visibility": "visible",
+            "stdout_visibility": "hidden", "tests": tests}
+
+
+def _gradescope_summary(report: GradeReport, tests: list[dict]) -> str:
+    """The top-level ``output``: the visible tests' points only, never the hidden ones'."""
+    who = f" (variant of student id {report.student_id})" if report.student_id else ""
+    visible = [t for t in tests if t["visibility"] == "visible"]
+    later = len(tests) - len(visible)
+    score, max_score = sum(t["score"] for t in visible), sum(t["max_score"] for t in visible)
+    text = f"simlab autograder{who}: the visible tests score {score:g}/{max_score:g} points."
+    if later:
+        text += (f" {later} further test(s) are graded now; their results and your total "
+                 "are shown when grades are published.")
+    return text + " Each test names the exercise and question; failed tests say what to fix."
 
 
 def render(report: GradeReport, fmt: str) -> str:

@@ -13,7 +13,8 @@ import pytest  # noqa: E402
 
 import simlab  # noqa: E402
 from simlab.grading.answers import encode  # noqa: E402
-from simlab.grading.compare import Verdict, compare, describe, normalize_choice  # noqa: E402
+from simlab.grading.compare import (Verdict, compare, describe, looks_rounded,  # noqa: E402
+                                    normalize_choice)
 
 CHOICES = ("a", "b", "c", "d")
 
@@ -76,6 +77,22 @@ def test_missing_answer_wins_over_choices():
     assert not verdict.ok and "not answered yet" in verdict.problem
 
 
+@pytest.mark.parametrize("expected, form", [
+    (0.5, "Expected a number"),
+    (pd.DataFrame({"a": [1.0]}), "Expected a pandas DataFrame with 1 rows"),
+])
+def test_missing_answer_states_the_expected_form_once(expected, form):
+    problem = check(expected, ...).problem
+    assert form in problem
+    assert problem.lower().count("expected") == 1
+
+
+def test_missing_multiple_choice_names_the_options():
+    problem = check("a", ..., choices=CHOICES).problem
+    assert "'a', 'b', 'c', 'd', as a string" in problem
+    assert problem.lower().count("expected") == 1
+
+
 @pytest.mark.parametrize("expected", [0.5, pd.Series([1.0], index=["a"]), "text",
                                       pd.DataFrame({"a": [1.0]})])
 def test_none_answer_mentions_return(expected):
@@ -116,6 +133,62 @@ def test_number_mismatch_reports_student_value_and_tolerance():
     assert not verdict.ok
     assert "2.5" in verdict.problem
     assert "rtol=0.001" in verdict.problem and "atol=0.01" in verdict.problem
+
+
+ROUNDED = "looks rounded"
+
+
+@pytest.mark.parametrize("got", [0.12, 0.123, 0.1235, 0.1, 1.235e-1])
+def test_a_number_rounded_to_decimals_gets_the_rounding_hint(got):
+    verdict = check(0.123456789, got, rtol=1e-6)
+    assert not verdict.ok
+    assert ROUNDED in verdict.problem and "full-precision" in verdict.problem
+    assert "0.123456" not in verdict.problem and "0.12346" not in verdict.problem
+
+
+@pytest.mark.parametrize("expected, got", [(1234.5678, 1230.0), (1234.5678, 1234.6),
+                                           (1234.5678, 1000.0), (-0.000123456, -0.00012),
+                                           (-0.000123456, -0.0001235)])
+def test_a_number_rounded_to_significant_digits_gets_the_rounding_hint(expected, got):
+    verdict = check(expected, got, rtol=1e-6)
+    assert not verdict.ok and ROUNDED in verdict.problem
+
+
+@pytest.mark.parametrize("got", [0.5, 0.13, 0.124, 0.0, -0.12, 0.1234, float("nan")])
+def test_a_wrong_number_gets_no_rounding_hint(got):
+    verdict = check(0.123456789, got, rtol=1e-6)
+    assert not verdict.ok and ROUNDED not in verdict.problem
+
+
+def test_a_rounded_number_within_tolerance_passes():
+    assert check(0.123456789, 0.1235, rtol=0.0, atol=1e-3).ok
+
+
+def test_rounded_values_of_a_series_and_a_table_get_the_rounding_hint():
+    expected = pd.Series([0.123456789, 7.654321], index=["a", "b"])
+    verdict = check(expected, expected.round(2))
+    assert not verdict.ok and ROUNDED in verdict.problem
+    verdict = check(expected.to_frame("x"), expected.round(3).to_frame("x"))
+    assert verdict.problem.startswith("column 'x'") and ROUNDED in verdict.problem
+    half = pd.Series([0.12, 9.0], index=["a", "b"])  # one rounded, one plainly wrong
+    assert ROUNDED not in check(expected, half).problem
+
+
+def test_rounded_model_estimates_get_the_rounding_hint():
+    model = {"kind": "model", "type": "lmer", "formula": "y ~ x + (1 | g)", "reml": True,
+             "terms": ["(Intercept)", "x"], "estimate": [1.23456, 2.34567], "se": [0.1, 0.2],
+             "sigma": 1.0, "tau": 0.5, "nobs": 100}
+    verdict = compare(model, dict(model, estimate=[1.23, 2.35]), rtol=1e-6, atol=0)
+    assert verdict.problem.startswith("fixed-effect estimate") and ROUNDED in verdict.problem
+
+
+@pytest.mark.parametrize("want, have, rounded", [
+    ([0.123456], [0.12], True), ([0.123456], [0.1235], True), ([123.456], [120.0], True),
+    ([0.123456], [0.0], False), ([0.123456], [0.2], False), ([0.123456], [np.inf], False),
+    ([0.5, 0.123456], [0.5, 0.12], True), ([0.2, 0.123456], [0.3, 0.12], False), ([], [], False),
+])
+def test_looks_rounded(want, have, rounded):
+    assert looks_rounded(np.array(want), np.array(have)) is rounded
 
 
 def test_integers_and_numpy_scalars_compare_as_numbers():
@@ -482,6 +555,37 @@ def test_multiple_choice_forms(expected, got, ok):
     assert check(expected, got, choices=CHOICES).ok is ok
 
 
+@pytest.mark.parametrize("got", ["b", "(b)", "b)", "B", " b ", '"b."', "b.", "(B).", "'b'",
+                                 "[b]", "b:", ["(b)"], {"B."}, ("b)",)])
+def test_decorated_single_choice_is_accepted(got):
+    assert check("b", got, choices=CHOICES).ok
+
+
+@pytest.mark.parametrize("got", ["(a), (c)", "(a) (c)", "a) c)", "A. C.", '"a.", "c."',
+                                 "(c); a", ["(a)", "c)"], {'"A."', " c "}, ("C", "(a)")])
+def test_decorated_choices_in_a_collection_are_accepted(got):
+    assert check("a, c", got, choices=CHOICES).ok
+
+
+@pytest.mark.parametrize("got", ["(b)", "a)", "(a) (b) (c)", ["(a)"], "(e)"])
+def test_decorated_wrong_choices_still_fail(got):
+    assert not check("a, c", got, choices=CHOICES).ok
+
+
+def test_decorated_unknown_option_is_reported_as_written():
+    verdict = check("b", "(e)", choices=CHOICES)
+    assert "'(e)'" in verdict.problem and "not among the choices" in verdict.problem
+
+
+def test_a_choice_with_parentheses_keeps_them():
+    params = ("sd_(Intercept)|group", "sigma", "(Intercept)", "x")
+    assert check("(Intercept)", "(intercept)", choices=params).ok
+    assert check("(Intercept)", "'(Intercept)'", choices=params).ok
+    assert not check("(Intercept)", "intercept", choices=params).ok
+    assert check("x", "(x)", choices=params).ok
+    assert check(["(Intercept)", "x"], "(Intercept), x)", choices=params).ok
+
+
 def test_option_not_among_choices():
     verdict = check("b", "e", choices=CHOICES)
     assert not verdict.ok
@@ -527,6 +631,15 @@ def test_number_for_multiple_choice_is_rejected():
 ])
 def test_normalize_choice(value, expected):
     assert normalize_choice(encode(value)) == frozenset(expected)
+    assert normalize_choice(encode(value), CHOICES + ("higher",)) == frozenset(expected)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("(b)", {"b"}), ("b)", {"b"}), ('"B."', {"b"}), ("(a) (c)", {"a", "c"}),
+    (["(A)", "c."], {"a", "c"}), ("(e)", {"(e)"}), ("(not sure)", {"(not sure)"}),
+])
+def test_normalize_choice_strips_decoration_only_for_known_choices(value, expected):
+    assert normalize_choice(encode(value), CHOICES) == frozenset(expected)
 
 
 def test_normalize_choice_of_a_number_is_none():
@@ -660,7 +773,8 @@ def test_describe_axes(new_axes):
 
 
 def test_describe_choices_lists_the_options():
-    assert describe(encode("a"), ("a", "b")) == "your choice(s) among 'a', 'b'"
+    assert describe(encode("a"), ("a", "b")) == ("the option(s) you choose among 'a', 'b', "
+                                                 "as a string")
 
 
 def test_describe_never_shows_values():

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
+from simlab.grading.keys import KEYS
 from simlab.grading.questions import (VISIBILITIES, ExerciseKey, KeyContext, Mistake,
                                       Question)
 
@@ -123,3 +125,84 @@ def test_public_of_all_public_key_is_equal():
 def test_keys_compare_by_content():
     assert key(q("q1")) == key(q("q1"))
     assert key(q("q1")) != key(q("q2"))
+
+
+# ---------------------------------------------------------------- the course's hints
+
+#: What gives the solution code away in a hint, and how to spot it. A hint names the idea and
+#: where to read (a README section, a docstring such as simlab.LmerResult.confint's, lme4's
+#: concept); dotted names are allowed only as simlab's documented API paths to read.
+SOLUTION_CODE = {
+    "a call": r"[A-Za-z_][\w.]*\(",
+    "an attribute of a value": r"[)\]]\.\w|(?<![\w.])\.[A-Za-z_]\w*",
+    "a dotted name other than simlab's API": (r"(?<![\w.])(?!simlab\.|e\.g\.|i\.e\.)"
+                                             r"(?!\w+\.(?:csv|md|py|ipynb|json)\b)"
+                                             r"[A-Za-z_]\w*\.[A-Za-z_]\w*"),
+    "indexing": r"[\w)\]]\[",
+    "a keyword argument": r"\b\w+=\S",
+    "a quoted formula": r"""["'`][^"'`]*~[^"'`]*["'`]""",
+    "a variable name": r"\b[a-z][a-z0-9]*_[a-z0-9_]*[a-z0-9]\b",
+    "a Python keyword": r"\b(?:return|lambda|import|def)\b",
+}
+#: R's term labels are names, not code.
+TERM_LABELS = r"sd_\(Intercept\)\|\w+|\(Intercept\)"
+#: Where a question's hint may send the student to read.
+READ_WHERE = re.compile(r"README|docstring|lme4|tutorial|introduction|the text above")
+
+
+def solution_code_in(hint: str) -> list[str]:
+    """The kinds of solution code found in ``hint`` (empty if none)."""
+    text = re.sub(TERM_LABELS, "TERM", hint)
+    return [kind for kind, pattern in SOLUTION_CODE.items() if re.search(pattern, text)]
+
+
+@pytest.mark.parametrize("hint, kind", [
+    ("use simlab.lm('Reaction ~ Days', sleep).coef", "a call"),
+    ("call confint() on the mixed model", "a call"),
+    ("lmer(y ~ x + (1 | g), d) in R", "a call"),
+    ("take the model's .coef table", "an attribute of a value"),
+    ("read fit.tau", "a dotted name other than simlab's API"),
+    ("plot ranef()['value']", "indexing"),
+    ("take fixef['se']", "indexing"),
+    ("do not pass reml=False", "a keyword argument"),
+    ("fit 'gpa ~ occasion + (1 | student)'", "a quoted formula"),
+    ("fit `y ~ x + (1 | group)`", "a quoted formula"),
+    ("(variance_base - variance_model) / variance_base", "a variable name"),
+    ("compare with q3_icc", "a variable name"),
+    ("return the value with lambda", "a Python keyword"),
+])
+def test_solution_code_in_a_hint_is_found(hint, kind):
+    assert kind in solution_code_in(hint)
+
+
+@pytest.mark.parametrize("hint", [
+    "ordinary least squares ignores who was measured; the docstring of simlab.lm and the "
+    "README section 'Use' describe its coefficient table",
+    "lme4's default intervals profile the likelihood (the docstring of "
+    "simlab.LmerResult.confint)",
+    "a random intercept, lme4's (1 | Subject) term, fitted by REML, lmer's default",
+    "the ICC is a ratio of variances, tau^2 / (tau^2 + sigma^2), e.g. 0.5 of the total",
+    "the spread of sd_(Intercept)|group and the (Intercept) row; gpa.csv is in the data folder",
+    "the model y ~ x + (1 | group) of Q3's docstring. Read it again.",
+])
+def test_hints_that_name_the_idea_pass(hint):
+    assert solution_code_in(hint) == []
+
+
+def _hints(key):
+    for question in key.questions:
+        yield question.name, question.hint
+        for mistake in question.mistakes:
+            yield f"{question.name} (mistake)", mistake.hint
+
+
+@pytest.mark.parametrize("name", sorted(KEYS))
+def test_no_hint_of_any_key_shows_solution_code(name):
+    found = {where: solution_code_in(hint) for where, hint in _hints(KEYS[name])}
+    assert not {where: kinds for where, kinds in found.items() if kinds}
+
+
+@pytest.mark.parametrize("name", sorted(KEYS))
+def test_every_question_hint_says_where_to_read(name):
+    vague = [q.name for q in KEYS[name].questions if not READ_WHERE.search(q.hint)]
+    assert not vague

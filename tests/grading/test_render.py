@@ -7,8 +7,8 @@ import os
 import pytest
 
 from simlab.grading.grader import ExerciseResult, GradeReport, QuestionResult
-from simlab.grading.render import (FORMATS, as_dict, as_gradescope, as_text, exercise_text,
-                                   render, write_atomic)
+from simlab.grading.render import (FORMATS, PRINTED_HEADER, as_dict, as_gradescope, as_text,
+                                   exercise_text, printed_output, render, write_atomic)
 
 TOP_KEYS = {"score", "execution_time", "output", "visibility", "stdout_visibility", "tests"}
 TEST_KEYS = {"name", "score", "max_score", "status", "output", "visibility", "number", "tags"}
@@ -57,10 +57,50 @@ def test_gradescope_score_is_sum_of_test_scores(report):
     assert result["score"] == report.score
 
 
-def test_gradescope_output_mentions_total_and_student(report):
+def test_gradescope_output_mentions_only_the_visible_totals_and_the_student(report):
     output = as_gradescope(report)["output"]
-    assert "3/7 points" in output
+    assert "the visible tests score 2/5 points" in output  # q1 2/2 and q2 0/3
+    assert "3/7" not in output and "/7" not in output  # the total includes hidden tests
+    assert "2 further test(s)" in output and "when grades are published" in output
     assert "12345" in output
+
+
+def test_gradescope_output_without_hidden_tests_has_no_further_note():
+    public = GradeReport((ExerciseResult("ex", "Ex", "ex.py", (
+        question("ex", "q1", 2.0, 2.0), question("ex", "q2", 1.0, 0.0, "wrong"))),))
+    output = as_gradescope(public)["output"]
+    assert "the visible tests score 2/3 points" in output
+    assert "further" not in output
+
+
+def _visible_part(result: dict) -> dict:
+    """What a student sees before grades are published: the top level but the score, and
+    the visible tests."""
+    top = {k: v for k, v in result.items() if k not in ("score", "tests", "execution_time")}
+    return {**top, "tests": [t for t in result["tests"] if t["visibility"] == "visible"]}
+
+
+def test_gradescope_visible_part_reveals_nothing_about_hidden_results(report):
+    """Two reports that differ only in the hidden questions' results look the same."""
+    def flip(q):
+        if q.visibility != "hidden":
+            return q
+        return question(q.exercise, q.name, q.points, 0.0, "a different feedback", "hidden")
+
+    other = GradeReport(tuple(ExerciseResult(e.name, e.title, e.file,
+                                             tuple(flip(q) for q in e.questions), e.problems,
+                                             e.output, e.seconds) for e in report.exercises),
+                        report.student_id, report.seconds)
+    assert other.score != report.score
+    assert _visible_part(as_gradescope(other)) == _visible_part(as_gradescope(report))
+
+
+def test_gradescope_hidden_questions_count_and_are_after_published_not_hidden(report):
+    """Gradescope's "hidden" is for tests worth no points; graded hidden questions are shown
+    after publication, and Gradescope hides the total until then."""
+    tests = as_gradescope(report)["tests"]
+    assert {t["visibility"] for t in tests if t["max_score"] > 0} <= {"visible",
+                                                                      "after_published"}
 
 
 def test_gradescope_output_without_student(report):
@@ -189,6 +229,80 @@ def test_render_text_is_as_text(report):
     assert render(report, "text") == as_text(report)
 
 
+def test_text_quotes_the_printed_output_after_the_questions(report):
+    text = exercise_text(report.exercises[0])
+    assert text.endswith(f"\n\n{PRINTED_HEADER}\n| hello")
+    assert PRINTED_HEADER not in exercise_text(report.exercises[1])  # printed nothing
+
+
+# ---------------------------------------------------------------- printed output
+
+def test_printed_output_quotes_every_line():
+    assert printed_output("one\ntwo\n\nfour\n") == "| one\n| two\n| \n| four"
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "   ", "\x1b[31m\x1b[0m"])
+def test_printed_output_of_nothing_is_empty(text):
+    assert printed_output(text) == ""
+
+
+def test_printed_output_cannot_pose_as_grader_text():
+    fake = "  ok   q1 [2/2] Q1: prompt\nAll public checks passed.\nTotal: 7/7 points"
+    block = printed_output(fake)
+    assert all(line.startswith("| ") for line in block.splitlines())
+    text = exercise_text(ExerciseResult("ex", "Ex", "ex.py", (question("ex", "q1", 1, 0, "x"),),
+                                        output=fake))
+    assert "\nAll public checks passed." not in text and "\nTotal: 7/7" not in text
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("\x1b[1;32mgreen\x1b[0m", "| green"),                  # colours
+    ("a\x1b[2K\x1b[1Ab", "| ab"),                           # erase line, cursor up
+    ("\x1b]0;title\x07x", "| x"),                            # window title (OSC)
+    ("\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", "| link"),   # hyperlink (OSC 8)
+    ("bell\x07 back\x08space\x00nul", "| bell backspacenul"),
+    ("fake\rreal", "| fakereal"),                            # carriage return overwrite
+    ("win\r\nlines", "| win\n| lines"),
+    ("tab\there", "| tab\there"),
+    ("rtl\u202eevil\u202c zero\u200bwidth", "| rtlevil zerowidth"),
+    ("line\u2028sep\x85nel", "| linesepnel"),
+    ("\x9b31mC1 csi", "| 31mC1 csi"),
+    ("é ✓ 日本", "| é ✓ 日本"),
+])
+def test_printed_output_removes_escape_sequences_and_control_characters(raw, shown):
+    assert printed_output(raw) == shown
+
+
+def test_printed_output_is_capped_in_characters_with_a_note_outside_the_quote():
+    block = printed_output("x" * 5000, max_chars=100)
+    lines = block.splitlines()
+    assert lines[0] == "| " + "x" * 100
+    assert lines[-1].startswith("[printed output cut") and len(lines) == 2
+    assert len(printed_output("x" * 100_000)) < 2200
+
+
+def test_printed_output_is_capped_in_lines():
+    block = printed_output("\n".join(f"line {i}" for i in range(100)), max_lines=5)
+    quoted = [line for line in block.splitlines() if line.startswith("| ")]
+    assert quoted == [f"| line {i}" for i in range(5)]
+    assert block.splitlines()[-1].startswith("[printed output cut")
+
+
+def test_printed_output_at_the_cap_is_not_marked_cut():
+    assert "cut" not in printed_output("x" * 100, max_chars=100)
+    assert "cut" not in printed_output("a\nb", max_lines=2)
+
+
+def test_every_format_quotes_and_cleans_the_printed_output():
+    result = ExerciseResult("ex", "Ex", "ex.py", (question("ex", "q1", 1, 0, "x"),),
+                            output="\x1b[31mred\x1b[0m\nFAIL q9\n")
+    report = GradeReport((result,))
+    assert as_dict(report)["exercises"][0]["output"] == "| red\n| FAIL q9"
+    assert "| red\n| FAIL q9" in as_text(report)
+    assert "\x1b" not in render(report, "json") and "\\u001b" not in render(report, "json")
+    assert "red" not in json.dumps(as_gradescope(report))
+
+
 # ---------------------------------------------------------------- dict / json
 
 def test_as_dict_fields(report):
@@ -200,7 +314,7 @@ def test_as_dict_fields(report):
     assert first["name"] == "sleepstudy" and first["file"] == "/sub/sleepstudy.py"
     assert first["score"] == 3.0 and first["max_score"] == 6.0
     assert first["problems"] == ["cell 2 (line 14): NameError: name 'x' is not defined"]
-    assert first["output"] == "hello\n"
+    assert first["output"] == "| hello"
     assert [q["status"] for q in first["questions"]] == ["passed", "failed", "passed"]
     assert [q["visibility"] for q in first["questions"]] == ["public", "public", "hidden"]
     assert first["questions"][1]["max_score"] == 3.0

@@ -571,8 +571,8 @@ def run_grade(args: argparse.Namespace) -> int:
     student_id = _grade_student_id(args)
     save = (lambda report: write_atomic(args.output, render(report, args.format))
             ) if args.output else None
-    if save is not None:  # a results file exists from the start, whatever happens later
-        save(GradeReport((), student_id))
+    if save is not None:  # from the start a results file says grading has not finished
+        save(GradeReport((), student_id, pending=tuple(keys)))
     report = grade(args.submission, keys, solutions_dir=solutions, student_id=student_id,
                    limits=limits, jobs=args.jobs, on_result=save)
     if save is not None:
@@ -610,6 +610,9 @@ def _autograder_zip(parser: argparse.ArgumentParser) -> Runner:
                         help="zip file to write (default: %(default)s)")
     parser.add_argument("--data-dir", default=None,
                         help="folder with gpa.csv to bundle (default: $SIMLAB_DATA_DIR)")
+    parser.add_argument("--exercise", action="append", default=None, metavar="NAME",
+                        help="bundle only this exercise, for one assignment (repeatable; "
+                             "default: all)")
     _add_grading_options(parser)
     return run_autograder_zip
 
@@ -618,10 +621,10 @@ def run_autograder_zip(args: argparse.Namespace) -> int:
     """Write the bundle and say how to upload it."""
     from simlab.grading.autograder import build_autograder
     from simlab.grading.grader import find_solutions
-    from simlab.grading.keys import KEYS
 
     data_dir = args.data_dir or os.environ.get("SIMLAB_DATA_DIR")
-    out = build_autograder(args.out, KEYS, solutions_dir=find_solutions(args.solutions),
+    out = build_autograder(args.out, _selected_keys(args.exercise),
+                           solutions_dir=find_solutions(args.solutions),
                            data_dir=data_dir, limits=_limits(args), jobs=args.jobs)
     print(f"Wrote {out}. Upload it on Gradescope under Configure Autograder -> Zip file "
           "upload; students submit their exercise files (e.g. sleepstudy.py) unchanged in name.")

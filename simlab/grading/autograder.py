@@ -6,6 +6,12 @@ which must leave ``/autograder/results/results.json``. The bundle carries
 simlab's source (installed by ``setup.sh``), the solution files the key is
 computed from, and the data files the exercises read (``gpa.csv`` is copied
 from the instructor's data folder into the zip, never into the repository).
+
+Both scripts run as root. ``setup.sh`` creates the unprivileged account
+student code runs as and makes the bundle root-only; ``run_autograder``
+makes ``/autograder`` and the results folder root-only again before every
+run, and replaces the results with a "grading failed" file whenever the
+grader does not finish (see :mod:`simlab.grading.isolation`).
 """
 from __future__ import annotations
 
@@ -16,41 +22,65 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .grader import find_exercise_file
+from .isolation import SANDBOX_USER
 from .questions import ExerciseKey
 from .sandbox import Limits
 
-__all__ = ["build_autograder", "project_root", "SETUP_SH", "run_autograder_script"]
+__all__ = ["build_autograder", "project_root", "SETUP_SH", "FAILED_RESULTS",
+           "run_autograder_script"]
 
 SETUP_SH = """#!/usr/bin/env bash
-# Gradescope runs this once, when it builds the autograder image.
+# Gradescope runs this once, as root, when it builds the autograder image.
+# AUTOGRADER_ROOT and SIMLAB_PYTHON exist for simlab's own tests.
 set -euo pipefail
-cd /autograder/source
-python3 -m pip install --upgrade pip
-python3 -m pip install ./simlab-src
-"""
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+PYTHON="${SIMLAB_PYTHON:-python3}"
+cd "$ROOT/source"
+if [ -z "${SIMLAB_PYTHON:-}" ]; then "$PYTHON" -m pip install --upgrade pip; fi
+"$PYTHON" -m pip install ./simlab-src
+# Student code runs as this unprivileged account (simlab would create it on first use).
+id -u %(user)s >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent \\
+    --shell /usr/sbin/nologin --user-group %(user)s
+# Only root may read the course: solutions, data, this bundle.
+chmod -R go-rwx "$ROOT/source"
+""" % {"user": SANDBOX_USER}
 
-# results.json must exist even if simlab cannot start, or Gradescope shows no feedback at all.
-_FALLBACK = ('{"score": 0, "output": "The autograder could not grade this submission: simlab '
-             'failed to start. Please tell your instructor.", "tests": []}')
+# Written when grading cannot finish (simlab did not start, or the grader was killed):
+# a results file that says so, never an empty-but-valid one or one the student's code wrote.
+FAILED_RESULTS = ('{"score": 0, "output": "Grading failed: the autograder stopped before it '
+                  'finished, so this submission has no grade yet. Please tell your '
+                  'instructor.", "tests": []}')
 
 
 def run_autograder_script(limits: Limits, jobs: int = 2) -> str:
-    """The ``run_autograder`` script; ``AUTOGRADER_ROOT`` overrides ``/autograder`` for tests."""
+    """The ``run_autograder`` script; ``AUTOGRADER_ROOT`` overrides ``/autograder`` for tests.
+
+    Its whole body is one function, which bash reads in full before running
+    any of it, so lines appended to the file while it runs are never executed.
+    """
     return f"""#!/usr/bin/env bash
-# Gradescope runs this for every submission.
-ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
-SOURCE="$ROOT/source"
-RESULTS="$ROOT/results/results.json"
-mkdir -p "$ROOT/results"
-export SIMLAB_DATA_DIR="$SOURCE/data"
-"${{SIMLAB_PYTHON:-python3}}" -m simlab grade "$ROOT/submission" --format gradescope \\
-    --output "$RESULTS" --solutions "$SOURCE/solutions" \\
-    --metadata "$ROOT/submission_metadata.json" --jobs {jobs} \\
-    --timeout {limits.timeout:g} --cell-timeout {limits.cell_timeout:g} \\
-    --memory-mb {limits.memory_mb}
-if [ ! -s "$RESULTS" ]; then
-  echo '{_FALLBACK}' > "$RESULTS"
-fi
+# Gradescope runs this for every submission, as root.
+simlab_run_autograder() {{
+  local ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+  local SOURCE="$ROOT/source" RESULTS_DIR="$ROOT/results"
+  local RESULTS="$RESULTS_DIR/results.json" status=0
+  mkdir -p "$RESULTS_DIR"
+  # Student code runs as an unprivileged account: it may read or write nothing here.
+  chmod go-rwx "$ROOT" "$RESULTS_DIR"
+  chmod -R go-rwx "$SOURCE"
+  rm -f "$RESULTS"
+  SIMLAB_DATA_DIR="$SOURCE/data" "${{SIMLAB_PYTHON:-python3}}" -m simlab grade \\
+      "$ROOT/submission" --format gradescope --output "$RESULTS" \\
+      --solutions "$SOURCE/solutions" --metadata "$ROOT/submission_metadata.json" \\
+      --jobs {jobs} --timeout {limits.timeout:g} --cell-timeout {limits.cell_timeout:g} \\
+      --memory-mb {limits.memory_mb} || status=$?
+  if [ "$status" -ne 0 ] || [ ! -s "$RESULTS" ]; then
+    echo '{FAILED_RESULTS}' > "$RESULTS"
+  fi
+  return 0
+}}
+simlab_run_autograder "$@"
+exit 0
 """
 
 

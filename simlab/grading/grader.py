@@ -1,31 +1,43 @@
-"""Grading: run the solution and the student's file, and score each question.
+"""Grading: compute the key, then run the student's file, and score each question.
 
-For every exercise the solution file runs (in the same sandbox as the
-student's, so both answers are encoded alike) to give the expected answers
-for this student's variant; then the student's file runs and each question
-is compared with :func:`simlab.grading.compare.compare`. The key stays in
-this process. A failure in one exercise never stops the others.
+For every exercise the solution file runs first (as the grader's own user,
+in the same kind of sandbox as the student's, so both answers are encoded
+alike) to give the expected answers for this student's variant. Only when
+every key is known does any student code run, one exercise at a time, as
+the sandbox account (:mod:`simlab.grading.isolation`); the key stays in
+this process. Each question is compared with
+:func:`simlab.grading.compare.compare`. A failure in one exercise never
+stops the others.
 """
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import isolation
 from .answers import decode, encode
-from .compare import compare, describe
+from .compare import compare
 from .questions import ExerciseKey, KeyContext, Question
-from .sandbox import Limits, RunOutcome, run_exercise
+from .sandbox import Limits, RunOutcome, refusal, run_exercise
 from .variants import STUDENT_ENV
 
 __all__ = ["QuestionResult", "ExerciseResult", "GradeReport", "grade", "grade_exercise",
-           "find_solutions", "find_exercise_file", "SOLUTIONS_ENV"]
+           "expected_answers", "find_solutions", "find_exercise_file", "locate_exercise",
+           "ExposedKeyWarning", "SOLUTIONS_ENV"]
 
 #: Environment variable naming the folder of solution files.
 SOLUTIONS_ENV = "SIMLAB_SOLUTIONS_DIR"
+_SUFFIXES = (".py", ".ipynb")
+_SKIPPED_FOLDERS = ("__MACOSX", "__pycache__")
+
+
+class ExposedKeyWarning(UserWarning):
+    """The grader runs as root but the sandbox account could read a solution file."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +85,20 @@ class ExerciseResult:
 
 @dataclass(frozen=True)
 class GradeReport:
-    """A whole submission's grade: one :class:`ExerciseResult` per exercise."""
+    """A whole submission's grade: one :class:`ExerciseResult` per exercise.
+
+    ``pending`` names the exercises not graded yet: a report saved while
+    grading runs (or left by a grader that died) says it is incomplete.
+    """
 
     exercises: tuple[ExerciseResult, ...]
     student_id: str | None = None
     seconds: float = 0.0
+    pending: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.pending
 
     @property
     def score(self) -> float:
@@ -120,13 +141,45 @@ def find_solutions(solutions_dir: str | Path | None = None, near: Path | None = 
                      f"{SOLUTIONS_ENV}")
 
 
+@dataclass(frozen=True)
+class Located:
+    """Where an exercise file was found in a submission, and what to tell about it."""
+
+    path: Path | None
+    notes: tuple[str, ...] = ()
+
+
+def locate_exercise(folder: str | Path, name: str) -> Located:
+    """Find ``name.py`` or ``name.ipynb`` in a submission folder, or one folder below it
+    (an uploaded folder). When both are there the ``.py`` file is graded, with a note.
+
+    A file reached through a symbolic link, or lying outside ``folder``, is refused
+    by the sandbox; a linked folder is not searched.
+    """
+    folder = Path(folder)
+    places = [folder] + sorted(p for p in _subfolders(folder))
+    for place in places:
+        found = [place / f"{name}{s}" for s in _SUFFIXES
+                 if (place / f"{name}{s}").is_file() or (place / f"{name}{s}").is_symlink()]
+        if found:
+            notes = () if len(found) == 1 else (
+                f"both {found[0].name} and {found[1].name} were submitted; {found[0].name} "
+                "was graded (the .py file wins; submit only one)",)
+            return Located(found[0], notes)
+    return Located(None)
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()
+                and not p.name.startswith(".") and p.name not in _SKIPPED_FOLDERS]
+    except OSError:
+        return []
+
+
 def find_exercise_file(folder: str | Path, name: str) -> Path | None:
-    """``folder/name.py``, else ``folder/name.ipynb``, else None."""
-    for suffix in (".py", ".ipynb"):
-        path = Path(folder) / f"{name}{suffix}"
-        if path.is_file():
-            return path
-    return None
+    """The exercise file :func:`locate_exercise` finds, or None."""
+    return locate_exercise(folder, name).path
 
 
 def grade(submission_dir: str | Path, keys: Mapping[str, ExerciseKey], *,
@@ -134,6 +187,9 @@ def grade(submission_dir: str | Path, keys: Mapping[str, ExerciseKey], *,
           limits: Limits = Limits(), jobs: int = 2,
           on_result: Callable[[GradeReport], None] | None = None) -> GradeReport:
     """Grade every exercise of ``keys`` found (or missing) in ``submission_dir``.
+
+    Every key is computed first (``jobs`` at a time); then the student's
+    files run one at a time, so no student code runs while a key is made.
 
     Parameters
     ----------
@@ -145,7 +201,7 @@ def grade(submission_dir: str | Path, keys: Mapping[str, ExerciseKey], *,
         Selects the per-student variant of exercises that have them.
     limits : Limits
     jobs : int
-        Exercises graded at the same time.
+        Keys computed at the same time.
     on_result : callable, optional
         Called with the partial report after each exercise, so a caller can
         save it before the rest is done.
@@ -154,45 +210,84 @@ def grade(submission_dir: str | Path, keys: Mapping[str, ExerciseKey], *,
     if not submission_dir.is_dir():
         raise ValueError(f"submission folder {str(submission_dir)!r} does not exist or is not "
                          "a folder; pass the folder holding the student's exercise files")
-    start, done = time.perf_counter(), {}
-
-    def one(key: ExerciseKey) -> ExerciseResult:
-        result = grade_exercise(find_exercise_file(submission_dir, key.name), key,
-                                solutions_dir=solutions_dir, student_id=student_id, limits=limits)
-        done[key.name] = result
-        if on_result is not None:
-            on_result(_report([done[k] for k in keys if k in done], student_id, start))
-        return result
-
+    start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(one, keys.values()))
-    return _report(results, student_id, start)
+        expected = dict(zip(keys, pool.map(
+            lambda key: expected_answers(key, solutions_dir, student_id, limits), keys.values())))
+    results = []
+    for key in keys.values():
+        results.append(_grade_against(submission_dir, key, expected[key.name], student_id,
+                                      limits))
+        if on_result is not None:
+            on_result(_report(results, student_id, start, keys))
+    return _report(results, student_id, start, keys)
 
 
-def _report(results: Iterable[ExerciseResult], student_id, start: float) -> GradeReport:
-    return GradeReport(tuple(results), student_id, time.perf_counter() - start)
+def _report(results: list[ExerciseResult], student_id, start: float,
+            keys: Mapping[str, ExerciseKey]) -> GradeReport:
+    graded = {r.name for r in results}
+    return GradeReport(tuple(results), student_id, time.perf_counter() - start,
+                       tuple(name for name in keys if name not in graded))
 
 
 def grade_exercise(path: Path | None, key: ExerciseKey, *, solutions_dir: str | Path,
                    student_id: str | None = None, limits: Limits = Limits()) -> ExerciseResult:
-    """Grade one exercise file (``path`` None: not submitted) against ``key``."""
-    if path is None:
-        missing = (f"no {key.name}.py (or .ipynb) in the submission; submit your exercise "
-                   "file under this exact name")
-        return ExerciseResult(key.name, key.title, None,
-                              tuple(_result(key.name, q, 0.0, missing) for q in key.questions),
-                              (missing,))
-    env = {STUDENT_ENV: student_id or ""} if key.variants else {}
-    names = [q.name for q in key.questions]
-    with ThreadPoolExecutor(max_workers=1) as pool:  # the key's run overlaps the student's
-        key_run = pool.submit(_expected_answers, key, Path(solutions_dir), names, limits, env)
-        run = run_exercise(path, names, limits=limits, env=env)
-        expected = key_run.result()
+    """Grade one exercise file (``path`` None: not submitted) against ``key``: the key's run
+    first, then the student's."""
+    expected = expected_answers(key, solutions_dir, student_id, limits)
+    located = Located(None) if path is None else Located(Path(path))
+    return _score_run(located, key, expected, student_id, limits)
+
+
+def _grade_against(folder: Path, key: ExerciseKey, expected: RunOutcome, student_id,
+                   limits: Limits) -> ExerciseResult:
+    located = locate_exercise(folder, key.name)
+    if located.path is not None and not _inside(located.path, folder):
+        why = f"{located.path.name} lies outside the submission folder, which is not accepted"
+        return _zero(key, located.path, why)
+    return _score_run(located, key, expected, student_id, limits)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve()) and not path.is_symlink()
+
+
+def _zero(key: ExerciseKey, path: Path | None, why: str) -> ExerciseResult:
+    return ExerciseResult(key.name, key.title, None if path is None else str(path),
+                          tuple(_result(key.name, q, 0.0, why) for q in key.questions), (why,))
+
+
+def _score_run(located: Located, key: ExerciseKey, expected: RunOutcome, student_id,
+               limits: Limits) -> ExerciseResult:
+    """Run the student's file (after the key is known) and score every question."""
+    if located.path is None:
+        return _zero(key, None, f"no {key.name}.py (or .ipynb) in the submission; submit your "
+                                "exercise file under this exact name")
+    why = refusal(located.path)
+    if why is not None:
+        return _zero(key, located.path, why)
+    run = run_exercise(located.path, [q.name for q in key.questions], limits=limits,
+                       env=_variant_env(key, student_id), data_files=key.data_files)
     context = _LazyContext(expected, student_id if key.variants else None)
-    questions = tuple(score_question(key.name, q, expected, run, context) for q in key.questions)
-    problems = run.cell_errors + ((run.problem,) if run.problem else ())
-    return ExerciseResult(key.name, key.title, str(path), questions, problems,
+    questions = tuple(_safe_score(key.name, q, expected, run, context) for q in key.questions)
+    problems = located.notes + run.cell_errors + ((run.problem,) if run.problem else ())
+    return ExerciseResult(key.name, key.title, str(located.path), questions, problems,
                           _output_note(run), run.seconds)
+
+
+def _safe_score(exercise: str, question: Question, expected: RunOutcome, run: RunOutcome,
+                context) -> QuestionResult:
+    """:func:`score_question`; an answer that cannot be compared scores 0, never crashes."""
+    try:
+        return score_question(exercise, question, expected, run, context)
+    except Exception as error:  # noqa: BLE001 - the answer came from student code
+        return _result(exercise, question, 0.0, "your answer could not be compared with the "
+                       f"key ({type(error).__name__}); return the kind of value the question "
+                       f"asks for. Hint: {question.hint}")
+
+
+def _variant_env(key: ExerciseKey, student_id: str | None) -> dict:
+    return {STUDENT_ENV: student_id or ""} if key.variants else {}
 
 
 def _output_note(run: RunOutcome) -> str:
@@ -202,19 +297,31 @@ def _output_note(run: RunOutcome) -> str:
     return run.output
 
 
-def _expected_answers(key: ExerciseKey, solutions_dir: Path, names: list[str],
-                      limits: Limits, env: dict) -> RunOutcome:
-    """Run the solution file; pinned published numbers replace its answers."""
+def expected_answers(key: ExerciseKey, solutions_dir: str | Path, student_id: str | None,
+                     limits: Limits = Limits()) -> RunOutcome:
+    """The key: the solution's answers for this student; pinned published numbers replace
+    the solution's."""
     path = find_exercise_file(solutions_dir, key.name)
     if path is None:
         return RunOutcome(problem=f"the solution file {key.name}.py is missing from "
                                   f"{solutions_dir}")
-    run = run_exercise(path, names, limits=limits, env=env)
+    _warn_if_exposed(path)
+    env = _variant_env(key, student_id)
+    run = run_exercise(path, [q.name for q in key.questions], limits=limits, env=env,
+                       data_files=key.data_files, trusted=True)
     pinned = {q.name: encode(q.published) for q in key.questions if q.published is not None}
     if pinned and not (key.variants and env.get(STUDENT_ENV)):
         run = RunOutcome({**run.answers, **pinned}, run.errors, run.cell_errors, run.problem,
                          run.output, run.output_chars, run.seconds)
     return run
+
+
+def _warn_if_exposed(path: Path) -> None:
+    if isolation.is_root() and isolation.readable_by_others(path):
+        warnings.warn(f"the solution file {path} is readable by every user, so also by the "
+                      f"sandbox account that runs student code; chmod -R go-rwx "
+                      f"{path.parent} (run_autograder does this on Gradescope)",
+                      ExposedKeyWarning, stacklevel=3)
 
 
 class _LazyContext:

@@ -1,7 +1,10 @@
 """The course's own exercises: validation, lme4 agreement of the keys, diagnostics, variants."""
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +18,19 @@ from simlab.grading.keys import KEYS
 from simlab.grading.sandbox import Limits, run_exercise
 from simlab.grading.validate import top_level_names, validate
 
-from conftest import REFERENCE, load_reference
-
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _top_conftest():
+    """tests/conftest.py, which `import conftest` no longer reaches: tests/grading has its own."""
+    spec = importlib.util.spec_from_file_location("_tests_conftest", ROOT / "tests" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_TOP = _top_conftest()
+REFERENCE, load_reference = _TOP.REFERENCE, _TOP.load_reference
 EXERCISES, SOLUTIONS = ROOT / "exercises", ROOT / "solutions"
 LIMITS = Limits(timeout=300, cell_timeout=120)
 
@@ -44,6 +57,7 @@ def validation(course_keys):
     return validate(EXERCISES, SOLUTIONS, course_keys, limits=LIMITS)
 
 
+@functools.lru_cache(maxsize=None)
 def solution_answers(name: str, student_id: str | None = None) -> dict:
     key = KEYS[name]
     env = {"SIMLAB_STUDENT_ID": student_id or ""}
@@ -113,6 +127,21 @@ def test_sleepstudy_key_matches_lme4(sleep_answers):
     assert model["se"] == pytest.approx(ref["fixef"]["se"], rel=1e-6)
 
 
+#: R's lm(Reaction ~ Days, sleepstudy): the SE of Days (tests/model/test_ols.py).
+R_LM_DAYS_SE = 1.2382
+
+
+def test_sleepstudy_days_se_matches_lme4_and_the_tutorial(sleep_answers):
+    lmer_se = load_reference("sleepstudy")["fixef"]["se"][1]
+    se = sleep_answers["q4_days_se"]
+    assert se["lmer"] == pytest.approx(lmer_se, rel=1e-6)
+    assert se["lm"] == pytest.approx(R_LM_DAYS_SE, rel=1e-4)
+    assert (se["lm"], se["lmer"]) == pytest.approx((1.238, 0.804), abs=5e-4)  # the tutorial
+    assert sleep_answers["q4_days_se_ratio"] == pytest.approx(lmer_se / R_LM_DAYS_SE, rel=1e-4)
+    assert sleep_answers["q4_days_se_ratio"] < 1
+    assert sleep_answers["q4_why_days_se_shrinks"] == "c"
+
+
 def test_icc_simulation_key_reproduces_the_r_tutorial(sim_answers):
     data = sim_answers["q1_data"]
     r_data = pd.read_csv(REFERENCE / "sim1234.csv")
@@ -157,6 +186,12 @@ SLEEP_MISTAKES = {
         f"m = {REML_FIT}\n    return m.tau / (m.tau + m.sigma)\n",
     'return simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep)\n':
         'return simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep, reml=False)\n',
+    'lmer_se = q2_random_intercept_model().fixef.loc["Days", "se"]\n':
+        f'lmer_se = {REML_FIT}.fixef.loc["Days", "se"]\n',
+    # The labels swapped, so the ratio of Q4 comes out upside down.
+    'return pd.Series({"lm": lm_se, "lmer": lmer_se})\n':
+        'return pd.Series({"lm": lmer_se, "lmer": lm_se})\n',
+    'return "c"\n': 'return "(C)."\n',  # a decorated choice is still right
 }
 
 
@@ -175,11 +210,15 @@ def failed_feedback(name: str, mistakes: dict, folder: Path) -> dict:
 def test_common_mistakes_get_targeted_hints(tmp_path):
     feedback = failed_feedback("sleepstudy", SLEEP_MISTAKES, tmp_path)
     assert "you gave the variance" in feedback["q3_subject_sd"]
-    assert "ML estimate" in feedback["q3_residual_sd"]
+    assert "maximum-likelihood" in feedback["q3_residual_sd"]
     assert "you used the standard deviations" in feedback["q3_icc"]
     assert "REML" in feedback["q2_random_intercept_model"]
+    assert "labels are swapped" in feedback["q4_days_se"]
+    assert "upside down" in feedback["q4_days_se_ratio"]
     assert set(feedback) == {"q3_subject_sd", "q3_residual_sd", "q3_icc",
-                             "q2_random_intercept_model"}
+                             "q2_random_intercept_model", "q4_days_se", "q4_days_se_ratio"}
+    for text in feedback.values():
+        assert_one_statement(text)
 
 
 def test_each_student_gets_a_variant_and_a_recomputed_key(tmp_path):
@@ -222,6 +261,82 @@ def test_gpa_mistakes_get_targeted_hints(tmp_path):
     assert set(feedback) == {"q4_confint", "q6_ranef_first5", "q5_variance_components",
                              "q3_se_ratio"}
     assert "Wald intervals" in feedback["q4_confint"]
-    assert "this is coef()" in feedback["q6_ranef_first5"]
-    assert "ML variances" in feedback["q5_variance_components"]
+    assert "student-specific intercepts" in feedback["q6_ranef_first5"]
+    assert "maximum-likelihood variances" in feedback["q5_variance_components"]
     assert "upside down" in feedback["q3_se_ratio"]
+    for text in feedback.values():
+        assert_one_statement(text)
+
+
+# ---------------------------------------------------------------- feedback that teaches
+
+def assert_one_statement(feedback: str) -> None:
+    """The mismatch is stated once, then one hint."""
+    assert feedback.lower().count("expected") <= 1, feedback
+    assert feedback.count("Hint:") == 1, feedback
+
+
+def test_an_untouched_exercise_gets_one_statement_and_a_hint_without_code():
+    result = grade_exercise(EXERCISES / "sleepstudy.py", KEYS["sleepstudy"].public(),
+                            solutions_dir=SOLUTIONS, limits=LIMITS)
+    first = result.questions[0].feedback
+    assert first.startswith("not answered yet") and "Expected a pandas DataFrame" in first
+    assert "simlab.lm(" not in first and ".coef" not in first and "~" not in first
+    for question in result.questions:
+        assert not question.passed
+        assert_one_statement(question.feedback)
+
+
+def numbers_of(value) -> list[float]:
+    """The non-integer numbers of a decoded answer (integers are labels or counts)."""
+    if isinstance(value, dict) and value.get("kind") == "model":
+        values = [*value["estimate"], *value["se"], value["sigma"], value["tau"]]
+    elif isinstance(value, dict):
+        values = [x for v in value.values() for x in numbers_of(v)]
+    elif isinstance(value, pd.DataFrame):
+        values = value.select_dtypes("number").to_numpy(float).ravel()
+    elif isinstance(value, (pd.Series, np.ndarray)):
+        values = pd.to_numeric(pd.Series(np.ravel(value)), errors="coerce")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        values = [value]
+    else:
+        values = []
+    return [float(v) for v in values if v is not None and np.isfinite(v) and v != round(v)]
+
+
+def numbers_in(text: str) -> list[float]:
+    """Every number written in ``text``; a percentage also as a fraction."""
+    found = []
+    for number, percent in re.findall(r"(?<![\w.])(-?\d+(?:\.\d+)?)(%?)", text):
+        found += [float(number)] + ([float(number) / 100] if percent else [])
+    return found
+
+
+def visible_texts(name: str) -> dict[str, str]:
+    """All a student sees of an exercise before grading: its file, prompts and hints."""
+    key = KEYS[name]
+    texts = {"exercise file": (EXERCISES / f"{name}.py").read_text()}
+    for q in key.questions:
+        texts[f"{q.name} prompt"] = q.prompt
+        texts[f"{q.name} hints"] = " ".join([q.hint, *(m.hint for m in q.mistakes)])
+    return texts
+
+
+@pytest.mark.parametrize("name", ["sleepstudy", "gpa_basics", "gpa_cluster"])
+def test_no_visible_text_gives_a_checked_number(name):
+    key = KEYS[name]
+    answers = gpa_answers(name) if "gpa.csv" in key.data_files else solution_answers(name)
+    leaks = []
+    for q in key.questions:
+        secrets = numbers_of(answers[q.name]) + numbers_of(q.published)
+        for where, text in visible_texts(name).items():
+            leaks += [(q.name, where, n) for n in numbers_in(text)
+                      if np.isclose(n, secrets, rtol=q.rtol, atol=q.atol).any()]
+    assert not leaks
+
+
+def test_the_leak_check_finds_a_printed_answer():
+    """What Q5 of gpa_basics used to print (0.064 / 0.122, about 52%) gives the ICC away."""
+    icc = KEYS["gpa_basics"].question("q5_icc")
+    printed = numbers_in("the ICC is 0.064 / 0.122, about 52%")
+    assert np.isclose(printed, icc.published, rtol=icc.rtol, atol=icc.atol).any()

@@ -89,15 +89,23 @@ def as_text(report: GradeReport) -> str:
     who = f" for student {report.student_id}" if report.student_id else ""
     parts = [exercise_text(e) for e in report.exercises]
     parts.append(f"Total{who}: {_points(report.score)}/{_points(report.max_score)} points "
-                 f"({report.seconds:.1f} s)")
+                 f"({report.seconds:.1f} s)" + _pending_note(report))
     return "\n\n".join(parts)
+
+
+def _pending_note(report: GradeReport) -> str:
+    """A sentence (after a space) naming the exercises not graded yet; "" once complete."""
+    if report.complete:
+        return ""
+    return (f" Grading has not finished: {', '.join(report.pending)} not graded yet, so these "
+            "points are incomplete.")
 
 
 def as_dict(report: GradeReport) -> dict:
     """The report as plain JSON data, one entry per exercise and question."""
     return {
         "student_id": report.student_id, "score": report.score, "max_score": report.max_score,
-        "seconds": round(report.seconds, 3),
+        "seconds": round(report.seconds, 3), "pending": list(report.pending),
         "exercises": [{
             "name": e.name, "title": e.title, "file": e.file, "score": e.score,
             "max_score": e.max_score, "problems": list(e.problems),
@@ -143,7 +151,8 @@ def _gradescope_summary(report: GradeReport, tests: list[dict]) -> str:
     if later:
         text += (f" {later} further test(s) are graded now; their results and your total "
                  "are shown when grades are published.")
-    return text + " Each test names the exercise and question; failed tests say what to fix."
+    return (text + _pending_note(report)
+            + " Each test names the exercise and question; failed tests say what to fix.")
 
 
 def render(report: GradeReport, fmt: str) -> str:

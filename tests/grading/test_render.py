@@ -95,6 +95,16 @@ def test_gradescope_visible_part_reveals_nothing_about_hidden_results(report):
     assert _visible_part(as_gradescope(other)) == _visible_part(as_gradescope(report))
 
 
+def test_an_unfinished_report_says_which_exercises_are_not_graded_yet(report):
+    partial = GradeReport(report.exercises[:1], "12345", 1.0, pending=("gpa_cluster", "x"))
+    assert as_text(partial).endswith("Grading has not finished: gpa_cluster, x not graded yet, "
+                                     "so these points are incomplete.")
+    assert "not graded yet" in as_gradescope(partial)["output"]
+    assert as_dict(partial)["pending"] == ["gpa_cluster", "x"]
+    assert "not finished" not in as_text(report) + as_gradescope(report)["output"]
+    assert as_dict(report)["pending"] == []
+
+
 def test_gradescope_hidden_questions_count_and_are_after_published_not_hidden(report):
     """Gradescope's "hidden" is for tests worth no points; graded hidden questions are shown
     after publication, and Gradescope hides the total until then."""

@@ -144,15 +144,16 @@ SOLUTION_CODE = {
     "a variable name": r"\b[a-z][a-z0-9]*_[a-z0-9_]*[a-z0-9]\b",
     "a Python keyword": r"\b(?:return|lambda|import|def)\b",
 }
-#: R's term labels are names, not code.
-TERM_LABELS = r"sd_\(Intercept\)\|\w+|\(Intercept\)"
+#: Not code: R's term labels, and a name whose docstring the hint sends the student to read.
+NOT_CODE = (r"sd_\(Intercept\)\|\w+|\(Intercept\)"
+            r"|(?<=docstring of )[\w.]+|(?<=docstrings of )[\w.]+")
 #: Where a question's hint may send the student to read.
 READ_WHERE = re.compile(r"README|docstring|lme4|tutorial|introduction|the text above")
 
 
 def solution_code_in(hint: str) -> list[str]:
     """The kinds of solution code found in ``hint`` (empty if none)."""
-    text = re.sub(TERM_LABELS, "TERM", hint)
+    text = re.sub(NOT_CODE, "NAME", hint)
     return [kind for kind, pattern in SOLUTION_CODE.items() if re.search(pattern, text)]
 
 
@@ -184,6 +185,7 @@ def test_solution_code_in_a_hint_is_found(hint, kind):
     "the ICC is a ratio of variances, tau^2 / (tau^2 + sigma^2), e.g. 0.5 of the total",
     "the spread of sd_(Intercept)|group and the (Intercept) row; gpa.csv is in the data folder",
     "the model y ~ x + (1 | group) of Q3's docstring. Read it again.",
+    "the docstrings of width_ratio and of simlab.LmerResult.confint",
 ])
 def test_hints_that_name_the_idea_pass(hint):
     assert solution_code_in(hint) == []

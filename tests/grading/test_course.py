@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _top_conftest():
     """tests/conftest.py, which `import conftest` no longer reaches: tests/grading has its own."""
-    spec = importlib.util.spec_from_file_location("_tests_conftest", ROOT / "tests" / "conftest.py")
+    path = ROOT / "tests" / "conftest.py"
+    spec = importlib.util.spec_from_file_location("_tests_conftest", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

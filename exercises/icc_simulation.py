@@ -29,8 +29,10 @@
 # ```
 #
 # `simlab.simulate(..., rng="R")` replays exactly that recipe. Your settings
-# are in `V` below: without a student id they are the tutorial's; if your
-# instructor gave you one, set it first (`export SIMLAB_STUDENT_ID=<id>`, or
+# are in `V` below: without a student id they are the tutorial's. Your id is
+# your student id (SID) on the course roster, or the e-mail you use on
+# Gradescope if the roster has no SID for you; Gradescope grades the variant
+# of that id. Set it first (`export SIMLAB_STUDENT_ID=<id>`, or
 # `simlab check --student-id <id> ...`) and you get your own seed and
 # variances, and the checks follow them.
 #
@@ -140,6 +142,9 @@ def q4_icc_direction():
 # %% [markdown]
 # ## Q5. Half the groups: 50 instead of 100
 #
+# Keep the first 50 groups of your data (groups 1 to 50 of `q1_data()`) and
+# fit the same model. The groups you keep are the same ones, only fewer, so
+# what changes in the intervals is due to the design, not to a new sample.
 # For interval widths use `upper - lower` of the profile intervals.
 
 # %%
@@ -149,7 +154,7 @@ def width_ratio(data):
 
 
 def q5_width_ratio():
-    """Return the interval-width ratios, 50 groups over your base design.
+    """Return the interval-width ratios, your first 50 groups over your base design.
 
     Returns
     -------
@@ -168,7 +173,10 @@ def q5_direction():
 # %% [markdown]
 # ## Q6. Ten per group instead of three
 #
-# Keep the number of groups and simulate 10 observations per group.
+# Keep the 100 groups and simulate 10 observations per group
+# (`simulate_data(n_per_group=10)`), then fit the same model. Some intervals
+# narrow a lot, others barely move: which parameters are estimated from the
+# differences *within* groups, and which from the differences *between* them?
 
 # %%
 def q6_width_ratio():
@@ -176,11 +184,7 @@ def q6_width_ratio():
     return ...  # replace ... with your answer
 
 
-def q6_direction():
-    """Return "wider", "narrower" or "mixed", as in Q5."""
-    return ...  # replace ... with your answer
-
-
-def q6_most_narrowed():
-    """Return the name of the parameter whose interval narrowed the most (the smallest ratio)."""
+def q6_narrowed():
+    """Return the set of parameters whose interval is less than three quarters as wide as
+    in your base design (a width ratio below 0.75): labels of ``q6_width_ratio()``."""
     return ...  # replace ... with your answer

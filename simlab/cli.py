@@ -588,6 +588,12 @@ def run_grade(args: argparse.Namespace) -> int:
 def _validate(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--exercises", default="exercises",
                         help="folder of exercise files (default: %(default)s)")
+    parser.add_argument("--variants", type=int, default=None, metavar="N",
+                        help="student ids (student1 ... studentN) whose answer keys must be "
+                             "stable: every answer usable, every decision clear of its "
+                             "threshold (default: 200; 0 for none)")
+    parser.add_argument("--roster", default=None, metavar="FILE",
+                        help="also check the ids of this roster (as in `simlab variants`)")
     _add_grading_options(parser)
     return run_validate
 
@@ -596,12 +602,38 @@ def run_validate(args: argparse.Namespace) -> int:
     """Print every validation check; exit 1 if one fails."""
     from simlab.grading.grader import find_solutions
     from simlab.grading.keys import KEYS
-    from simlab.grading.validate import validate
+    from simlab.grading.validate import DEFAULT_VARIANTS, validate
+    from simlab.grading.variants import read_roster
 
+    limits = _limits(args)
+    variants = DEFAULT_VARIANTS if args.variants is None else args.variants
+    roster = read_roster(args.roster) if args.roster else []
     solutions = find_solutions(args.solutions, Path(args.exercises) / "x.py")
-    result = validate(args.exercises, solutions, KEYS, limits=_limits(args), jobs=args.jobs)
+    result = validate(args.exercises, solutions, KEYS, limits=limits, jobs=args.jobs,
+                      variants=variants, student_ids=roster)
     print(result)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+@command("variants", "print each student's id and simulation settings from a roster")
+def _variants(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("--roster", required=True, metavar="FILE",
+                        help="Gradescope's roster export (CSV; each row's SID, or its Email "
+                             "where the SID is blank) or a text file with one id per line")
+    parser.add_argument("--format", choices=("text", "csv"), default="text",
+                        help="output format (default: %(default)s)")
+    return run_variants
+
+
+def run_variants(args: argparse.Namespace) -> int:
+    """Print the table of ids and settings: the id is what each student types into
+    `simlab check --student-id` and what Gradescope grades."""
+    from simlab.grading.variants import read_roster, variant_table
+
+    table = variant_table(read_roster(args.roster))
+    print(table.to_csv(index=False) if args.format == "csv" else table.to_string(index=False),
+          end="" if args.format == "csv" else "\n")
+    return EXIT_OK
 
 
 @command("autograder-zip", "build the Gradescope autograder bundle (setup.sh, run_autograder)")

@@ -78,6 +78,10 @@ class Question:
     published : optional
         A number printed in the seed's tutorial that is the expected answer
         itself, instead of the solution's value.
+    decision : simlab.grading.stability.Decision, optional
+        For an answer decided on noisy numbers: what the key's other answers
+        imply and the margin from the threshold every variant must keep
+        (checked by ``simlab validate --variants``).
     """
 
     name: str
@@ -90,6 +94,7 @@ class Question:
     choices: tuple[str, ...] | None = None
     mistakes: tuple[Mistake, ...] = ()
     published: Any = None
+    decision: Any = None
 
     def __post_init__(self) -> None:
         if self.visibility not in VISIBILITIES:

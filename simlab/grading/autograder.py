@@ -15,10 +15,11 @@ grader does not finish (see :mod:`simlab.grading.isolation`).
 """
 from __future__ import annotations
 
+import shlex
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .grader import find_exercise_file
@@ -52,12 +53,14 @@ FAILED_RESULTS = ('{"score": 0, "output": "Grading failed: the autograder stoppe
                   'instructor.", "tests": []}')
 
 
-def run_autograder_script(limits: Limits, jobs: int = 2) -> str:
-    """The ``run_autograder`` script; ``AUTOGRADER_ROOT`` overrides ``/autograder`` for tests.
+def run_autograder_script(limits: Limits, jobs: int = 2, exercises: Sequence[str] = ()) -> str:
+    """The ``run_autograder`` script grading ``exercises`` (default: all of the course);
+    ``AUTOGRADER_ROOT`` overrides ``/autograder`` for tests.
 
     Its whole body is one function, which bash reads in full before running
     any of it, so lines appended to the file while it runs are never executed.
     """
+    selected = "".join(f" --exercise {shlex.quote(name)}" for name in exercises)
     return f"""#!/usr/bin/env bash
 # Gradescope runs this for every submission, as root.
 simlab_run_autograder() {{
@@ -73,7 +76,7 @@ simlab_run_autograder() {{
       "$ROOT/submission" --format gradescope --output "$RESULTS" \\
       --solutions "$SOURCE/solutions" --metadata "$ROOT/submission_metadata.json" \\
       --jobs {jobs} --timeout {limits.timeout:g} --cell-timeout {limits.cell_timeout:g} \\
-      --memory-mb {limits.memory_mb} || status=$?
+      --memory-mb {limits.memory_mb}{selected} || status=$?
   if [ "$status" -ne 0 ] || [ ! -s "$RESULTS" ]; then
     echo '{FAILED_RESULTS}' > "$RESULTS"
   fi
@@ -116,7 +119,7 @@ def build_autograder(out: str | Path, keys: Mapping[str, ExerciseKey], *,
         _copy_solutions(work / "solutions", keys, Path(solutions_dir))
         _copy_data(work / "data", keys, data_dir)
         (work / "setup.sh").write_text(SETUP_SH)
-        (work / "run_autograder").write_text(run_autograder_script(limits, jobs))
+        (work / "run_autograder").write_text(run_autograder_script(limits, jobs, list(keys)))
         out.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
             for path in sorted(work.rglob("*")):

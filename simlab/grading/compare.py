@@ -142,8 +142,9 @@ def _compare_choice(expected, got, choices) -> Verdict:
         return Verdict(False, f"expected {describe(expected, choices)}, got {_what(got)}")
     allowed = {c.lower() for c in choices}
     unknown = sorted(chosen - allowed)
-    if unknown:
-        return Verdict(False, f"{unknown} not among the choices {list(choices)}")
+    if unknown:  # not echoed: feedback must not carry what the student's code read
+        return Verdict(False, f"your answer names {len(unknown)} option(s) that are not among "
+                              f"the choices {list(choices)}")
     if chosen != normalize_choice(expected, choices):
         return Verdict(False, "not the right choice(s)")
     return PASS

@@ -242,14 +242,15 @@ def grade_exercise(path: Path | None, key: ExerciseKey, *, solutions_dir: str | 
 def _grade_against(folder: Path, key: ExerciseKey, expected: RunOutcome, student_id,
                    limits: Limits) -> ExerciseResult:
     located = locate_exercise(folder, key.name)
-    if located.path is not None and not _inside(located.path, folder):
+    if located.path is not None and refusal(located.path) is None and not _inside(
+            located.path, folder):
         why = f"{located.path.name} lies outside the submission folder, which is not accepted"
         return _zero(key, located.path, why)
     return _score_run(located, key, expected, student_id, limits)
 
 
 def _inside(path: Path, folder: Path) -> bool:
-    return path.resolve().is_relative_to(folder.resolve()) and not path.is_symlink()
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def _zero(key: ExerciseKey, path: Path | None, why: str) -> ExerciseResult:

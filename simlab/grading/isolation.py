@@ -11,6 +11,8 @@ This module decides *as whom* and keeps that code contained:
   :func:`kill_all` ends every one of them after each run, so a child started
   with ``start_new_session=True`` cannot outlive grading, and files it left in
   the shared scratch folders are removed (:func:`remove_leftovers`).
+  Runs as the account take a machine-wide lock (:func:`exclusive`), so two
+  graders on one machine never kill each other's runs.
 - **Without root** (a laptop), the code runs as the grader's own user: it
   is limited and cleaned up by process group, session and descendants, but
   it can read what the grader can read and could signal the grader. The
@@ -20,6 +22,7 @@ Nothing here knows about answers or keys.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -33,7 +36,7 @@ from pathlib import Path
 
 __all__ = ["SandboxUnavailable", "SANDBOX_USER", "SCRATCH_DIRS", "Account", "sandbox_account", "check_interpreter",
            "Process", "processes", "run_processes", "kill_all", "usage", "remove_leftovers",
-           "readable_by_others", "is_root"]
+           "readable_by_others", "is_root", "exclusive", "become_subreaper"]
 
 #: The unprivileged account student code runs as when the grader is root.
 SANDBOX_USER = "simlab-student"
@@ -75,8 +78,33 @@ def sandbox_account(name: str = SANDBOX_USER) -> Account | None:
 @functools.lru_cache(maxsize=None)
 def _ready_account(name: str) -> Account:
     account = _account(name)
-    check_interpreter(account)
+    with exclusive(account):
+        check_interpreter(account)
     return account
+
+
+@contextlib.contextmanager
+def exclusive(account: Account | None):
+    """Hold the machine-wide lock of ``account`` (nothing without an account).
+
+    Every process of the account belongs to the run holding the lock, which
+    is what lets :func:`kill_all` end them all. Processes left by a run that
+    died are killed when the lock is taken.
+    """
+    if account is None:
+        yield
+        return
+    import fcntl
+
+    folder = "/run" if os.access("/run", os.W_OK) else "/tmp"
+    fd = os.open(os.path.join(folder, f"simlab-sandbox-{account.uid}.lock"),
+                 os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        kill_all(-1, account)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _account(name: str) -> Account:
@@ -142,7 +170,7 @@ def readable_by_others(path: str | Path) -> bool:
 
 @dataclass(frozen=True)
 class Process:
-    """One entry of ``/proc``: pid, parent, session, owner and resident memory."""
+    """One entry of ``/proc``: pid, parent, group, session, owner, resident memory, state."""
 
     pid: int
     ppid: int
@@ -150,6 +178,12 @@ class Process:
     sid: int
     uid: int
     rss: int
+    state: str = "R"
+
+    @property
+    def zombie(self) -> bool:
+        """Ended, waiting to be reaped: it holds no memory and runs no code."""
+        return self.state in ("Z", "X")
 
 
 def processes() -> list[Process]:
@@ -179,7 +213,7 @@ def _read_process(pid: int) -> Process | None:
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     fields = stat[stat.rfind(")") + 2:].split()
     try:
-        return Process(pid, int(fields[1]), int(fields[2]), int(fields[3]), uid, rss)
+        return Process(pid, int(fields[1]), int(fields[2]), int(fields[3]), uid, rss, fields[0])
     except (IndexError, ValueError):
         return None
 
@@ -202,11 +236,25 @@ def run_processes(root_pid: int, account: Account | None,
     return [p for p in snapshot if p.pid in chosen and p.pid != me]
 
 
+def become_subreaper() -> bool:
+    """Make this process adopt its orphaned descendants (Linux), so that a process
+    that a student's code detached is reaped here instead of staying a zombie."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
 def kill_all(root_pid: int, account: Account | None, *, rounds: int = 50) -> int:
-    """SIGKILL every process of the run until none is left; return how many were killed."""
+    """SIGKILL every process of the run until none is left, reaping the ones this process
+    adopted; return how many signals were sent."""
     killed = 0
     for _ in range(rounds):
-        targets = run_processes(root_pid, account)
+        found = run_processes(root_pid, account)
+        _reap(p.pid for p in found if p.zombie)
+        targets = [p for p in found if not p.zombie]
         if not targets:
             break
         for process in targets:
@@ -222,6 +270,14 @@ def kill_all(root_pid: int, account: Account | None, *, rounds: int = 50) -> int
         except (ProcessLookupError, PermissionError, AttributeError):
             pass
     return killed
+
+
+def _reap(pids: Iterable[int]) -> None:
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except (ChildProcessError, OSError):
+            pass  # not our child: whoever adopted it reaps it
 
 
 def usage(paths: Iterable[Path], account: Account | None, *, limit_entries: int = 20_000) -> int:

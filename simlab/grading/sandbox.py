@@ -22,6 +22,7 @@ grader's user with the same limits.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -182,14 +183,21 @@ def run_exercise(path: str | Path, names: Sequence[str], *, limits: Limits = Lim
     if why is not None:
         return RunOutcome(problem=why)
     account = None if trusted else isolation.sandbox_account()
-    work = Path(tempfile.mkdtemp(prefix="simlab-run-"))
-    try:
-        staged, child_env = _stage(Path(path), work, env or {}, data_files, account)
-        status, events, output = _supervise(staged, list(names), limits, child_env, account)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-        isolation.remove_leftovers(account)
+    _adopt_orphans()
+    with isolation.exclusive(account):
+        work = Path(tempfile.mkdtemp(prefix="simlab-run-"))
+        try:
+            staged, child_env = _stage(Path(path), work, env or {}, data_files, account)
+            status, events, output = _supervise(staged, list(names), limits, child_env, account)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            isolation.remove_leftovers(account)
     return _outcome(events, list(names), status, output, limits, time.perf_counter() - start)
+
+
+@functools.lru_cache(maxsize=1)
+def _adopt_orphans() -> bool:
+    return isolation.become_subreaper()
 
 
 def _stage(path: Path, work: Path, env: Mapping[str, str], data_files: Sequence[str],
@@ -312,7 +320,7 @@ def _watch(child: subprocess.Popen, limits: Limits, account, work: Path):
         now = time.monotonic()
         if now > deadline:
             return "timeout"
-        running = isolation.run_processes(child.pid, account)
+        running = [p for p in isolation.run_processes(child.pid, account) if not p.zombie]
         if sum(p.rss for p in running) > limits.memory_mb * 2 ** 20:
             return (f"its processes together used more than the {limits.memory_mb} MiB of "
                     "memory allowed")

@@ -90,7 +90,7 @@ def sim_variant(student_id: str | None = None) -> SimVariant:
     return SimVariant(seed=seed, tau=round(ratio * sigma, 6), sigma=sigma)
 
 
-def variant_id(record: Mapping) -> str | None:
+def variant_id(record: Mapping, fields: tuple[str, ...] = ID_FIELDS) -> str | None:
     """The id a student's variant comes from: their SID, else their e-mail.
 
     Parameters
@@ -98,15 +98,17 @@ def variant_id(record: Mapping) -> str | None:
     record : mapping
         A Gradescope user (``sid``, ``email``, ...) or a roster row (``SID``,
         ``Email``, ...); field names are matched case-insensitively.
+    fields : tuple of str
+        The fields to try, in order (default :data:`ID_FIELDS`).
 
     Returns
     -------
     str or None
-        The first non-blank of :data:`ID_FIELDS`, stripped; None if both are blank.
+        The first non-blank of ``fields``, stripped; None if all are blank.
     """
-    fields = {str(k).strip().lower(): v for k, v in record.items()}
-    for field in ID_FIELDS:
-        value = fields.get(field)
+    values = {str(k).strip().lower(): v for k, v in record.items()}
+    for field in fields:
+        value = values.get(field)
         if value is not None and str(value).strip():
             return str(value).strip()
     return None
@@ -117,26 +119,28 @@ def student_id_from_metadata(path: str | Path) -> str:
 
     Uses ``users[0].sid``, the student id of the course roster, which is the
     id students know and type into ``simlab check --student-id``; where the
-    roster has no SID for the student, their ``email``. Gradescope's own
-    ``users[0].id`` is never used: students do not see it, so a variant
-    drawn from it could not be checked before submitting. For a group
-    submission the first user's variant is graded.
+    roster has no SID for the student, their ``email`` (:func:`variant_id`,
+    the rule ``simlab variants --roster`` follows). Gradescope's own
+    ``users[0].id`` is used only if both are missing (Gradescope always
+    sends the e-mail), so that grading never stops for want of an id:
+    students do not see it, so they could not check that variant before
+    submitting. For a group submission the first user's variant is graded.
 
     Raises
     ------
     ValueError
-        If the file is not JSON or names no user, or the user has neither SID nor e-mail.
+        If the file is not JSON or names no user, or the user has no SID, e-mail or id.
     """
     path = Path(path)
     try:
         user = json.loads(path.read_text(encoding="utf-8"))["users"][0]
-        student_id = variant_id(user)
+        student_id = variant_id(user, (*ID_FIELDS, "id"))
     except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as err:
         raise ValueError(f"cannot read a student id from {path}: {err}; expected Gradescope's "
                          'submission metadata with "users": [{"sid": ..., "email": ...}]'
                          ) from None
     if student_id is None:
-        raise ValueError(f"{path} names no student id (sid) or e-mail for its first user")
+        raise ValueError(f"{path} names no student id (sid), e-mail or id for its first user")
     return student_id
 
 

@@ -81,7 +81,8 @@ KEY = ExerciseKey(
                  choices=LETTERS),
         Question("q2_random_effects", "Q2: which are random effects (multiple choice)", 1,
                  "a random effect is drawn once per group, from a distribution whose sd the "
-                 "model estimates; in the mixed model's sense the residual is not one",
+                 "model estimates; in the mixed model's sense the residual is not one (the R "
+                 "recipe in the introduction)",
                  choices=LETTERS, visibility="hidden"),
         Question("q3_model", "Q3: y ~ x + (1 | group) by REML", 2,
                  "a random intercept per group is lme4's (1 | group) term, fitted by REML, "
@@ -110,7 +111,8 @@ KEY = ExerciseKey(
                  "above Q4); the model and the ICC are estimated as in Q3", rtol=1e-5),
         Question("q4_icc_direction", "Q4: direction of the ICC change", 1,
                  "the ICC is the between-group share of the variance: after the swap, which "
-                 "of the two sds is the larger? Your two estimates should agree",
+                 "of the two sds is the larger? Your two estimates should agree (the docstring "
+                 "of simlab.LmerResult.icc)",
                  choices=("higher", "lower", "unchanged"), visibility="hidden",
                  decision=compared("q3_icc", "q4_swapped_icc", minimum=0.2)),
         Question("q5_width_ratio", "Q5: interval-width ratios, 50 groups / base", 2,

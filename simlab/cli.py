@@ -1,5 +1,5 @@
 """The ``simlab`` command line: ``demo``, ``fit``, ``sweep``, ``report``, ``figures``,
-``check``, ``grade``, ``validate`` and ``autograder-zip``.
+``check``, ``grade``, ``validate``, ``variants``, ``assign`` and ``autograder-zip``.
 
 This module only parses arguments and prints: every number comes from the
 public API (:func:`simlab.lmer`, :class:`simlab.LmerResult`,
@@ -456,24 +456,24 @@ def run_figures(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# ----- grading: check, grade, validate, autograder-zip ---------------------------
+# ----- grading: check, grade, validate, assign, autograder-zip -------------------
 EXIT_FAILED = 1
 
 
 def _add_grading_options(parser: argparse.ArgumentParser, *, jobs: bool = True) -> None:
-    """--solutions, the sandbox limits and (for several exercises) --jobs."""
+    """--course, the sandbox limits and (for several exercises) --jobs."""
     if jobs:
         parser.add_argument("--jobs", type=int, default=2,
-                            help="exercises graded at once (default: %(default)s)")
-    parser.add_argument("--solutions", default=None,
-                        help="folder of solution files the key is computed from (default: "
-                             "$SIMLAB_SOLUTIONS_DIR, or solutions/ beside the exercises)")
+                            help="answer keys computed at once (default: %(default)s)")
+    parser.add_argument("--course", default=None, metavar="DIR",
+                        help="the instructor's course folder, one source file per exercise "
+                             "(default: $SIMLAB_COURSE_DIR, else simlab's built-in course)")
     parser.add_argument("--timeout", type=float, default=300.0,
                         help="seconds per exercise file before it is stopped (default: %(default)s)")
     parser.add_argument("--cell-timeout", type=float, default=60.0,
                         help="seconds per cell or question (default: %(default)s)")
     parser.add_argument("--memory-mb", type=int, default=4096,
-                        help="memory cap of the student's process in MiB (default: %(default)s)")
+                        help="memory cap of the student's processes in MiB (default: %(default)s)")
 
 
 def _limits(args: argparse.Namespace):
@@ -484,39 +484,75 @@ def _limits(args: argparse.Namespace):
     return Limits(timeout=args.timeout, cell_timeout=args.cell_timeout, memory_mb=args.memory_mb)
 
 
+def _course(args: argparse.Namespace):
+    from simlab.grading.course import load_course
+
+    return load_course(args.course)
+
+
+def _add_exercise_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--exercise", action="append", default=None, metavar="NAME",
+                        help=f"{what} only this exercise (repeatable; default: all)")
+
+
 @command("check", "check an exercise file against its public tests (for students)")
 def _check(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("file", help="your exercise file, e.g. exercises/sleepstudy.py")
     parser.add_argument("--student-id", default=None,
                         help="your student id, for your own variant of the simulation exercise "
                              "(default: $SIMLAB_STUDENT_ID)")
+    parser.add_argument("--checks", default=None, metavar="FILE",
+                        help="the public checks your instructor gave you (default: NAME.checks."
+                             "json beside the file; without one, the course's solutions)")
     _add_grading_options(parser, jobs=False)
     return run_check
 
 
 def run_check(args: argparse.Namespace) -> int:
     """Run the public checks of one file; exit 1 if any fails."""
-    from simlab.grading.grader import find_solutions, grade_exercise
-    from simlab.grading.keys import KEYS
-    from simlab.grading.render import exercise_text
+    from simlab.grading.checks import run_checks
+    from simlab.grading.render import check_text
     from simlab.grading.variants import STUDENT_ENV
 
     path = Path(args.file)
     if not path.is_file():
         raise ValueError(f"exercise file {args.file!r} does not exist")
-    if path.stem not in KEYS:
-        raise ValueError(f"{path.name} is not one of the exercises {sorted(KEYS)}; keep the "
-                         "exercise file's name")
-    key = KEYS[path.stem]
     student_id = args.student_id or os.environ.get(STUDENT_ENV) or None
-    result = grade_exercise(path, key.public(), solutions_dir=find_solutions(args.solutions, path),
-                            student_id=student_id, limits=_limits(args))
-    # exercise_text ends with the printed output, quoted, cleaned and capped.
-    print(exercise_text(result, hidden_note=len(key.questions) - len(key.public().questions)))
-    passed = all(q.passed for q in result.questions) and not result.problems
-    print("\nAll public checks passed." if passed else
+    limits = _limits(args)
+    key, expected, hidden = _public_checks(path, args, student_id, limits)
+    report = run_checks(path, key, expected, hidden, student_id=student_id, limits=limits)
+    print(check_text(report))
+    print("\nAll public checks passed." if report.passed else
           f"\nFix the failing checks above, then run `{PROG} check {args.file}` again.")
-    return EXIT_OK if passed else EXIT_FAILED
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def _public_checks(path: Path, args: argparse.Namespace, student_id, limits):
+    """(public key, its answers, hidden names): from a checks file, else from the course."""
+    from simlab.grading.checks import checks_path, load_checks
+    from simlab.grading.grader import expected_answers
+
+    checks = Path(args.checks) if args.checks else checks_path(path)
+    if checks.is_file() and args.course is None:
+        public = load_checks(checks, student_id)
+        if public.key.name != path.stem:
+            raise ValueError(f"{checks.name} holds the checks of {public.key.name}, not of "
+                             f"{path.stem}; keep the exercise file's name")
+        return public.key, public.expected, public.hidden
+    if args.checks:
+        raise ValueError(f"checks file {args.checks!r} does not exist")
+    try:
+        course = _course(args)
+    except ValueError as err:
+        raise ValueError(f"no public checks for {path.name}: put {checks.name} (from your "
+                         f"instructor) beside it, or pass --checks FILE ({err})") from None
+    if path.stem not in course.exercises:
+        raise ValueError(f"{path.name} is not one of the exercises {list(course.exercises)}; "
+                         "keep the exercise file's name")
+    key = course.exercises[path.stem].key
+    hidden = tuple(q.name for q in key.questions if q.hidden)
+    public = key.public()
+    return public, expected_answers(public, course.root, student_id, limits), hidden
 
 
 @command("grade", "grade a folder of exercise files (for instructors and Gradescope)")
@@ -530,8 +566,7 @@ def _grade(parser: argparse.ArgumentParser) -> Runner:
     who.add_argument("--metadata", default=None,
                      help="Gradescope's submission_metadata.json (default: the one beside the "
                           "submission folder, if any)")
-    parser.add_argument("--exercise", action="append", default=None, metavar="NAME",
-                        help="grade only this exercise (repeatable; default: all)")
+    _add_exercise_option(parser, "grade")
     _add_grading_options(parser)
     return run_grade
 
@@ -550,30 +585,19 @@ def _grade_student_id(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _selected_keys(names: list[str] | None) -> dict:
-    from simlab.grading.keys import KEYS
-
-    if not names:
-        return dict(KEYS)
-    unknown = sorted(set(names) - set(KEYS))
-    if unknown:
-        raise ValueError(f"unknown exercise(s) {unknown}; choose from {sorted(KEYS)}")
-    return {name: KEYS[name] for name in KEYS if name in names}
-
-
 def run_grade(args: argparse.Namespace) -> int:
     """Grade every exercise; with --output, rewrite the file after each exercise."""
-    from simlab.grading.grader import GradeReport, find_solutions, grade
+    from simlab.grading.grader import GradeReport, grade
     from simlab.grading.render import render, write_atomic
 
-    keys = _selected_keys(args.exercise)
-    limits, solutions = _limits(args), find_solutions(args.solutions)
-    student_id = _grade_student_id(args)
+    course = _course(args)
+    keys = course.select(args.exercise)
+    limits, student_id = _limits(args), _grade_student_id(args)
     save = (lambda report: write_atomic(args.output, render(report, args.format))
             ) if args.output else None
     if save is not None:  # from the start a results file says grading has not finished
         save(GradeReport((), student_id, pending=tuple(keys)))
-    report = grade(args.submission, keys, solutions_dir=solutions, student_id=student_id,
+    report = grade(args.submission, keys, course_dir=course.root, student_id=student_id,
                    limits=limits, jobs=args.jobs, on_result=save)
     if save is not None:
         save(report)
@@ -586,8 +610,9 @@ def run_grade(args: argparse.Namespace) -> int:
 
 @command("validate", "check that solutions score full marks and untouched exercises 0")
 def _validate(parser: argparse.ArgumentParser) -> Runner:
-    parser.add_argument("--exercises", default="exercises",
-                        help="folder of exercise files (default: %(default)s)")
+    parser.add_argument("--exercises", default=None, metavar="DIR",
+                        help="folder of student files to check too (default: the student "
+                             "files made from the course, as `simlab assign` writes them)")
     parser.add_argument("--variants", type=int, default=None, metavar="N",
                         help="student ids (student1 ... studentN) whose answer keys must be "
                              "stable: every answer usable, every decision clear of its "
@@ -600,17 +625,19 @@ def _validate(parser: argparse.ArgumentParser) -> Runner:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Print every validation check; exit 1 if one fails."""
-    from simlab.grading.grader import find_solutions
-    from simlab.grading.keys import KEYS
+    import tempfile
+
+    from simlab.grading.assign import write_student_files
     from simlab.grading.validate import DEFAULT_VARIANTS, validate
     from simlab.grading.variants import read_roster
 
-    limits = _limits(args)
+    course, limits = _course(args), _limits(args)
     variants = DEFAULT_VARIANTS if args.variants is None else args.variants
     roster = read_roster(args.roster) if args.roster else []
-    solutions = find_solutions(args.solutions, Path(args.exercises) / "x.py")
-    result = validate(args.exercises, solutions, KEYS, limits=limits, jobs=args.jobs,
-                      variants=variants, student_ids=roster)
+    with tempfile.TemporaryDirectory(prefix="simlab-validate-") as made:
+        exercises = args.exercises or write_student_files(course, made)
+        result = validate(exercises, course.root, course.keys, limits=limits, jobs=args.jobs,
+                          variants=variants, student_ids=roster)
     print(result)
     return EXIT_OK if result.ok else EXIT_FAILED
 
@@ -636,28 +663,59 @@ def run_variants(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_bundle_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--data-dir", default=None,
+                        help="folder with the data files the exercises read, e.g. gpa.csv "
+                             "(default: $SIMLAB_DATA_DIR)")
+    _add_exercise_option(parser, what)
+    _add_grading_options(parser)
+
+
+@command("assign", "make the student files, public checks and Gradescope bundle of a course")
+def _assign(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("--out", required=True, metavar="DIST",
+                        help="folder to write: DIST/student/ (hand out) and "
+                             "DIST/autograder.zip (upload to Gradescope)")
+    parser.add_argument("--roster", default=None, metavar="FILE",
+                        help="public checks for each student id of this roster too (needed "
+                             "for exercises with per-student variants)")
+    _add_bundle_options(parser, "assign")
+    return run_assign
+
+
+def run_assign(args: argparse.Namespace) -> int:
+    """Write DIST/student and DIST/autograder.zip and list them."""
+    from simlab.grading.assign import assign
+    from simlab.grading.variants import read_roster
+
+    course = _course(args)
+    roster = read_roster(args.roster) if args.roster else []
+    written = assign(course, args.out, exercises=args.exercise, student_ids=roster,
+                     data_dir=args.data_dir or os.environ.get("SIMLAB_DATA_DIR"),
+                     limits=_limits(args), jobs=args.jobs)
+    for path in written:
+        print(path)
+    print(f"Hand out {Path(args.out) / 'student'} (no solutions, no hidden answers); upload "
+          f"{Path(args.out) / 'autograder.zip'} on Gradescope under Configure Autograder.")
+    return EXIT_OK
+
+
 @command("autograder-zip", "build the Gradescope autograder bundle (setup.sh, run_autograder)")
 def _autograder_zip(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--out", default="simlab-autograder.zip",
                         help="zip file to write (default: %(default)s)")
-    parser.add_argument("--data-dir", default=None,
-                        help="folder with gpa.csv to bundle (default: $SIMLAB_DATA_DIR)")
-    parser.add_argument("--exercise", action="append", default=None, metavar="NAME",
-                        help="bundle only this exercise, for one assignment (repeatable; "
-                             "default: all)")
-    _add_grading_options(parser)
+    _add_bundle_options(parser, "bundle")
     return run_autograder_zip
 
 
 def run_autograder_zip(args: argparse.Namespace) -> int:
     """Write the bundle and say how to upload it."""
     from simlab.grading.autograder import build_autograder
-    from simlab.grading.grader import find_solutions
 
-    data_dir = args.data_dir or os.environ.get("SIMLAB_DATA_DIR")
-    out = build_autograder(args.out, _selected_keys(args.exercise),
-                           solutions_dir=find_solutions(args.solutions),
-                           data_dir=data_dir, limits=_limits(args), jobs=args.jobs)
+    course = _course(args)
+    out = build_autograder(args.out, course.select(args.exercise), course_dir=course.root,
+                           data_dir=args.data_dir or os.environ.get("SIMLAB_DATA_DIR"),
+                           limits=_limits(args), jobs=args.jobs)
     print(f"Wrote {out}. Upload it on Gradescope under Configure Autograder -> Zip file "
           "upload; students submit their exercise files (e.g. sleepstudy.py) unchanged in name.")
     return EXIT_OK

@@ -38,17 +38,17 @@ BASE = "gpa ~ occasion + (1 | student)"
 # %%
 def q1_sex_model():
     """Return ``gpa ~ occasion + sex + (1 | student)`` fitted by REML."""
-    return simlab.lmer("gpa ~ occasion + sex + (1 | student)", gpa)
+    return simlab.lmer("gpa ~ occasion + sex + (1 | student)", gpa)  # SOLUTION
 
 
 def q2_highgpa_model():
     """Return ``gpa ~ occasion + highgpa + (1 | student)`` fitted by REML."""
-    return simlab.lmer("gpa ~ occasion + highgpa + (1 | student)", gpa)
+    return simlab.lmer("gpa ~ occasion + highgpa + (1 | student)", gpa)  # SOLUTION
 
 
 def q3_both_model():
     """Return ``gpa ~ occasion + sex + highgpa + (1 | student)`` fitted by REML."""
-    return simlab.lmer("gpa ~ occasion + sex + highgpa + (1 | student)", gpa)
+    return simlab.lmer("gpa ~ occasion + sex + highgpa + (1 | student)", gpa)  # SOLUTION
 
 
 # %% [markdown]
@@ -63,9 +63,11 @@ def q4_student_variance():
     pandas.Series
         Indexed ``base`` (the model of gpa_basics), ``sex``, ``highgpa``, ``both``.
     """
+    # BEGIN SOLUTION
     models = {"base": simlab.lmer(BASE, gpa), "sex": q1_sex_model(),
               "highgpa": q2_highgpa_model(), "both": q3_both_model()}
     return pd.Series({name: model.tau ** 2 for name, model in models.items()})
+    # END SOLUTION
 
 
 def q4_proportional_reduction():
@@ -77,8 +79,10 @@ def q4_proportional_reduction():
         Indexed ``sex``, ``highgpa``, ``both``:
         ``(variance_base - variance_model) / variance_base``.
     """
+    # BEGIN SOLUTION
     variance = q4_student_variance()
     return (variance["base"] - variance.drop("base")) / variance["base"]
+    # END SOLUTION
 
 
 def q4_residual_variance_change():
@@ -89,8 +93,10 @@ def q4_residual_variance_change():
     float
         ``(sigma2_both - sigma2_base) / sigma2_base``.
     """
+    # BEGIN SOLUTION
     base, both = simlab.lmer(BASE, gpa).sigma ** 2, q3_both_model().sigma ** 2
     return (both - base) / base
+    # END SOLUTION
 
 
 # %% [markdown]
@@ -135,29 +141,102 @@ def q4_residual_variance_change():
 # %%
 def q5_residual_meaning():
     """Return the letter ("a"-"d") explaining why the residual variance hardly changes."""
-    return "a"
+    return "a"  # SOLUTION
 
 
 def q5_sex_meaning():
     """Return the letter ("a"-"d") of the right reading of ``sexfemale``."""
-    return "c"
+    return "c"  # SOLUTION
 
 
 def q5_why_variance_shrinks():
     """Return the letter ("a"-"d") explaining why the student variance shrinks."""
-    return "a"
+    return "a"  # SOLUTION
 
 
 def q5_occasion_stable():
     """Return the letter ("a"-"d") explaining why the ``occasion`` coefficient does not move."""
-    return "a"
+    return "a"  # SOLUTION
 
 
 def q5_sex_effect():
     """Return the ``sexfemale`` estimate of the ``both`` model (GPA points)."""
-    return q3_both_model().fixef.loc["sexfemale", "estimate"]
+    return q3_both_model().fixef.loc["sexfemale", "estimate"]  # SOLUTION
 
 
 def q5_highgpa_effect():
     """Return the ``highgpa`` estimate of the ``both`` model (GPA points per high-school point)."""
-    return q3_both_model().fixef.loc["highgpa", "estimate"]
+    return q3_both_model().fixef.loc["highgpa", "estimate"]  # SOLUTION
+
+
+# %% [key]
+# Answer key of ``gpa_cluster``: student-level covariates and the student variance.
+
+from simlab.grading.authoring import Mistake, Question
+
+CHOICES = ("a", "b", "c", "d")
+_REML = ("a student-level covariate enters the fixed part of the random-intercept model, "
+         "fitted by REML, lmer's default (the question's docstring names the model; see the "
+         "docstring of simlab.lmer)")
+
+
+def _sd_reduction(ctx):
+    sd = ctx.expected["q4_student_variance"] ** 0.5
+    return (sd["base"] - sd.drop("base")) / sd["base"]
+
+
+def _against_new_model(ctx):
+    variance = ctx.expected["q4_student_variance"]
+    return (variance["base"] - variance.drop("base")) / variance.drop("base")
+
+TITLE = "GPA: student-level (cluster) covariates"
+DATA_FILES = ("gpa.csv",)
+QUESTIONS = [
+    Question("q1_sex_model", "Q1: gpa ~ occasion + sex + (1 | student)", 1, _REML,
+             rtol=1e-5),
+    Question("q2_highgpa_model", "Q2: gpa ~ occasion + highgpa + (1 | student)", 1, _REML,
+             rtol=1e-5),
+    Question("q3_both_model", "Q3: gpa ~ occasion + sex + highgpa + (1 | student)", 1, _REML,
+             rtol=1e-5, visibility="hidden"),
+    Question("q4_student_variance", "Q4: student variance of each model", 2,
+             "the student variance is the random intercept's variance, the square of its "
+             "sd (the variance components in the README section 'Use')", rtol=1e-5,
+             mistakes=(Mistake("these are standard deviations; the question asks for "
+                               "variances (square them)",
+                               lambda ctx: ctx.expected["q4_student_variance"] ** 0.5),)),
+    Question("q4_proportional_reduction", "Q4: proportional reduction of the student "
+             "variance", 2, "the reduction is the part of the base model's student "
+             "variance that the covariates explain, as a share of the base model's "
+             "(Q4's docstring defines it)", rtol=1e-4,
+             mistakes=(Mistake("you used standard deviations; the proportional reduction "
+                               "compares variances", _sd_reduction),
+                       Mistake("divide by the base model's variance, not the new model's",
+                               _against_new_model),
+                       Mistake("the sign is flipped: a reduction is base minus model",
+                               lambda ctx: -ctx.expected["q4_proportional_reduction"]))),
+    Question("q4_residual_variance_change", "Q4: relative change of the residual variance",
+             1, "the change of the residual variance (sigma squared) from the base model to "
+             "the model with both covariates, as a share of the base model's (the "
+             "question's docstring)", rtol=1e-3,
+             atol=1e-6, visibility="hidden"),
+    Question("q5_residual_meaning", "Q5: why the residual variance hardly changes "
+             "(multiple choice)", 1, "what varies within a student? (the introduction: "
+             "both covariates are constant within a student)", choices=CHOICES),
+    Question("q5_sex_meaning", "Q5: reading sexfemale (multiple choice)", 1,
+             "a coefficient compares groups at equal values of the other covariates (the "
+             "introduction names the reference level)",
+             choices=CHOICES, visibility="hidden"),
+    Question("q5_why_variance_shrinks", "Q5: why the student variance shrinks (multiple "
+             "choice)", 1, "what do the random intercepts stand for? (the docstring of "
+             "simlab.lmer)", choices=CHOICES),
+    Question("q5_occasion_stable", "Q5: why the occasion coefficient does not move "
+             "(multiple choice)", 1, "is occasion related to sex or highgpa in this design? "
+             "(the introduction of the GPA walkthrough describes the design)",
+             choices=CHOICES, visibility="hidden"),
+    Question("q5_sex_effect", "Q5: sexfemale estimate of the both model", 1,
+             "a fixed effect is read from the fixed-effects table of the model with both "
+             "covariates (the README section 'Use')", rtol=1e-5),
+    Question("q5_highgpa_effect", "Q5: highgpa estimate of the both model", 1,
+             "a fixed effect is read from the fixed-effects table of the model with both "
+             "covariates (the README section 'Use')", rtol=1e-5, visibility="hidden"),
+]

@@ -3,8 +3,8 @@
 Gradescope unpacks the zip into ``/autograder/source``, runs ``setup.sh``
 once to build the image, then ``run_autograder`` for every submission,
 which must leave ``/autograder/results/results.json``. The bundle carries
-simlab's source (installed by ``setup.sh``), the solution files the key is
-computed from, and the data files the exercises read (``gpa.csv`` is copied
+simlab's source (installed by ``setup.sh``), the course's source files the
+key is computed from (``course/``), and the data files the exercises read (``gpa.csv`` is copied
 from the instructor's data folder into the zip, never into the repository).
 
 Both scripts run as root. ``setup.sh`` creates the unprivileged account
@@ -15,6 +15,7 @@ grader does not finish (see :mod:`simlab.grading.isolation`).
 """
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import tempfile
@@ -22,12 +23,12 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .grader import find_exercise_file
+from .course import course_title
 from .isolation import SANDBOX_USER
 from .questions import ExerciseKey
 from .sandbox import Limits
 
-__all__ = ["build_autograder", "project_root", "SETUP_SH", "FAILED_RESULTS",
+__all__ = ["build_autograder", "SETUP_SH", "FAILED_RESULTS",
            "run_autograder_script"]
 
 SETUP_SH = """#!/usr/bin/env bash
@@ -74,7 +75,7 @@ simlab_run_autograder() {{
   rm -f "$RESULTS"
   SIMLAB_DATA_DIR="$SOURCE/data" "${{SIMLAB_PYTHON:-python3}}" -m simlab grade \\
       "$ROOT/submission" --format gradescope --output "$RESULTS" \\
-      --solutions "$SOURCE/solutions" --metadata "$ROOT/submission_metadata.json" \\
+      --course "$SOURCE/course" --metadata "$ROOT/submission_metadata.json" \\
       --jobs {jobs} --timeout {limits.timeout:g} --cell-timeout {limits.cell_timeout:g} \\
       --memory-mb {limits.memory_mb}{selected} || status=$?
   if [ "$status" -ne 0 ] || [ ! -s "$RESULTS" ]; then
@@ -87,36 +88,21 @@ exit 0
 """
 
 
-def project_root() -> Path:
-    """The folder holding simlab's ``pyproject.toml`` (an editable install or a checkout).
-
-    Raises
-    ------
-    ValueError
-        If simlab was installed without its source tree.
-    """
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "pyproject.toml").is_file():
-        raise ValueError("autograder-zip needs simlab's source tree to put in the bundle; run "
-                         "it from a checkout installed with pip install -e .")
-    return root
-
-
 def build_autograder(out: str | Path, keys: Mapping[str, ExerciseKey], *,
-                     solutions_dir: str | Path, data_dir: str | Path | None,
+                     course_dir: str | Path, data_dir: str | Path | None,
                      limits: Limits = Limits(), jobs: int = 2) -> Path:
     """Write the Gradescope autograder zip to ``out`` and return its path.
 
     Raises
     ------
     ValueError
-        If a solution file or a data file an exercise needs is missing.
+        If a source file or a data file an exercise needs is missing.
     """
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="simlab-autograder-") as work:
         work = Path(work)
         _copy_sources(work / "simlab-src")
-        _copy_solutions(work / "solutions", keys, Path(solutions_dir))
+        _copy_course(work / "course", keys, Path(course_dir))
         _copy_data(work / "data", keys, data_dir)
         (work / "setup.sh").write_text(SETUP_SH)
         (work / "run_autograder").write_text(run_autograder_script(limits, jobs, list(keys)))
@@ -132,21 +118,48 @@ def build_autograder(out: str | Path, keys: Mapping[str, ExerciseKey], *,
 
 
 def _copy_sources(target: Path) -> None:
-    root = project_root()
-    shutil.copytree(root / "simlab", target / "simlab",
+    """simlab's package, and a ``pyproject.toml`` to install it with (the source tree's, or
+    one written from the installed distribution's metadata)."""
+    package = Path(__file__).resolve().parents[1]
+    shutil.copytree(package, target / "simlab",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(root / name, target / name)
+    root = package.parent
+    if (root / "pyproject.toml").is_file() and (root / "README.md").is_file():
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy2(root / name, target / name)
+    else:
+        (target / "pyproject.toml").write_text(_installed_pyproject())
 
 
-def _copy_solutions(target: Path, keys: Mapping[str, ExerciseKey], solutions_dir: Path) -> None:
+def _installed_pyproject() -> str:
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        meta = metadata("simlab")
+    except PackageNotFoundError:
+        raise ValueError("cannot find simlab's source tree or installed metadata to put in the "
+                         "bundle; install simlab with pip first") from None
+    requires = [r for r in meta.get_all("Requires-Dist") or [] if "extra ==" not in r]
+    return ('[build-system]\nrequires = ["setuptools>=64"]\n'
+            'build-backend = "setuptools.build_meta"\n\n[project]\nname = "simlab"\n'
+            f'version = "{meta["Version"]}"\nrequires-python = ">=3.10"\n'
+            f"dependencies = {json.dumps(requires)}\n\n"
+            '[tool.setuptools.packages.find]\ninclude = ["simlab*"]\n\n'
+            '[tool.setuptools.package-data]\n"simlab.datasets" = ["*.csv"]\n')
+
+
+def _copy_course(target: Path, keys: Mapping[str, ExerciseKey], course_dir: Path) -> None:
+    """The source file of each exercise and a ``course.toml`` naming them in order."""
     target.mkdir(parents=True)
     for name in keys:
-        path = find_exercise_file(solutions_dir, name)
-        if path is None:
-            raise ValueError(f"solution file {name}.py is missing from {solutions_dir}; the "
+        path = course_dir / f"{name}.py"
+        if not path.is_file():
+            raise ValueError(f"the source file {name}.py is missing from {course_dir}; the "
                              "answer key is computed from it")
         shutil.copy2(path, target / path.name)
+    title = course_title(course_dir)
+    (target / "course.toml").write_text(f"title = {json.dumps(title)}\n"
+                                        f"exercises = {json.dumps(list(keys))}\n")
 
 
 def _copy_data(target: Path, keys: Mapping[str, ExerciseKey], data_dir) -> None:

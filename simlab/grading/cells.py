@@ -1,10 +1,12 @@
 """Splitting an exercise file into the cells a notebook would run.
 
 Exercise files use jupytext's percent format: a line starting with ``# %%``
-opens a cell, and ``# %% [markdown]`` cells hold prose. The grader runs code
-cells one at a time, as Jupyter would, so an error in one cell costs only
-the answers that depend on it. A notebook (``.ipynb``) saved from the same
-file is read too.
+opens a cell, and ``# %% [markdown]`` cells hold prose. An instructor's
+source file may also hold ``# %% [key]`` cells: the answer key, which only
+the grader runs (:mod:`simlab.grading.course`). The grader runs code cells
+one at a time, as Jupyter would, so an error in one cell costs only the
+answers that depend on it. A notebook (``.ipynb``) saved from the same file
+is read too.
 """
 from __future__ import annotations
 
@@ -13,9 +15,19 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Cell", "read_cells"]
+__all__ = ["Cell", "read_cells", "key_cells", "cell_kind", "CELL_MARKER", "KEY_CELL"]
 
-_CELL_MARKER = re.compile(r"^# ?%%(?!%)(.*)$")
+#: A line opening a percent-format cell; group 1 is the rest of the line.
+CELL_MARKER = re.compile(r"^# ?%%(?!%)(.*)$")
+#: The tag of an instructor-only cell holding the answer key.
+KEY_CELL = "[key]"
+
+
+def cell_kind(marker_rest: str) -> str:
+    """``"markdown"``, ``"key"`` or ``"code"`` for the text after ``# %%``."""
+    if "[markdown]" in marker_rest or "[md]" in marker_rest:
+        return "markdown"
+    return "key" if KEY_CELL in marker_rest else "code"
 
 
 @dataclass(frozen=True)
@@ -54,19 +66,23 @@ def read_cells(path: str | Path) -> list[Cell]:
     return _percent_cells(text)
 
 
-def _percent_cells(text: str) -> list[Cell]:
-    cells, lines, start, is_code = [], [], 1, True
+def key_cells(text: str) -> list[Cell]:
+    """The ``# %% [key]`` cells of a percent-format source text."""
+    return _percent_cells(text, kind="key")
+
+
+def _percent_cells(text: str, kind: str = "code") -> list[Cell]:
+    cells, lines, start, current = [], [], 1, "code"
 
     def close_cell() -> None:
-        if is_code and "".join(lines).strip():
+        if current == kind and "".join(lines).strip():
             cells.append(Cell("\n".join(lines), start, f"cell {len(cells) + 1} (line {start})"))
 
     for number, line in enumerate(text.splitlines(), start=1):
-        marker = _CELL_MARKER.match(line)
+        marker = CELL_MARKER.match(line)
         if marker:
             close_cell()
-            lines, start = [], number + 1
-            is_code = "[markdown]" not in marker.group(1) and "[md]" not in marker.group(1)
+            lines, start, current = [], number + 1, cell_kind(marker.group(1))
         else:
             lines.append(line)
     close_cell()

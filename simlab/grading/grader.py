@@ -11,7 +11,6 @@ stops the others.
 """
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -27,11 +26,9 @@ from .sandbox import Limits, RunOutcome, refusal, run_exercise
 from .variants import STUDENT_ENV
 
 __all__ = ["QuestionResult", "ExerciseResult", "GradeReport", "grade", "grade_exercise",
-           "expected_answers", "find_solutions", "find_exercise_file", "locate_exercise",
-           "ExposedKeyWarning", "SOLUTIONS_ENV"]
+           "expected_answers", "score_file", "find_exercise_file", "locate_exercise",
+           "ExposedKeyWarning"]
 
-#: Environment variable naming the folder of solution files.
-SOLUTIONS_ENV = "SIMLAB_SOLUTIONS_DIR"
 _SUFFIXES = (".py", ".ipynb")
 _SKIPPED_FOLDERS = ("__MACOSX", "__pycache__")
 
@@ -117,30 +114,6 @@ class GradeReport:
         return all(q.passed for q in self.questions)
 
 
-def find_solutions(solutions_dir: str | Path | None = None, near: Path | None = None) -> Path:
-    """The folder of solution files: the argument, ``$SIMLAB_SOLUTIONS_DIR``,
-    ``solutions/`` beside ``near``'s folder, or the repository's ``solutions/``.
-
-    Raises
-    ------
-    ValueError
-        If none of them is a folder.
-    """
-    if solutions_dir is not None:
-        candidates = [Path(solutions_dir)]
-    else:
-        candidates = [Path(os.environ[SOLUTIONS_ENV])] if os.environ.get(SOLUTIONS_ENV) else []
-        if near is not None:
-            candidates.append(Path(near).resolve().parent.parent / "solutions")
-        candidates.append(Path(__file__).resolve().parents[2] / "solutions")
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    raise ValueError(f"cannot find the solution files the answer key is computed from (looked "
-                     f"in {[str(c) for c in candidates]}); pass --solutions DIR or set "
-                     f"{SOLUTIONS_ENV}")
-
-
 @dataclass(frozen=True)
 class Located:
     """Where an exercise file was found in a submission, and what to tell about it."""
@@ -183,7 +156,7 @@ def find_exercise_file(folder: str | Path, name: str) -> Path | None:
 
 
 def grade(submission_dir: str | Path, keys: Mapping[str, ExerciseKey], *,
-          solutions_dir: str | Path, student_id: str | None = None,
+          course_dir: str | Path, student_id: str | None = None,
           limits: Limits = Limits(), jobs: int = 2,
           on_result: Callable[[GradeReport], None] | None = None) -> GradeReport:
     """Grade every exercise of ``keys`` found (or missing) in ``submission_dir``.
@@ -196,7 +169,7 @@ def grade(submission_dir: str | Path, keys: Mapping[str, ExerciseKey], *,
     submission_dir : path
         The student's copies of the exercise files, under the same names.
     keys : mapping of str to ExerciseKey
-    solutions_dir : path
+    course_dir : path
     student_id : str, optional
         Selects the per-student variant of exercises that have them.
     limits : Limits
@@ -213,7 +186,7 @@ def grade(submission_dir: str | Path, keys: Mapping[str, ExerciseKey], *,
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         expected = dict(zip(keys, pool.map(
-            lambda key: expected_answers(key, solutions_dir, student_id, limits), keys.values())))
+            lambda key: expected_answers(key, course_dir, student_id, limits), keys.values())))
     results = []
     for key in keys.values():
         results.append(_grade_against(submission_dir, key, expected[key.name], student_id,
@@ -230,11 +203,11 @@ def _report(results: list[ExerciseResult], student_id, start: float,
                        tuple(name for name in keys if name not in graded))
 
 
-def grade_exercise(path: Path | None, key: ExerciseKey, *, solutions_dir: str | Path,
+def grade_exercise(path: Path | None, key: ExerciseKey, *, course_dir: str | Path,
                    student_id: str | None = None, limits: Limits = Limits()) -> ExerciseResult:
     """Grade one exercise file (``path`` None: not submitted) against ``key``: the key's run
     first, then the student's."""
-    expected = expected_answers(key, solutions_dir, student_id, limits)
+    expected = expected_answers(key, course_dir, student_id, limits)
     located = Located(None) if path is None else Located(Path(path))
     return _score_run(located, key, expected, student_id, limits)
 
@@ -267,13 +240,37 @@ def _score_run(located: Located, key: ExerciseKey, expected: RunOutcome, student
     why = refusal(located.path)
     if why is not None:
         return _zero(key, located.path, why)
-    run = run_exercise(located.path, [q.name for q in key.questions], limits=limits,
+    return score_file(located.path, key, expected, student_id=student_id, limits=limits,
+                      notes=located.notes)[0]
+
+
+def score_file(path: Path, key: ExerciseKey, expected: RunOutcome, *,
+               student_id: str | None = None, limits: Limits = Limits(),
+               also: tuple[str, ...] = (), notes: tuple[str, ...] = ()
+               ) -> tuple[ExerciseResult, RunOutcome]:
+    """Run a student's file against a key already computed and score every question.
+
+    Parameters
+    ----------
+    path : Path
+    key : ExerciseKey
+    expected : RunOutcome
+        The key's answers (:func:`expected_answers`, or a public-checks file).
+    student_id : str, optional
+    limits : Limits
+    also : tuple of str
+        More names to call (e.g. hidden questions, to report whether they raise);
+        their answers and errors are in the returned run only.
+    notes : tuple of str
+        Remarks to report with the run's problems.
+    """
+    run = run_exercise(path, [q.name for q in key.questions] + list(also), limits=limits,
                        env=_variant_env(key, student_id), data_files=key.data_files)
     context = _LazyContext(expected, student_id if key.variants else None)
     questions = tuple(_safe_score(key.name, q, expected, run, context) for q in key.questions)
-    problems = located.notes + run.cell_errors + ((run.problem,) if run.problem else ())
-    return ExerciseResult(key.name, key.title, str(located.path), questions, problems,
-                          _output_note(run), run.seconds)
+    problems = notes + run.cell_errors + ((run.problem,) if run.problem else ())
+    return ExerciseResult(key.name, key.title, str(path), questions, problems,
+                          _output_note(run), run.seconds), run
 
 
 def _safe_score(exercise: str, question: Question, expected: RunOutcome, run: RunOutcome,
@@ -298,16 +295,17 @@ def _output_note(run: RunOutcome) -> str:
     return run.output
 
 
-def expected_answers(key: ExerciseKey, solutions_dir: str | Path, student_id: str | None,
-                     limits: Limits = Limits()) -> RunOutcome:
+def expected_answers(key: ExerciseKey, course_dir: str | Path, student_id: str | None,
+                     limits: Limits = Limits(), env: Mapping[str, str] | None = None
+                     ) -> RunOutcome:
     """The key: the solution's answers for this student; pinned published numbers replace
-    the solution's."""
-    path = find_exercise_file(solutions_dir, key.name)
+    the solution's. ``env`` adds environment variables (e.g. ``SIMLAB_DATA_DIR``)."""
+    path = find_exercise_file(course_dir, key.name)
     if path is None:
         return RunOutcome(problem=f"the solution file {key.name}.py is missing from "
-                                  f"{solutions_dir}")
+                                  f"{course_dir}")
     _warn_if_exposed(path)
-    env = _variant_env(key, student_id)
+    env = {**(env or {}), **_variant_env(key, student_id)}
     run = run_exercise(path, [q.name for q in key.questions], limits=limits, env=env,
                        data_files=key.data_files, trusted=True)
     pinned = {q.name: encode(q.published) for q in key.questions if q.published is not None}

@@ -13,9 +13,10 @@ import re
 import tempfile
 from pathlib import Path
 
+from .checks import CheckReport
 from .grader import ExerciseResult, GradeReport
 
-__all__ = ["as_text", "as_dict", "as_gradescope", "write_atomic", "FORMATS", "render",
+__all__ = ["check_text", "as_text", "as_dict", "as_gradescope", "write_atomic", "FORMATS", "render",
            "printed_output", "PRINTED_HEADER"]
 
 FORMATS = ("text", "json", "gradescope")
@@ -61,6 +62,18 @@ def printed_output(text: str, *, max_chars: int = PRINTED_CHARS,
         block += (f"\n[printed output cut: only its first {len(lines)} line(s), at most "
                   f"{max_chars} characters, are shown]")
     return block
+
+
+def check_text(report: CheckReport) -> str:
+    """``simlab check``'s report: the public questions, then which hidden questions raise
+    (the exception's type only; their answers are checked when the work is graded)."""
+    text = exercise_text(report.result, hidden_note=report.hidden_count)
+    if not report.hidden_errors:
+        return text
+    lines = [f"  ! hidden question {name}: your function fails ({what}); fix it before you "
+             "submit" for name, what in report.hidden_errors.items()]
+    head, _, printed = text.partition("\n\n" + PRINTED_HEADER)
+    return "\n".join([head, *lines]) + (f"\n\n{PRINTED_HEADER}{printed}" if printed else "")
 
 
 def exercise_text(result: ExerciseResult, *, hidden_note: int = 0) -> str:

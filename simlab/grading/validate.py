@@ -75,9 +75,11 @@ class Validation:
 
 
 def top_level_names(path: Path) -> set[str]:
-    """Functions, classes and assigned names defined at the top level of a Python file."""
+    """Functions, classes and assigned names defined at the top level of a file's code cells
+    (an instructor's key cells are not the exercise's)."""
     names = set()
-    for node in ast.parse(path.read_text(encoding="utf-8"), filename=str(path)).body:
+    code = "\n".join(cell.source for cell in read_cells(path))
+    for node in ast.parse(code, filename=str(path)).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -86,12 +88,12 @@ def top_level_names(path: Path) -> set[str]:
     return names
 
 
-def _name_checks(exercises_dir: Path, solutions_dir: Path,
+def _name_checks(exercises_dir: Path, course_dir: Path,
                  keys: Mapping[str, ExerciseKey]) -> list[ValidationCheck]:
     checks = []
     for key in keys.values():
         exercise = find_exercise_file(exercises_dir, key.name)
-        solution = find_exercise_file(solutions_dir, key.name)
+        solution = find_exercise_file(course_dir, key.name)
         if exercise is None or solution is None:
             checks.append(ValidationCheck(f"{key.name}: exercise and solution files exist", False,
                                           f"exercise: {exercise}, solution: {solution}"))
@@ -125,7 +127,7 @@ def _score_check(label: str, report: GradeReport, *, full: bool) -> list[Validat
     return checks
 
 
-def validate(exercises_dir: str | Path, solutions_dir: str | Path,
+def validate(exercises_dir: str | Path, course_dir: str | Path,
              keys: Mapping[str, ExerciseKey], *, limits: Limits = Limits(),
              jobs: int = 2, variants: int = DEFAULT_VARIANTS,
              student_ids: Iterable[str] = ()) -> Validation:
@@ -133,7 +135,7 @@ def validate(exercises_dir: str | Path, solutions_dir: str | Path,
 
     Parameters
     ----------
-    exercises_dir, solutions_dir : path
+    exercises_dir, course_dir : path
     keys : mapping of str to ExerciseKey
     limits : Limits
         For the sandboxed runs of the exercises and the solutions.
@@ -145,24 +147,24 @@ def validate(exercises_dir: str | Path, solutions_dir: str | Path,
     student_ids : iterable of str
         More ids to check, e.g. a class roster's (:func:`~.variants.read_roster`).
     """
-    exercises_dir, solutions_dir = Path(exercises_dir), Path(solutions_dir)
-    for folder in (exercises_dir, solutions_dir):
+    exercises_dir, course_dir = Path(exercises_dir), Path(course_dir)
+    for folder in (exercises_dir, course_dir):
         if not folder.is_dir():
             raise ValueError(f"{str(folder)!r} is not a folder; pass --exercises DIR and "
                              "--solutions DIR")
     if not is_int(variants) or variants < 0:
         raise ValueError(f"--variants must be a whole number >= 0, got {variants!r}")
     ids = list(dict.fromkeys([*variant_ids(variants), *(str(i).strip() for i in student_ids)]))
-    checks = _name_checks(exercises_dir, solutions_dir, keys)
-    options = {"solutions_dir": solutions_dir, "limits": limits, "jobs": jobs}
-    checks += _score_check("solution", grade(solutions_dir, keys, **options), full=True)
+    checks = _name_checks(exercises_dir, course_dir, keys)
+    options = {"course_dir": course_dir, "limits": limits, "jobs": jobs}
+    checks += _score_check("solution", grade(course_dir, keys, **options), full=True)
     variant_keys = {name: key for name, key in keys.items() if key.variants}
     if variant_keys:
-        report = grade(solutions_dir, variant_keys, student_id=VARIANT_PROBE_ID, **options)
+        report = grade(course_dir, variant_keys, student_id=VARIANT_PROBE_ID, **options)
         checks += _score_check(f"solution for student {VARIANT_PROBE_ID!r}", report, full=True)
     checks += _score_check("untouched exercise", grade(exercises_dir, keys, **options),
                            full=False)
-    findings = check_variants(solutions_dir, keys, ids, jobs=jobs)
+    findings = check_variants(course_dir, keys, ids, jobs=jobs)
     return Validation(tuple(checks + stability_checks(findings, keys)))
 
 
@@ -271,7 +273,7 @@ def _check_variant(key: ExerciseKey, path: str, student_id: str | None) -> list[
     return findings
 
 
-def check_variants(solutions_dir: str | Path, keys: Mapping[str, ExerciseKey],
+def check_variants(course_dir: str | Path, keys: Mapping[str, ExerciseKey],
                    student_ids: Sequence[str], *, jobs: int = 2) -> list[VariantFinding]:
     """Check the keys for every student id.
 
@@ -282,7 +284,7 @@ def check_variants(solutions_dir: str | Path, keys: Mapping[str, ExerciseKey],
 
     Parameters
     ----------
-    solutions_dir : path
+    course_dir : path
     keys : mapping of str to ExerciseKey
     student_ids : sequence of str
     jobs : int
@@ -292,7 +294,7 @@ def check_variants(solutions_dir: str | Path, keys: Mapping[str, ExerciseKey],
 
     tasks = []
     for key in keys.values():
-        path = find_exercise_file(solutions_dir, key.name)
+        path = find_exercise_file(course_dir, key.name)
         decides = any(q.decision is not None for q in key.questions)
         ids = list(student_ids) if key.variants else [None] if decides else []
         tasks += [(key, str(path), student_id) for student_id in ids if path is not None]

@@ -26,8 +26,10 @@ import pytest
 
 from simlab.grading.autograder import FAILED_RESULTS, build_autograder, run_autograder_script
 from simlab.grading.isolation import SANDBOX_USER, processes
-from simlab.grading.keys import KEYS
+from simlab.grading.course import load_course
 from simlab.grading.sandbox import Limits
+
+KEYS = load_course().keys
 
 REPO = Path(__file__).resolve().parents[2]
 EXERCISE = (REPO / "exercises" / "sleepstudy.py").read_text()
@@ -72,7 +74,7 @@ def gradescope():
     work.chmod(0o755)  # like /autograder: the bundle's own permissions must do the protecting
     try:
         bundle = build_autograder(work / "autograder.zip", {"sleepstudy": KEYS["sleepstudy"]},
-                                  solutions_dir=REPO / "solutions", data_dir=None, limits=LIMITS)
+                                  course_dir=REPO / "solutions", data_dir=None, limits=LIMITS)
         image = work / "image"
         with zipfile.ZipFile(bundle) as archive:
             archive.extractall(image / "source")

@@ -40,9 +40,9 @@ def test_check_passes_a_solution(capsys):
 
 def test_check_never_prints_a_hidden_or_public_answer(tmp_path, capsys):
     text = (SOLUTIONS / "sleepstudy.py").read_text().replace(
-        "return q2_random_intercept_model().tau\n", "return 1.0\n")
+        "return q2_random_intercept_model().tau  # SOLUTION\n", "return 1.0\n")
     (tmp_path / "sleepstudy.py").write_text(text)
-    status, out, _ = run(capsys, "check", tmp_path / "sleepstudy.py", "--solutions", SOLUTIONS)
+    status, out, _ = run(capsys, "check", tmp_path / "sleepstudy.py", "--course", SOLUTIONS)
     assert status == 1 and "q3_subject_sd" in out
     assert "37.12" not in out.split("What your file printed")[0]  # the key's tau is 37.1239
 
@@ -56,7 +56,8 @@ def test_check_never_prints_a_hidden_or_public_answer(tmp_path, capsys):
     (["validate", "--jobs", "0"], "--jobs must be at least 1"),
     (["autograder-zip", "--jobs", "0"], "--jobs must be at least 1"),
     (["grade", str(EXERCISES), "--timeout", "0"], "timeout must be a positive number"),
-    (["grade", str(EXERCISES), "--solutions", "no/such/solutions"], "--solutions DIR"),
+    (["grade", str(EXERCISES), "--course", "no/such/course"], "--course DIR"),
+    (["check", str(EXERCISES / "sleepstudy.py"), "--checks", "no/such.json"], "does not exist"),
     (["validate", "--exercises", "no/such/folder"], "is not a folder"),
 ])
 def test_bad_input_gets_a_clear_error(capsys, argv, message):
@@ -75,9 +76,9 @@ def test_grade_writes_gradescope_results(tmp_path, capsys):
     out = tmp_path / "results" / "results.json"
     status, _, err = run(capsys, "grade", SOLUTIONS, "--exercise", "sleepstudy",
                          "--format", "gradescope", "--output", out)
-    assert status == 0 and "11/11 points" in err
+    assert status == 0 and "14/14 points" in err
     results = json.loads(out.read_text())
-    assert results["score"] == 11 and len(results["tests"]) == len(
+    assert results["score"] == 14 and len(results["tests"]) == len(
         cli_keys()["sleepstudy"].questions)
     for test in results["tests"]:
         assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility"}
@@ -93,7 +94,8 @@ def test_grade_reads_the_student_id_from_gradescope_metadata(tmp_path, capsys):
     status, out, _ = run(capsys, "grade", submission, "--exercise", "icc_simulation",
                          "--format", "json")
     report = json.loads(out)
-    assert status == 0 and report["student_id"] == "777"
+    # Gradescope's id only when there is no roster SID and no e-mail (variants.py)
+    assert status == 0 and report["student_id"] == "s@example.org"
     assert report["score"] == report["max_score"]
 
 
@@ -112,8 +114,8 @@ def test_a_crashing_submission_still_gets_results(tmp_path, capsys):
 
 
 def cli_keys():
-    from simlab.grading.keys import KEYS
-    return KEYS
+    from simlab.grading.course import load_course
+    return load_course().keys
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +135,7 @@ def test_autograder_zip_has_the_gradescope_layout(bundle):
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
     assert {"setup.sh", "run_autograder", "data/gpa.csv", "simlab-src/pyproject.toml",
             "simlab-src/simlab/grading/grader.py"} <= names
-    assert {f"solutions/{name}.py" for name in cli_keys()} <= names
+    assert {f"course/{name}.py" for name in cli_keys()} | {"course/course.toml"} <= names
     assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
     assert not any("__pycache__" in name for name in names)
 

@@ -1,7 +1,7 @@
 """Scoring against a small made-up exercise: key from the solution, hints, mistakes, variants."""
 import pytest
 
-from simlab.grading.grader import find_exercise_file, find_solutions, grade, grade_exercise
+from simlab.grading.grader import find_exercise_file, grade, grade_exercise
 from simlab.grading.questions import ExerciseKey, Mistake, Question
 from simlab.grading.sandbox import Limits
 from simlab.grading.variants import STUDENT_ENV
@@ -51,7 +51,7 @@ def submit(submission, text):
 
 def test_the_solution_scores_full_marks_except_where_a_published_number_differs(folders):
     solutions, submission = folders
-    result = grade_exercise(submit(submission, SOLUTION), KEY, solutions_dir=solutions,
+    result = grade_exercise(submit(submission, SOLUTION), KEY, course_dir=solutions,
                             limits=LIMITS)
     scores = {q.name: q.score for q in result.questions}
     # `answer` is pinned to the published 41 +- 0.5, so the solution's 42 fails.
@@ -62,7 +62,7 @@ def test_the_solution_scores_full_marks_except_where_a_published_number_differs(
 def test_a_known_mistake_gets_its_own_hint_and_the_key_is_not_revealed(folders):
     solutions, submission = folders
     wrong = SOLUTION.replace("return 7.0", "return 49.0").replace('return "b"', 'return "c"')
-    result = grade_exercise(submit(submission, wrong), KEY, solutions_dir=solutions, limits=LIMITS)
+    result = grade_exercise(submit(submission, wrong), KEY, course_dir=solutions, limits=LIMITS)
     area = result.questions[0]
     assert area.score == 0 and "you squared it" in area.feedback
     assert "7" not in area.feedback.replace("49", "")  # the key's 7.0 is never shown
@@ -73,20 +73,20 @@ def test_a_known_mistake_gets_its_own_hint_and_the_key_is_not_revealed(folders):
 def test_an_unknown_wrong_answer_gets_the_generic_hint(folders):
     solutions, submission = folders
     result = grade_exercise(submit(submission, SOLUTION.replace("return 7.0", "return 8.0")), KEY,
-                            solutions_dir=solutions, limits=LIMITS)
+                            course_dir=solutions, limits=LIMITS)
     assert "Hint: multiply the sides" in result.questions[0].feedback
 
 
 def test_a_missing_file_scores_zero_with_a_message(folders):
     solutions, submission = folders
-    result = grade_exercise(None, KEY, solutions_dir=solutions, limits=LIMITS)
+    result = grade_exercise(None, KEY, course_dir=solutions, limits=LIMITS)
     assert result.score == 0 and all("no toy.py" in q.feedback for q in result.questions)
 
 
 def test_a_broken_key_is_reported_not_blamed_on_the_student(folders):
     solutions, submission = folders
     (solutions / "toy.py").write_text("raise RuntimeError('key is broken')")
-    result = grade_exercise(submit(submission, SOLUTION), KEY, solutions_dir=solutions,
+    result = grade_exercise(submit(submission, SOLUTION), KEY, course_dir=solutions,
                             limits=LIMITS)
     assert all("answer key failed" in q.feedback and "tell your instructor" in q.feedback
                for q in result.questions if q.name != "answer")
@@ -94,11 +94,11 @@ def test_a_broken_key_is_reported_not_blamed_on_the_student(folders):
 
 def test_the_student_id_reaches_both_runs(folders):
     solutions, submission = folders
-    result = grade_exercise(submit(submission, SOLUTION), KEY, solutions_dir=solutions,
+    result = grade_exercise(submit(submission, SOLUTION), KEY, course_dir=solutions,
                             student_id="abcd", limits=LIMITS)
     assert result.questions[2].passed  # both runs saw the same 4-character id
     wrong = SOLUTION.replace('os.environ.get("SIMLAB_STUDENT_ID", "")', '"x"')
-    result = grade_exercise(submit(submission, wrong), KEY, solutions_dir=solutions,
+    result = grade_exercise(submit(submission, wrong), KEY, course_dir=solutions,
                             student_id="abcd", limits=LIMITS)
     assert not result.questions[2].passed
 
@@ -110,7 +110,7 @@ def test_grade_reports_each_exercise_as_it_finishes(folders, monkeypatch):
     other = ExerciseKey("other", "Missing file", (Question("x", "x", 1, "h"),))
     (solutions / "other.py").write_text("x = 1")
     partial = []
-    report = grade(submission, {"toy": KEY, "other": other}, solutions_dir=solutions,
+    report = grade(submission, {"toy": KEY, "other": other}, course_dir=solutions,
                    limits=LIMITS, jobs=1, on_result=partial.append)
     assert [len(r.exercises) for r in partial] == [1, 2]
     assert [e.name for e in report.exercises] == ["toy", "other"]
@@ -120,15 +120,7 @@ def test_grade_reports_each_exercise_as_it_finishes(folders, monkeypatch):
 def test_grade_rejects_a_missing_submission_folder(folders):
     solutions, submission = folders
     with pytest.raises(ValueError, match="does not exist or is not a folder"):
-        grade(submission / "nope", {"toy": KEY}, solutions_dir=solutions)
-
-
-def test_find_solutions_explains_where_it_looked(tmp_path, monkeypatch):
-    monkeypatch.delenv("SIMLAB_SOLUTIONS_DIR", raising=False)
-    with pytest.raises(ValueError, match="--solutions DIR"):
-        find_solutions(tmp_path / "missing")
-    monkeypatch.setenv("SIMLAB_SOLUTIONS_DIR", str(tmp_path))
-    assert find_solutions() == tmp_path
+        grade(submission / "nope", {"toy": KEY}, course_dir=solutions)
 
 
 def test_find_exercise_file_prefers_py_then_notebook(tmp_path):

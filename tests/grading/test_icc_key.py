@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from simlab.grading.answers import decode
-from simlab.grading.keys import KEYS
+from simlab.grading.course import load_course
 from simlab.grading.validate import run_solution
 
 from test_course import numbers_in, numbers_of, visible_texts  # one leak check for the course
+
+KEYS = load_course().keys
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTION = ROOT / "solutions" / "icc_simulation.py"

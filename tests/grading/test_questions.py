@@ -6,9 +6,11 @@ import re
 
 import pytest
 
-from simlab.grading.keys import KEYS
+from simlab.grading.course import load_course
 from simlab.grading.questions import (VISIBILITIES, ExerciseKey, KeyContext, Mistake,
                                       Question)
+
+KEYS = load_course().keys
 
 
 def q(name="q1", points=1, **kwargs) -> Question:

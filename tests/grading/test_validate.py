@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 import simlab
 from simlab.grading import variants
 from simlab.grading.answers import encode
-from simlab.grading.keys import KEYS
+from simlab.grading.course import load_course, solution_text
 from simlab.grading.questions import ExerciseKey, KeyContext, Question
 from simlab.grading.sandbox import Limits
 from simlab.grading.stability import (Decision, all_sides, answer_problem, below, compared,
@@ -22,6 +21,8 @@ from simlab.grading.stability import (Decision, all_sides, answer_problem, below
 from simlab.grading.validate import (DEFAULT_VARIANTS, VariantFinding, check_variants,
                                      run_solution, stability_checks, validate, variant_ids)
 from simlab.grading.variants import STUDENT_ENV, sim_variant
+
+KEYS = load_course().keys
 
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
@@ -307,7 +308,7 @@ def test_a_noisy_decision_fails_the_margin(monkeypatch):
 
 
 def broken_solution(tmp_path, old: str, new: str) -> Path:
-    text = (SOLUTIONS / "icc_simulation.py").read_text()
+    text = solution_text((SOLUTIONS / "icc_simulation.py").read_text())
     assert old in text
     (tmp_path / "icc_simulation.py").write_text(text.replace(old, new))
     return tmp_path

@@ -1,7 +1,9 @@
 """``sweep``: a simulation study over a full-factorial grid of ``simulate`` settings."""
 from __future__ import annotations
 
+import importlib.util
 import math
+import warnings
 from collections.abc import Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
@@ -10,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from joblib import effective_n_jobs
-from tqdm.auto import tqdm
 
 from simlab._checks import check_level, is_int
 
@@ -131,7 +132,9 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
     level : float, default 0.95
         Confidence level of the intervals.
     progress : bool, default True
-        Show a tqdm progress bar counting replicates, advanced per chunk.
+        Show a tqdm progress bar counting replicates, advanced per chunk: the
+        notebook widget in Jupyter with ipywidgets, else the console bar (never
+        a warning about the missing widget). tqdm is imported only then.
     chunk_size : int, optional
         Replicates per work unit (fitted in one batch). By default at most
         250, smaller when that gives each worker at least four units.
@@ -214,6 +217,43 @@ def _run(chunk: Chunk) -> ChunkResult:
     return ChunkResult(chunk.cell.index, chunk.start, chunk.stop, run_chunk(chunk))
 
 
+def _progress_bar_class() -> type:
+    """tqdm's bar class, imported only when a sweep shows progress.
+
+    In Jupyter, ``tqdm.auto`` gives the notebook widget, which needs
+    ipywidgets; without it, tqdm would warn ("IProgress not found") and fall
+    back to its console bar. Here the console bar is chosen without the
+    warning.
+
+    Returns
+    -------
+    type
+        ``tqdm.std.tqdm`` when ipywidgets is not installed, else ``tqdm.auto.tqdm``.
+    """
+    if importlib.util.find_spec("ipywidgets") is None:
+        from tqdm.std import tqdm
+        return tqdm
+    from tqdm.std import TqdmWarning
+    with warnings.catch_warnings():
+        # An ipywidgets that fails to import also leads tqdm to its console bar.
+        warnings.simplefilter("ignore", TqdmWarning)
+        from tqdm.auto import tqdm
+    return tqdm
+
+
+class _NoBar:
+    """Stands in for a progress bar when none is shown."""
+
+    def __enter__(self) -> "_NoBar":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        """Ignore ``n`` finished replicates."""
+
+
 def _execute(chunks: list[Chunk], executor: Executor, store: Store | None,
              progress: bool) -> list[pd.DataFrame]:
     """Run the chunks; write each to ``store`` as it finishes, else collect it."""
@@ -222,8 +262,9 @@ def _execute(chunks: list[Chunk], executor: Executor, store: Store | None,
     if not chunks:
         return frames
     results = executor.map_unordered(_run, chunks)
-    with tqdm(total=total, unit="rep", desc="sweep", disable=not progress) as bar, \
-            closing(results):
+    bar = (_progress_bar_class()(total=total, unit="rep", desc="sweep") if progress
+           else _NoBar())
+    with bar, closing(results):
         try:
             for result in results:
                 if store is not None:

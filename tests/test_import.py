@@ -1,4 +1,4 @@
-"""``import simlab`` in a fresh interpreter: quiet in a Jupyter kernel, progress bars loaded lazily.
+"""``import simlab`` in a fresh interpreter: quiet in Jupyter, progress bars loaded lazily.
 
 Each test runs a script in a subprocess, because what is imported (and what
 warns at import) depends on the modules already loaded.

@@ -99,7 +99,8 @@ def _public_mistakes(question: Question, context: KeyContext, run: RunOutcome,
             wrong = encode(mistake.wrong(context))
         except Exception:  # noqa: BLE001 - a broken diagnostic is simply left out
             continue
-        if not any(_same(run.answers[h.name], wrong, h) for h in hidden):
+        # An option letter means nothing outside its own question, so choices are not compared.
+        if not any(_same(run.answers[h.name], wrong, h) for h in hidden if not h.choices):
             kept.append({"hint": mistake.hint, "answer": wrong})
     return kept
 

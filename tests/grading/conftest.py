@@ -35,3 +35,31 @@ def sandbox_host():
     for folder in _blocking_folders():
         os.chmod(folder, folder.stat().st_mode | stat.S_IXOTH)
     yield isolation.sandbox_account()
+
+
+@pytest.fixture(scope="session")
+def fresh_simlab(tmp_path_factory):
+    """A new virtual environment with simlab installed from the repository as a package
+    (``pip install .``, not editable): no checkout, no solutions beside it.
+
+    It lives in a folder every user can read, so the sandbox account can run it too.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    repo = Path(__file__).resolve().parents[2]
+    home = Path(tempfile.mkdtemp(prefix="simlab-fresh-"))
+    home.chmod(0o755)
+    source = home / "src"  # a copy, so that pip's build leaves nothing in the checkout
+    shutil.copytree(repo, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "*.egg-info", "build", "__pycache__", "solutions", "exercises",
+        "tests"))
+    venv = home / "venv"
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv)],
+                   check=True, timeout=300)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                    str(source)], check=True, capture_output=True, timeout=900)
+    shutil.rmtree(source)
+    yield venv / "bin" / "python"
+    shutil.rmtree(home, ignore_errors=True)

@@ -15,7 +15,6 @@ import shutil
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -26,7 +25,7 @@ import pytest
 
 from simlab.grading.autograder import FAILED_RESULTS, build_autograder, run_autograder_script
 from simlab.grading.isolation import SANDBOX_USER, processes
-from simlab.grading.course import load_course
+from simlab.grading.course import load_course, solution_text
 from simlab.grading.sandbox import Limits
 
 KEYS = load_course().keys
@@ -68,8 +67,9 @@ class Gradescope:
 
 
 @pytest.fixture(scope="module")
-def gradescope():
-    """Build the bundle for sleepstudy, unpack it as Gradescope does and run its setup.sh."""
+def gradescope(fresh_simlab):
+    """Build the bundle for sleepstudy, unpack it as Gradescope does and run its setup.sh
+    with a Python that has no repository checkout beside it."""
     work = Path(tempfile.mkdtemp(prefix="simlab-gradescope-"))
     work.chmod(0o755)  # like /autograder: the bundle's own permissions must do the protecting
     try:
@@ -81,9 +81,7 @@ def gradescope():
         for script in ("setup.sh", "run_autograder"):
             (image / "source" / script).chmod(0o755)
         shutil.copy2(image / "source" / "run_autograder", image / "run_autograder")
-        python = work / "venv" / "bin" / "python"
-        subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv",
-                        str(work / "venv")], check=True, timeout=300)
+        python = fresh_simlab
         env = {**os.environ, "AUTOGRADER_ROOT": str(image), "SIMLAB_PYTHON": str(python)}
         subprocess.run(["bash", str(image / "source" / "setup.sh")], env=env, check=True,
                        capture_output=True, timeout=900)
@@ -101,30 +99,39 @@ def score(results: dict) -> float:
     return sum(test["score"] for test in results["tests"])
 
 
-def sandbox_processes() -> list[int]:
-    """Live processes of the sandbox account (zombies run nothing and hold no memory)."""
+def leftovers(token: str) -> list[int]:
+    """Live processes of the sandbox account whose command line holds ``token`` (zombies run
+    nothing and hold no memory; another grader's runs hold other tokens)."""
     try:
         uid = pwd.getpwnam(SANDBOX_USER).pw_uid
     except KeyError:
         return []
-    return [p.pid for p in processes() if p.uid == uid and not p.zombie]
+    return [p.pid for p in processes() if p.uid == uid and not p.zombie
+            and token in _command_line(p.pid)]
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 STEAL_SOLUTION = """
     import glob
     for path in glob.glob("ROOT/**/*.py", recursive=True):
-        if "solutions" in path:
+        if "submission" not in path:
             try:
                 exec(open(path).read())
-            except OSError:
+            except Exception:
                 pass
     """
 
 
 @root_only
 def test_the_honest_solution_scores_full_marks(gradescope):
-    results, _ = gradescope.submit({"sleepstudy.py": (REPO / "solutions" / "sleepstudy.py")
-                                    .read_text()})
+    solution = solution_text((REPO / "solutions" / "sleepstudy.py").read_text())
+    results, _ = gradescope.submit({"sleepstudy.py": solution})
     assert results["tests"] and score(results) == KEYS["sleepstudy"].max_score
     assert all(t["status"] == "passed" for t in results["tests"])
 
@@ -143,7 +150,7 @@ def test_reading_the_solutions_earns_nothing_even_if_the_bundle_is_world_readabl
 
 @root_only
 def test_a_symbolic_link_to_the_solution_earns_nothing(gradescope):
-    image_solution = gradescope.work / "image" / "source" / "solutions" / "sleepstudy.py"
+    image_solution = gradescope.work / "image" / "source" / "course" / "sleepstudy.py"
     results, _ = gradescope.submit({"sleepstudy.py": image_solution})
     assert score(results) == 0
     assert "symbolic link" in results["tests"][0]["output"]
@@ -195,7 +202,7 @@ def test_a_detached_process_cannot_rewrite_the_results_later(gradescope):
     time.sleep(1.5)
     again = json.loads((root / "results" / "results.json").read_text())
     assert again == results and results["tests"] and score(results) == 0
-    assert sandbox_processes() == []
+    assert leftovers("range(400)") == []
 
 
 @root_only
@@ -254,14 +261,14 @@ def test_left_over_processes_are_killed(gradescope):
         import subprocess, sys
         for _ in range(150):
             try:
-                subprocess.Popen(["sleep", "600"])
+                subprocess.Popen(["sleep", "601"])
             except OSError:
                 break
-        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(602)"],
                          start_new_session=True)
         """))
     assert results["tests"] and score(results) == 0
-    assert sandbox_processes() == []
+    assert leftovers("601") == [] and leftovers("602") == []
 
 
 @root_only
@@ -274,7 +281,7 @@ def test_memory_is_capped_for_the_submission_as_a_whole(gradescope):
         """))
     outputs = " ".join(t["output"] for t in results["tests"])
     assert "2500 MiB of memory" in outputs and score(results) == 0
-    assert sandbox_processes() == []
+    assert leftovers("1000 * 2 ** 20") == []
 
 
 @root_only

@@ -11,7 +11,7 @@ from simlab.grading.answers import decode
 from simlab.grading.course import load_course
 from simlab.grading.validate import run_solution
 
-from test_course import numbers_in, numbers_of, visible_texts  # one leak check for the course
+from test_builtin_course import numbers_in, numbers_of, visible_texts  # one leak check
 
 KEYS = load_course().keys
 

@@ -21,7 +21,7 @@ import signal
 import sys
 from pathlib import Path
 
-__all__ = ["main", "run", "CellTimeout", "display"]
+__all__ = ["main", "run", "CellTimeout", "display", "question_answer"]
 
 
 class CellTimeout(BaseException):
@@ -75,7 +75,8 @@ def run_limited(action, seconds: float):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def _answer(namespace: dict, name: str):
+def question_answer(namespace: dict, name: str):
+    """The answer a question names: its function called without arguments, or its value."""
     if name not in namespace:
         raise NotDefined(f"`{name}` is not defined; define it as the exercise asks "
                           "(keep the name unchanged)")
@@ -118,7 +119,7 @@ def main(request: dict) -> int:
         if error is not None:
             emit(event="cell_error", where=cell.where, error=describe(error))
     for name in request["names"]:
-        value, error = run_limited(lambda: _answer(namespace, name), limit)
+        value, error = run_limited(lambda: question_answer(namespace, name), limit)
         if error is None:
             value, error = run_limited(lambda: encode(value), limit)
         emit(event="answer", name=name, **({"answer": value} if error is None

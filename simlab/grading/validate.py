@@ -31,7 +31,7 @@ from pathlib import Path
 from .._checks import is_int
 from .answers import decode, encode
 from .cells import read_cells
-from .child import _answer
+from .child import question_answer
 from .grader import GradeReport, find_exercise_file, grade
 from .questions import ExerciseKey, KeyContext
 from .sandbox import Limits
@@ -228,7 +228,7 @@ def run_solution(path: str | Path, names: Sequence[str], student_id: str | None 
                 failed.append(f"{cell.where} failed: {type(err).__name__}: {err}")
         for name in names:
             try:
-                answers[name] = encode(_answer(namespace, name))
+                answers[name] = encode(question_answer(namespace, name))
             except Exception as err:  # noqa: BLE001
                 errors[name] = "; ".join([*failed, f"{type(err).__name__}: {err}"])
     if "matplotlib.pyplot" in sys.modules:

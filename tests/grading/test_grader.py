@@ -1,6 +1,7 @@
 """Scoring against a small made-up exercise: key from the solution, hints, mistakes, variants."""
 import pytest
 
+import simlab.grading.grader as grader
 from simlab.grading.grader import find_exercise_file, grade, grade_exercise
 from simlab.grading.questions import ExerciseKey, Mistake, Question
 from simlab.grading.sandbox import Limits
@@ -129,3 +130,130 @@ def test_find_exercise_file_prefers_py_then_notebook(tmp_path):
     assert find_exercise_file(tmp_path, "toy").suffix == ".ipynb"
     (tmp_path / "toy.py").write_text("")
     assert find_exercise_file(tmp_path, "toy").suffix == ".py"
+
+
+SOLUTION_SCORES = {"area": 2, "pick": 1, "seeded": 1, "answer": 0}
+
+
+def only_exercise(report):
+    """The single ExerciseResult of ``report`` and its scores by question name."""
+    (result,) = report.exercises
+    return result, {q.name: q.score for q in result.questions}
+
+
+def test_a_folder_uploaded_inside_the_submission_is_found_and_graded(folders):
+    solutions, submission = folders
+    for folder in ("__MACOSX", "myfolder"):  # macOS zips add __MACOSX/, sorted first
+        (submission / folder).mkdir()
+    submit(submission / "__MACOSX", "raise RuntimeError('resource fork, not the exercise')")
+    submit(submission / "myfolder", SOLUTION)
+    result, scores = only_exercise(grade(submission, {"toy": KEY}, course_dir=solutions,
+                                         limits=LIMITS))
+    assert result.file == str(submission / "myfolder" / "toy.py")
+    assert scores == SOLUTION_SCORES and result.problems == ()
+
+
+def test_with_both_a_py_file_and_a_notebook_the_py_file_is_graded_with_a_note(folders):
+    solutions, submission = folders
+    submit(submission, SOLUTION)
+    (submission / "toy.ipynb").write_text("{}")  # no cells: graded, it would score 0
+    result, scores = only_exercise(grade(submission, {"toy": KEY}, course_dir=solutions,
+                                         limits=LIMITS))
+    assert result.file == str(submission / "toy.py") and scores == SOLUTION_SCORES
+    assert result.problems == ("both toy.py and toy.ipynb were submitted; toy.py was graded "
+                               "(the .py file wins; submit only one)",)
+
+
+def test_a_symbolic_link_as_the_exercise_file_is_refused(folders):
+    solutions, submission = folders
+    (submission / "toy.py").symlink_to(solutions / "toy.py")  # the key's own file
+    result, scores = only_exercise(grade(submission, {"toy": KEY}, course_dir=solutions,
+                                         limits=LIMITS))
+    assert set(scores.values()) == {0}
+    assert all("toy.py is a symbolic link, which is not accepted" in q.feedback
+               for q in result.questions)
+    assert "symbolic link" in result.problems[0]
+
+
+@pytest.fixture()
+def linked_folder(folders, tmp_path):
+    """A correct toy.py outside the submission, reached through ``submission/linked``."""
+    solutions, submission = folders
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    submit(outside, SOLUTION)
+    (submission / "linked").symlink_to(outside, target_is_directory=True)
+    return solutions, submission
+
+
+def test_a_file_in_a_symlinked_folder_is_not_graded(linked_folder):
+    solutions, submission = linked_folder
+    result, scores = only_exercise(grade(submission, {"toy": KEY}, course_dir=solutions,
+                                         limits=LIMITS))
+    assert result.file is None and set(scores.values()) == {0}
+    assert all(q.feedback.startswith("no toy.py") for q in result.questions)
+
+
+def test_a_file_found_outside_the_submission_folder_is_not_graded(linked_folder, monkeypatch):
+    solutions, submission = linked_folder
+    # Were the search to follow the link, the file would be a regular file the sandbox
+    # accepts; the grader's own check must still refuse it. The key is found as usual.
+    real = grader.locate_exercise
+
+    def through_the_link(folder, name):
+        if folder != submission:
+            return real(folder, name)
+        return grader.Located(folder / "linked" / f"{name}.py")
+
+    monkeypatch.setattr(grader, "locate_exercise", through_the_link)
+    result, scores = only_exercise(grade(submission, {"toy": KEY}, course_dir=solutions,
+                                         limits=LIMITS))
+    assert set(scores.values()) == {0}
+    assert result.problems == ("toy.py lies outside the submission folder, which is not "
+                               "accepted",)
+
+
+FORGED_AREA = """
+# %%
+import json, os, sys
+def area():
+    fd = json.loads(sys.argv[1])["fd"]
+    forged = {"event": "answer", "name": "area", "answer": {"value": 1}}
+    os.write(fd, (json.dumps(forged) + "\\n").encode())
+    os._exit(0)
+"""
+
+
+def test_a_forged_answer_without_kind_scores_zero_and_keeps_the_exercise(folders):
+    solutions, submission = folders
+    submit(submission, FORGED_AREA)
+    other = ExerciseKey("other", "Another exercise", (Question("x", "x", 1, "h"),))
+    (solutions / "other.py").write_text("x = 1")
+    (submission / "other.py").write_text("x = 1")
+    report = grade(submission, {"toy": KEY, "other": other}, course_dir=solutions,
+                   limits=LIMITS)
+    assert [e.name for e in report.exercises] == ["toy", "other"] and report.complete
+    toy, other_result = report.exercises
+    area = toy.questions[0]
+    assert area.name == "area" and area.score == 0
+    assert "the answer could not be read (unknown kind 'None')" in area.feedback
+    assert "Hint: multiply the sides" in area.feedback
+    assert toy.score == 0 and other_result.score == 1
+
+
+def test_on_result_gets_partial_reports_naming_the_exercises_still_pending(folders):
+    solutions, submission = folders
+    submit(submission, SOLUTION)
+    keys = {"toy": KEY}
+    for name in ("other", "third"):
+        keys[name] = ExerciseKey(name, name, (Question("x", "x", 1, "h"),))
+        (solutions / f"{name}.py").write_text("x = 1")
+    (submission / "other.py").write_text("x = 1")  # third.py is not submitted
+    partial = []
+    report = grade(submission, keys, course_dir=solutions, limits=LIMITS, on_result=partial.append)
+    assert [r.pending for r in partial] == [("other", "third"), ("third",), ()]
+    assert [r.complete for r in partial] == [False, False, True]
+    assert [[e.name for e in r.exercises] for r in partial] == [
+        ["toy"], ["toy", "other"], ["toy", "other", "third"]]
+    assert report.pending == () and report.complete
+    assert [e.score for e in report.exercises] == [4, 1, 0]

@@ -1,4 +1,4 @@
-"""``simlab variants --roster`` and ``simlab validate --variants/--roster`` from the command line."""
+"""``simlab variants --roster`` and ``simlab validate --variants/--roster`` from the shell."""
 from __future__ import annotations
 
 import pytest

@@ -152,7 +152,8 @@ def test_a_fitted_model_with_a_nan_is_not_usable():
 
 
 @pytest.mark.parametrize("encoded, error, problem", [
-    (None, "ZeroDivisionError: division by zero", "no answer (ZeroDivisionError: division by zero)"),
+    (None, "ZeroDivisionError: division by zero",
+     "no answer (ZeroDivisionError: division by zero)"),
     (None, None, "no answer"),
     (encode(...), None, "no usable answer (missing)"),
     (encode(None), None, "no usable answer (none)"),

@@ -369,14 +369,15 @@ def _parse_events(text: str) -> list[dict]:
 
 
 def _record_answer(event: dict, answers: dict, errors: dict) -> None:
+    """The last event about a question decides its answer (or its error)."""
     name = event["name"]
-    if "answer" in event:
-        problem = check_encoded(event["answer"])
-        if problem is None:
-            answers[name] = event["answer"]
-            errors.pop(name, None)
-        else:
-            errors[name] = f"the answer could not be read ({problem})"
+    answers.pop(name, None)
+    errors.pop(name, None)
+    problem = check_encoded(event["answer"]) if "answer" in event else None
+    if "answer" in event and problem is None:
+        answers[name] = event["answer"]
+    elif "answer" in event:
+        errors[name] = f"the answer could not be read ({problem})"
     else:
         errors[name] = str(event.get("error", "no answer"))[:500]
 

@@ -347,36 +347,29 @@ def test_a_malformed_answer_for_a_question_is_reported_for_that_question(tmp_pat
     assert "could not be read" in run.errors["b"]
 
 
-def test_a_kill_keeps_earlier_answers_and_the_output_printed_so_far(tmp_path):
-    path = exercise(tmp_path, """
-        print("hello from the student")
-        def a():
-            return 1
-        def b():
+SWALLOWS_ALARMS = """
             while True:
                 try:
                     while True:
                         pass
                 except BaseException:
-                    pass
-        """)
-    run = run_exercise(path, ["a", "b"], limits=Limits(timeout=5, cell_timeout=1))
-    assert run.answers["a"]["value"] == 1 and "did not finish within 5 s" in run.problem
-    assert "hello from the student" in run.output
+                    pass"""
 
 
-def test_a_hard_exit_in_a_question_keeps_earlier_answers_and_output(tmp_path):
+@pytest.mark.parametrize("body, limits, problem", [
+    (SWALLOWS_ALARMS, Limits(timeout=5, cell_timeout=1), "did not finish within 5 s"),
+    ("\n            import os\n            os._exit(3)", FAST, "exit status 3"),
+])
+def test_a_kill_or_hard_exit_keeps_earlier_answers_and_the_output_so_far(tmp_path, body,
+                                                                          limits, problem):
     path = exercise(tmp_path, """
-        print("printed before")
+        print("hello from the student")
         def a():
             return 1
-        def b():
-            import os
-            os._exit(3)
-        """)
-    run = run_exercise(path, ["a", "b"], limits=FAST)
-    assert run.answers["a"]["value"] == 1 and "exit status 3" in run.problem
-    assert "printed before" in run.output
+        def b():""" + body)
+    run = run_exercise(path, ["a", "b"], limits=limits)
+    assert run.answers["a"]["value"] == 1 and problem in run.problem
+    assert "hello from the student" in run.output
 
 
 def test_display_is_available_as_in_a_notebook(tmp_path):

@@ -380,3 +380,18 @@ def test_run_autograder_makes_the_course_and_results_root_only(tmp_path):
     for path in (root, root / "results", root / "source", root / "source" / "solutions",
                  root / "source" / "solutions" / "a.py"):
         assert not stat.S_IMODE(path.stat().st_mode) & 0o077, path
+
+
+@root_only
+def test_no_file_of_the_course_or_bundle_is_readable_by_student_code(gradescope):
+    """After run_autograder locked the image, the sandbox account opens nothing under it."""
+    _, root = gradescope.submit(cheat("pass"), world_readable=True)
+    account = pwd.getpwnam(SANDBOX_USER)
+    files = [p for p in root.rglob("*") if p.is_file() and not p.is_symlink()]
+    probe = ("import sys\nopened = []\nfor path in sys.argv[1:]:\n    try:\n"
+             "        open(path, 'rb').close()\n        opened.append(path)\n"
+             "    except OSError:\n        pass\nprint(len(opened))\n")
+    done = subprocess.run([str(gradescope.python), "-c", probe, *map(str, files)],
+                          user=account.pw_uid, group=account.pw_gid, extra_groups=[], cwd="/",
+                          capture_output=True, text=True, timeout=120)
+    assert len(files) > 50 and done.stdout.strip() == "0", done.stderr

@@ -663,6 +663,12 @@ def run_variants(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _data_dir(args: argparse.Namespace) -> str | None:
+    from simlab.datasets import DATA_DIR_VARIABLE
+
+    return args.data_dir or os.environ.get(DATA_DIR_VARIABLE)
+
+
 def _add_bundle_options(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--data-dir", default=None,
                         help="folder with the data files the exercises read, e.g. gpa.csv "
@@ -691,7 +697,7 @@ def run_assign(args: argparse.Namespace) -> int:
     course = _course(args)
     roster = read_roster(args.roster) if args.roster else []
     written = assign(course, args.out, exercises=args.exercise, student_ids=roster,
-                     data_dir=args.data_dir or os.environ.get("SIMLAB_DATA_DIR"),
+                     data_dir=_data_dir(args),
                      limits=_limits(args), jobs=args.jobs)
     for path in written:
         print(path)
@@ -714,7 +720,7 @@ def run_autograder_zip(args: argparse.Namespace) -> int:
 
     course = _course(args)
     out = build_autograder(args.out, course.select(args.exercise), course_dir=course.root,
-                           data_dir=args.data_dir or os.environ.get("SIMLAB_DATA_DIR"),
+                           data_dir=_data_dir(args),
                            limits=_limits(args), jobs=args.jobs)
     print(f"Wrote {out}. Upload it on Gradescope under Configure Autograder -> Zip file "
           "upload; students submit their exercise files (e.g. sleepstudy.py) unchanged in name.")

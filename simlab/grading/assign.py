@@ -18,7 +18,8 @@ from pathlib import Path
 from .autograder import build_autograder
 from .checks import build_checks, checks_path, write_checks
 from .course import Course
-from .sandbox import DATA_ENV, Limits
+from ..datasets import DATA_DIR_VARIABLE
+from .sandbox import Limits
 
 __all__ = ["assign", "write_student_files"]
 
@@ -60,7 +61,7 @@ def assign(course: Course, out: str | Path, *, exercises: Sequence[str] | None =
     """
     keys = course.select(list(exercises) if exercises else None)
     student = write_student_files(course, Path(out) / "student", list(keys))
-    environment = {DATA_ENV: str(Path(data_dir).resolve())} if data_dir else {}
+    environment = {DATA_DIR_VARIABLE: str(Path(data_dir).resolve())} if data_dir else {}
 
     def public(name: str) -> Path:
         checks = build_checks(course.exercises[name], student_ids=student_ids, limits=limits,

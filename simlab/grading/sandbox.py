@@ -36,13 +36,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..datasets import DATA_DIR_VARIABLE
 from . import isolation
 from .answers import check_encoded
 
-__all__ = ["Limits", "RunOutcome", "run_exercise", "refusal", "DATA_ENV"]
+__all__ = ["Limits", "RunOutcome", "run_exercise", "refusal"]
 
-#: Environment variable naming the folder of data files the exercises read.
-DATA_ENV = "SIMLAB_DATA_DIR"
 # Environment the child may inherit; everything else (tokens, paths of the course) stays out.
 _PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "OPENBLAS_CORETYPE",
                "OPENBLAS_L2_SIZE")
@@ -207,16 +206,16 @@ def _stage(path: Path, work: Path, env: Mapping[str, str], data_files: Sequence[
     home.mkdir()
     _copy_regular_files(path, home)
     child_env = _child_env(env, home)
-    data_dir = env.get(DATA_ENV) or os.environ.get(DATA_ENV)
+    data_dir = env.get(DATA_DIR_VARIABLE) or os.environ.get(DATA_DIR_VARIABLE)
     if data_files and data_dir:
         (home / "data").mkdir()
         for name in data_files:
             source = Path(data_dir) / name
             if source.is_file() and not source.is_symlink():
                 shutil.copyfile(source, home / "data" / name)
-        child_env[DATA_ENV] = str(home / "data")
+        child_env[DATA_DIR_VARIABLE] = str(home / "data")
     elif data_dir:
-        child_env[DATA_ENV] = str(Path(data_dir).resolve())
+        child_env[DATA_DIR_VARIABLE] = str(Path(data_dir).resolve())
     if account is not None:
         for item in [work, *work.rglob("*")]:
             os.lchown(item, account.uid, account.gid)
@@ -248,7 +247,7 @@ def _child_env(extra: Mapping[str, str], home: Path) -> dict:
                 "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
                 "PYTHONNOUSERSITE": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                 "MKL_NUM_THREADS": "1"})
-    env.update({k: v for k, v in extra.items() if k != DATA_ENV})
+    env.update({k: v for k, v in extra.items() if k != DATA_DIR_VARIABLE})
     return env
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from simlab._checks import check_level
+from simlab._checks import check_level, is_int
 
 from .bootstrap import parametric_bootstrap
 from .estimates import group_sums
@@ -65,7 +65,7 @@ def _wald(result, level: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _bootstrap(result, level: float, nsim: int, seed) -> tuple[np.ndarray, np.ndarray]:
-    if not isinstance(nsim, (int, np.integer)) or nsim < 2:
+    if not is_int(nsim) or nsim < 2:
         raise ValueError(f"nsim must be an integer of at least 2 bootstrap replicates, got {nsim!r}")
     draws = parametric_bootstrap(result.design, result.estimates, int(nsim), seed)
     tail = (1 - level) / 2

@@ -165,7 +165,8 @@ def _check_sizes(n_per_group: object, n_groups: int) -> np.ndarray | tuple[int, 
     if is_int(n_per_group):
         if n_per_group < 1:
             raise ValueError(f"n_per_group must be at least 1, got {n_per_group}.")
-        return np.full(n_groups, int(n_per_group), dtype=np.int64)
+        # A read-only view: checking a huge design must not allocate it.
+        return np.broadcast_to(np.int64(n_per_group), (n_groups,))
     if isinstance(n_per_group, (list, range, np.ndarray, pd.Series)):
         return _check_size_array(n_per_group, n_groups)
     raise TypeError(
@@ -346,7 +347,21 @@ class Settings:
 
     @property
     def largest_group(self) -> int:
-        return self.sizes[1] if isinstance(self.sizes, tuple) else int(np.max(self.sizes))
+        if isinstance(self.sizes, tuple):
+            return self.sizes[1]
+        return int(self.sizes[0]) if _constant(self.sizes) else int(np.max(self.sizes))
+
+    @property
+    def max_rows(self) -> int:
+        """The number of rows of one data set (its upper bound for a size range)."""
+        if isinstance(self.sizes, tuple) or _constant(self.sizes):
+            return self.n_groups * self.largest_group
+        return int(np.sum(self.sizes, dtype=np.int64))
+
+
+def _constant(sizes: np.ndarray) -> bool:
+    """Whether ``sizes`` is one size for every group, held as a broadcast view."""
+    return sizes.ndim == 1 and sizes.size > 0 and sizes.strides == (0,)
 
 
 def check_settings(n_groups: int, n_per_group: SizesLike, tau: float | None = None,

@@ -10,7 +10,9 @@ of :func:`~simlab.model.profiled.fit_theta`, the same exact engine as
 :func:`~simlab.model.profile.profile_bounds`.
 
 A replicate whose simulation or fit fails keeps its rows, with NaN values and
-the reason in ``error``: failures are outcomes, never dropped or redrawn.
+the reason in ``error``: failures are outcomes, never dropped or redrawn. A failure
+of the machine (:data:`ENVIRONMENT_ERRORS`, e.g. MemoryError) is not an outcome: it
+aborts the chunk, which is then recomputed when the sweep resumes.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from simlab.simulate import simulate
 
 from .grid import Cell
 
-__all__ = ["CI_METHODS", "Chunk", "fit_reps", "fit_sums", "rep_seed", "rep_sums",
+__all__ = ["CI_METHODS", "ENVIRONMENT_ERRORS", "Chunk", "fit_reps", "fit_sums", "rep_seed", "rep_sums",
            "run_chunk", "simulate_rep"]
 
 #: Interval methods a sweep can compute, in column order.
@@ -137,6 +139,11 @@ def _assign(out: dict, where, new: dict) -> None:
         out[name][where] = values
 
 
+#: Failures of the machine, not of the statistics: they abort the chunk, which is then not
+#: stored and is computed again when the sweep resumes.
+ENVIRONMENT_ERRORS = (MemoryError, OSError)
+
+
 def _describe(stage: str, err: Exception) -> str:
     return f"{stage}: {type(err).__name__}: {err}"
 
@@ -158,11 +165,15 @@ def fit_reps(sums: Sequence[GroupSums], n_params: int, ci: Sequence[str],
     try:
         _assign(out, slice(None), fit_sums(GroupSums.stack(list(sums)), ci, level))
         return out, errors
+    except ENVIRONMENT_ERRORS:
+        raise
     except Exception:  # noqa: BLE001 - refit one by one below to find the culprits
         pass
     for i, one in enumerate(sums):
         try:
             _assign(out, slice(i, i + 1), fit_sums(one, ci, level))
+        except ENVIRONMENT_ERRORS:
+            raise
         except Exception as err:  # noqa: BLE001 - a failed fit is an outcome
             errors[i] = _describe("fit", err)
     return out, errors
@@ -184,6 +195,8 @@ def run_chunk(chunk: Chunk) -> pd.DataFrame:
     for i, rep in enumerate(chunk.reps):
         try:
             sums[i] = rep_sums(simulate_rep(chunk.cell, chunk.seed, rep))
+        except ENVIRONMENT_ERRORS:
+            raise
         except Exception as err:  # noqa: BLE001 - a failed simulation is an outcome
             errors[i] = _describe("simulate", err)
     fitted, fit_errors = fit_reps(list(sums.values()), n_params, chunk.ci, chunk.level)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Real
@@ -195,10 +196,29 @@ def _cell(index: int, params: dict, dtypes: dict) -> Cell:
     return Cell(index=index, params=params, parameters=names, truth=truth, labels=labels)
 
 
+#: Bytes one simulated row takes while a replicate is simulated and summed (a generous bound).
+BYTES_PER_ROW = 64
+
+
 def _check_params(params: dict) -> tuple[float, float]:
     """Run simulate's own checks on one cell; return its ``(tau, sigma)``."""
     settings = check_settings(**params)
     if settings.largest_group < 2:
         raise ValueError("every group would have a single observation, so tau and sigma "
                          "cannot be told apart; use n_per_group >= 2.")
+    _check_memory(settings.max_rows, params)
     return settings.tau, settings.sigma
+
+
+def _check_memory(rows: int, params: dict) -> None:
+    """Refuse a cell whose one replicate could not fit in this machine's memory."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return  # the platform does not say; the replicate will tell
+    need = rows * BYTES_PER_ROW
+    if need > total:
+        shown = {k: params[k] for k in ("n_groups", "n_per_group") if k in params}
+        raise ValueError(f"the cell {shown} has {rows:,} rows per replicate and needs about "
+                         f"{need / 2 ** 30:,.1f} GiB to simulate one, more than this machine's "
+                         f"{total / 2 ** 30:,.1f} GiB; use fewer or smaller groups")

@@ -160,3 +160,42 @@ def test_non_converged_fits_are_recorded(monkeypatch):
     frame = run_chunk(_chunk(_cell(), stop=2))
     assert not frame["converged"].any() and frame["estimate"].notna().all()
     assert (frame["error"] == "").all()
+
+
+@pytest.mark.parametrize("stage", ["simulate_rep", "fit_sums"])
+def test_a_memory_error_aborts_the_chunk_instead_of_becoming_an_outcome(monkeypatch, stage):
+    real = getattr(batch, stage)
+
+    def starved(*args):
+        if stage == "simulate_rep" and args[2] != 1:
+            return real(*args)
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(batch, stage, starved)
+    with pytest.raises(MemoryError):
+        run_chunk(_chunk(_cell(), stop=3))
+
+
+def test_a_chunk_aborted_by_the_machine_is_computed_again_on_resume(monkeypatch, tmp_path):
+    """Nothing of the starved chunk is stored; rerun with memory, the sweep is complete."""
+    from simlab import sweep
+
+    grid = {"n_groups": 20, "n_per_group": 3, "tau": [0.5, 0.8], "sigma": 0.3}
+    store = tmp_path / "store"
+    real = batch.fit_sums
+
+    def starved(sums, ci, level):  # the first chunk fits; the second runs out of memory
+        starved.calls += 1
+        if starved.calls > 1:
+            raise MemoryError("out of memory")
+        return real(sums, ci, level)
+
+    starved.calls = 0
+    monkeypatch.setattr(batch, "fit_sums", starved)
+    with pytest.raises(MemoryError):
+        sweep(grid, reps=4, seed=3, store=str(store), progress=False, chunk_size=4)
+    monkeypatch.setattr(batch, "fit_sums", real)
+    results = sweep(grid, reps=4, seed=3, store=str(store), progress=False, chunk_size=4)
+    assert len(results) == 2 * 4 * 4 and (results["error"] == "").all()
+    fresh = sweep(grid, reps=4, seed=3, progress=False, chunk_size=4)
+    pd.testing.assert_frame_equal(results.reset_index(drop=True), fresh.reset_index(drop=True))

@@ -85,3 +85,17 @@ def test_grid_must_be_a_mapping():
 def test_valid_keys_are_simulate_parameters():
     assert GRID_KEYS == ("n_groups", "n_per_group", "tau", "sigma", "intercept", "slope",
                          "icc", "total_var", "cluster_effect")
+
+
+def test_a_huge_cell_is_refused_without_allocating_it():
+    """Checking the grid estimates the size of a replicate; it does not build one."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"3,000,000,000 rows per replicate .* GiB"):
+            make_grid({"n_groups": [10 ** 9], "n_per_group": 3, "tau": 0.5, "sigma": 0.25})
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 ** 20

@@ -171,15 +171,45 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
     executor = make_executor(n_jobs, backend, scheduler)
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}.")
-    opened = Store.open(store, config.manifest(cells)) if store is not None else None
-    done = (opened.completed(len(cells.cells), config.reps) if opened is not None
-            else np.zeros((len(cells.cells), config.reps), dtype=bool))
+    if store is None:
+        return _checked(_run_in_memory(cells, config, executor, progress), len(cells.cells),
+                        config.reps)
+    with Store.open(store, config.manifest(cells)) as opened:
+        opened.quarantine_damaged()
+        done = opened.completed(len(cells.cells), config.reps)
+        size = config.chunk_size or default_chunk_size(done, executor)
+        _execute(plan_chunks(cells, config, done, size), executor, opened, progress)
+        return _checked(opened.read(len(cells.cells), config.reps), len(cells.cells),
+                        config.reps, opened)
+
+
+def _run_in_memory(cells: Grid, config: SweepConfig, executor: Executor,
+                   progress: bool) -> pd.DataFrame:
+    """Every replicate of the sweep, computed here without a store."""
+    done = np.zeros((len(cells.cells), config.reps), dtype=bool)
     size = config.chunk_size or default_chunk_size(done, executor)
-    frames = _execute(plan_chunks(cells, config, done, size), executor, opened, progress)
-    if opened is not None:
-        return opened.read(len(cells.cells), config.reps)
+    frames = _execute(plan_chunks(cells, config, done, size), executor, None, progress)
     return pd.concat(frames, ignore_index=True).sort_values(
         ["cell", "rep"], kind="stable", ignore_index=True)
+
+
+def _checked(table: pd.DataFrame, n_cells: int, reps: int,
+             store: Store | None = None) -> pd.DataFrame:
+    """Return ``table`` if it has every replicate of the sweep, once; else raise.
+
+    Raises
+    ------
+    RuntimeError
+        If some (cell, rep) of the ``n_cells`` x ``reps`` has no rows, or a
+        ``(cell, rep, parameter)`` row appears twice.
+    """
+    keys = ["cell", "rep", "parameter"]
+    found = 0 if table.empty else len(table[["cell", "rep"]].drop_duplicates())
+    if found == n_cells * reps and not table.duplicated(keys).any():
+        return table
+    where = f" (the store {store.path} changed during the sweep?)" if store is not None else ""
+    raise RuntimeError(f"the sweep has {found} of the {n_cells * reps} replicates (cells x reps) "
+                       f"it must return{where}; rerun it to recompute the missing ones.")
 
 
 def default_chunk_size(done: np.ndarray, executor: Executor) -> int:

@@ -2,20 +2,36 @@
 
 Layout of a store directory::
 
-    manifest.json                         what was swept: grid, seed, ci, level, versions
-    cell-0003_reps-000000-000499.parquet  replicates 0..499 (inclusive) of cell 3
+    manifest.json                                what was swept: grid, seed, ci, level, versions
+    cell-0003_reps-000000-000499.parquet         replicates 0..499 (inclusive) of cell 3
+    cell-0003_reps-000000-000499.parquet.sha256  its SHA-256 (``sha256sum -c`` format)
+    .lock                                        locked by the one sweep writing the store
+    quarantine/                                  damaged chunks, moved aside
     ...
 
-Every chunk is written to a temporary file in the same directory and moved
-into place with :func:`os.replace`, which is atomic: a chunk file is either
-complete or absent. Leftover temporary files (a run killed mid-write) are
-never read and are removed when the store is next opened. Which replicates
-are done is read from the file names alone, so resuming reads no data.
-Reading tolerates overlapping chunks by keeping one row per
-``(cell, rep, parameter)``. One sweep at a time should write to a store.
+A store proves its contents. Every chunk is written with Parquet page
+checksums to a temporary file; its SHA-256 is written (atomically) to the
+``.sha256`` sidecar, and only then is the chunk moved into place with
+:func:`os.replace`, which is atomic: a chunk file is either complete, with
+its digest, or absent. Leftover temporary files and digests without a chunk
+(a run killed mid-write) are never read and are removed when the store is
+next opened for writing. Reading a chunk checks its digest and page
+checksums and that it holds exactly the replicates its name states (every
+rep of the range, of that cell, with the same parameter rows): a damaged
+chunk is an error naming it, never a silent loss of rows. A sweep resuming
+the store first moves damaged chunks to ``quarantine/`` with a warning, so
+their replicates are recomputed. Reading tolerates overlapping chunks by
+keeping one row per ``(cell, rep, parameter)``.
+
+One sweep at a time writes to a store: :meth:`Store.open` takes an OS lock
+(:func:`fcntl.flock`) on ``.lock`` for as long as the store is open, and
+refuses a second writer. The kernel drops the lock when its process dies, so
+a crashed sweep never blocks the next one. Stores made before digests were
+recorded (no ``chunk_digests`` in the manifest) are read without them.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -26,13 +42,26 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["MANIFEST", "Manifest", "Store", "chunk_name", "read_store"]
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks, one writer is up to the user
+    fcntl = None
+
+__all__ = ["MANIFEST", "QUARANTINE", "DamagedChunkError", "Manifest", "Store",
+           "StoreInUseError", "chunk_name", "read_store"]
 
 MANIFEST = "manifest.json"
+#: Folder of a store where damaged chunks are moved.
+QUARANTINE = "quarantine"
+_LOCK = ".lock"
+_DIGEST_SUFFIX = ".sha256"
+#: The columns that say which replicates a chunk holds.
+_KEY_COLUMNS = ["cell", "rep", "parameter"]
 _CHUNK = re.compile(r"^cell-(\d+)_reps-(\d+)-(\d+)\.parquet$")
 _TEMP_SUFFIX = ".tmp"
 _PACKAGES = ("simlab", "numpy", "pandas", "scipy")
@@ -69,6 +98,9 @@ class Manifest:
         Versions of simlab, numpy, pandas and scipy that created the store.
     created : str
         ISO 8601 creation time (UTC).
+    chunk_digests : bool
+        Whether every chunk has a SHA-256 sidecar (False for stores made
+        before simlab recorded them; their chunks are checked without).
     """
 
     grid: dict
@@ -77,6 +109,7 @@ class Manifest:
     level: float
     versions: dict = field(default_factory=_versions)
     created: str = field(default_factory=_now)
+    chunk_digests: bool = True
 
     def differences(self, other: "Manifest") -> list[str]:
         """Describe each identity field where ``other`` differs from this one."""
@@ -99,18 +132,36 @@ def _atomic_write(path: Path, write) -> None:
         temp.unlink(missing_ok=True)
 
 
+class DamagedChunkError(ValueError):
+    """A chunk whose bytes or rows are not what its name and digest state."""
+
+
+class StoreInUseError(ValueError):
+    """Another sweep holds the store's lock."""
+
+
 @dataclass(frozen=True)
 class Store:
-    """An opened, writable store directory (see the module docstring).
+    """A store directory (see the module docstring).
 
-    Use :meth:`open`, which checks the directory before any work is done.
+    Use :meth:`open` to write (it checks the directory before any work is
+    done and holds the store's lock until :meth:`close`, or the end of a
+    ``with`` block); ``Store(path)`` only reads.
+
+    Attributes
+    ----------
+    path : Path
+    chunk_digests : bool
+        Whether a chunk without a SHA-256 sidecar is damaged.
     """
 
     path: Path
+    chunk_digests: bool = True
+    _lock: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def open(cls, path: str | os.PathLike, manifest: Manifest) -> "Store":
-        """Open (or create) a store for the sweep described by ``manifest``.
+        """Open (or create) a store for the sweep described by ``manifest``; lock it.
 
         Raises
         ------
@@ -118,18 +169,37 @@ class Store:
             If the path cannot be used as a writable directory, if it holds
             chunks but no manifest, or if its manifest describes a different
             sweep (the message says what differs).
+        StoreInUseError
+            If another sweep is writing to the store.
         """
-        store = cls(_writable_directory(path))
-        existing = store.manifest()
-        if existing is None:
-            if store.chunk_files():
-                raise ValueError(f"{store.path} holds result chunks but no {MANIFEST}; "
-                                 "choose a new --out directory for this sweep.")
-            store._write_manifest(manifest)
-        else:
-            _check_same_sweep(store.path, existing, manifest)
-        store.remove_temporary_files()
+        path = _writable_directory(path)
+        lock = _lock(path)
+        try:
+            existing = cls(path).manifest()
+            if existing is None:
+                if cls(path).chunk_files():
+                    raise ValueError(f"{path} holds result chunks but no {MANIFEST}; "
+                                     "choose a new --out directory for this sweep.")
+                cls(path)._write_manifest(manifest)
+            else:
+                _check_same_sweep(path, existing, manifest)
+            store = cls(path, (existing or manifest).chunk_digests, lock)
+            store.remove_temporary_files()
+        except BaseException:
+            lock.close()
+            raise
         return store
+
+    def close(self) -> None:
+        """Release the store's lock (nothing for a read-only store)."""
+        if self._lock is not None:
+            self._lock.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def manifest(self) -> Manifest | None:
         """The stored manifest, or None if there is none yet."""
@@ -137,7 +207,7 @@ class Store:
         if not file.exists():
             return None
         try:
-            return Manifest(**json.loads(file.read_text()))
+            return Manifest(**{"chunk_digests": False, **json.loads(file.read_text())})
         except (ValueError, TypeError) as err:
             raise ValueError(f"{file} is not a sweep manifest ({err}); choose a new --out "
                              "directory or remove the file.") from None
@@ -147,9 +217,12 @@ class Store:
         _atomic_write(self.path / MANIFEST, lambda temp: temp.write_text(text))
 
     def remove_temporary_files(self) -> None:
-        """Delete temporary files left by an interrupted write."""
+        """Delete temporary files, and digests without a chunk, left by an interrupted write."""
         for temp in self.path.glob(f".*{_TEMP_SUFFIX}"):
             temp.unlink(missing_ok=True)
+        for digest in self.path.glob(f"*.parquet{_DIGEST_SUFFIX}"):
+            if not digest.with_suffix("").exists():
+                digest.unlink(missing_ok=True)
 
     def chunk_files(self) -> list[tuple[int, int, int, Path]]:
         """``(cell, start, stop, path)`` of every complete chunk, ``stop`` excluded."""
@@ -169,10 +242,45 @@ class Store:
                 done[cell, start:stop] = True
         return done
 
+    def quarantine_damaged(self) -> list[Path]:
+        """Move every damaged chunk (and its digest) to ``quarantine/``, warning for each.
+
+        Returns
+        -------
+        list of Path
+            Where the damaged chunks now are.
+        """
+        moved = []
+        for chunk in self.chunk_files():
+            try:
+                _load_chunk(chunk, self.chunk_digests, columns=_KEY_COLUMNS)
+            except DamagedChunkError as err:
+                moved.append(self._quarantine(chunk[3]))
+                warnings.warn(f"{err}; moved it to {moved[-1]}: its replicates will be "
+                              "recomputed.", UserWarning, stacklevel=2)
+        return moved
+
+    def _quarantine(self, path: Path) -> Path:
+        folder = self.path / QUARANTINE
+        folder.mkdir(exist_ok=True)
+        target = folder / path.name
+        if target.exists():
+            target = folder / f"{path.stem}.{uuid.uuid4().hex[:8]}{path.suffix}"
+        os.replace(path, target)
+        if _digest_file(path).exists():
+            os.replace(_digest_file(path), _digest_file(target))
+        return target
+
     def write(self, cell: int, start: int, stop: int, frame: pd.DataFrame) -> Path:
-        """Write one chunk atomically; return its path."""
+        """Write one chunk, with page checksums, then its digest, atomically; return its path."""
         path = self.path / chunk_name(cell, start, stop)
-        _atomic_write(path, lambda temp: frame.to_parquet(temp, engine="pyarrow", index=False))
+
+        def write_chunk(temp: Path) -> None:
+            frame.to_parquet(temp, engine="pyarrow", index=False, write_page_checksum=True)
+            line = f"{_sha256(temp)}  {path.name}\n"
+            _atomic_write(_digest_file(path), lambda digest: digest.write_text(line))
+
+        _atomic_write(path, write_chunk)
         return path
 
     def read(self, n_cells: int | None = None, reps: int | None = None) -> pd.DataFrame:
@@ -180,12 +288,23 @@ class Store:
 
         Rows are unique per ``(cell, rep, parameter)`` and sorted by cell, rep
         and parameter order.
+
+        Raises
+        ------
+        DamagedChunkError
+            If a chunk is damaged (the message names it).
         """
         frames = []
-        for cell, start, _, path in self.chunk_files():
+        for chunk in self.chunk_files():
+            cell, start = chunk[:2]
             if (n_cells is not None and cell >= n_cells) or (reps is not None and start >= reps):
                 continue
-            frame = _read_chunk(path)
+            try:
+                frame = _load_chunk(chunk, self.chunk_digests)
+            except DamagedChunkError as err:
+                raise DamagedChunkError(f"{err}; rerun the sweep (the same command or call) "
+                                        f"to move it to {QUARANTINE}/ and recompute its "
+                                        "replicates.") from None
             frames.append(frame if reps is None else frame[frame["rep"] < reps])
         if not frames:
             return pd.DataFrame()
@@ -195,19 +314,97 @@ class Store:
 
 
 def read_store(path: str | os.PathLike) -> pd.DataFrame:
-    """Read every result of the sweep store at ``path`` (a ``sweep(..., store=path)``)."""
+    """Read every result of the sweep store at ``path`` (a ``sweep(..., store=path)``).
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not a sweep store, or a chunk is damaged
+        (:class:`DamagedChunkError`, naming it).
+    """
     path = Path(path)
     if not (path / MANIFEST).is_file():
         raise ValueError(f"{path} is not a sweep store: it has no {MANIFEST}.")
-    return Store(path).read()
+    return Store(path, Store(path).manifest().chunk_digests).read()
 
 
-def _read_chunk(path: Path) -> pd.DataFrame:
+def _lock(path: Path) -> Any:
+    """Lock ``path``'s lock file for this process; return the open file that holds it."""
+    handle = open(path / _LOCK, "a")   # noqa: SIM115 - held until Store.close
+    if fcntl is None:
+        return handle
     try:
-        return pd.read_parquet(path, engine="pyarrow")
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreInUseError(
+            f"the store {str(path)!r} is in use: another sweep is writing to it (it holds "
+            f"{path / _LOCK}). Wait for that sweep to finish, or choose a new --out "
+            "directory.") from None
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def _digest_file(chunk: Path) -> Path:
+    return chunk.with_name(chunk.name + _DIGEST_SUFFIX)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_digest(path: Path, required: bool) -> None:
+    """Raise DamagedChunkError unless ``path`` matches its digest (or has none, if allowed)."""
+    digest = _digest_file(path)
+    if not digest.exists():
+        if required:
+            raise DamagedChunkError(f"the chunk {path} is damaged: its digest {digest.name} "
+                                    "is missing")
+        return
+    expected, _, name = digest.read_text().strip().partition("  ")
+    if name != path.name or _sha256(path) != expected:
+        raise DamagedChunkError(f"the chunk {path} is damaged: its SHA-256 differs from the "
+                                f"one recorded in {digest.name}")
+
+
+def _load_chunk(chunk: tuple[int, int, int, Path], digests: bool,
+                columns: list[str] | None = None) -> pd.DataFrame:
+    """The checked rows of one chunk (see the module docstring); raise DamagedChunkError."""
+    cell, start, stop, path = chunk
+    _check_digest(path, digests)
+    try:
+        frame = pd.read_parquet(path, engine="pyarrow", columns=columns,
+                                page_checksum_verification=True)
     except Exception as err:  # noqa: BLE001 - pyarrow raises several types
-        raise ValueError(f"could not read the chunk {path} ({err}); delete it and rerun the "
-                         "sweep to recompute those replicates.") from None
+        reason = " ".join(str(err).split())   # pyarrow's messages span lines
+        raise DamagedChunkError(f"the chunk {path} is damaged: it cannot be read as "
+                                f"Parquet ({reason})") from None
+    problem = _range_problem(frame, cell, start, stop)
+    if problem:
+        raise DamagedChunkError(f"the chunk {path} is damaged: {problem}")
+    return frame
+
+
+def _range_problem(frame: pd.DataFrame, cell: int, start: int, stop: int) -> str | None:
+    """Why ``frame`` does not hold exactly reps ``start .. stop - 1`` of ``cell``, or None."""
+    missing = [c for c in _KEY_COLUMNS if c not in frame.columns]
+    if missing:
+        return f"it has no column {missing}"
+    if not (frame["cell"] == cell).all():
+        return f"it holds rows of cell(s) {sorted(set(frame['cell']) - {cell})}"
+    reps = np.unique(frame["rep"].to_numpy())
+    if not np.array_equal(reps, np.arange(start, stop)):
+        return f"it holds {len(reps)} distinct reps, not exactly reps {start}..{stop - 1}"
+    per_rep = frame.groupby("rep")["parameter"]
+    if frame.duplicated(["rep", "parameter"]).any() or per_rep.size().nunique() != 1:
+        return "its reps do not each have one row per parameter"
+    return None
 
 
 def _writable_directory(path: str | os.PathLike) -> Path:

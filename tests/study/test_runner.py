@@ -1,14 +1,21 @@
 """Tests for simlab.study.sweep: the grid x reps study, its backends and resuming."""
 from __future__ import annotations
 
+import json
+import re
+import shutil
 import sys
+import threading
+import time
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 import simlab.study.batch as batch
 import simlab.study.runner as runner
-from simlab.study import sweep
+from simlab.study import read_store, sweep
+from simlab.study.store import MANIFEST, Store, chunk_name
 
 GRID = {"n_groups": [15, 25], "n_per_group": [3], "tau": 0.5, "sigma": 0.25}
 REPS = 20
@@ -212,3 +219,89 @@ def test_dask_cluster_gives_identical_results(reference):
 def test_dask_starts_and_closes_its_own_cluster(reference):
     pytest.importorskip("distributed")
     _same(_sweep(backend="dask", n_jobs=1), reference)
+
+
+# ----- a damaged store (issue 10, item 6) -------------------------------------
+def _flip(path, offset, count):
+    """Invert ``count`` bytes of ``path`` from ``offset`` on."""
+    data = bytearray(path.read_bytes())
+    data[offset:offset + count] = bytes(b ^ 0xFF for b in data[offset:offset + count])
+    path.write_bytes(bytes(data))
+
+
+def _flip_middle(store, target):
+    _flip(target, target.stat().st_size // 2, 40)
+
+
+def _flip_estimate(store, target):
+    """Flip 4 bytes of the values of ``estimate`` (a plain read then returns other values)."""
+    meta = pq.ParquetFile(target).metadata
+    names = [meta.schema.column(i).name for i in range(meta.num_columns)]
+    column = meta.row_group(0).column(names.index("estimate"))
+    _flip(target, (column.dictionary_page_offset or column.data_page_offset) + 40, 4)
+
+
+def _other_cells_chunk(store, target):
+    shutil.copyfile(store / chunk_name(1, 10, 20), target)
+    for sidecar in store.glob(chunk_name(1, 10, 20) + ".*"):
+        shutil.copyfile(sidecar, store / (target.name + sidecar.name[len(target.name):]))
+
+
+def _truncate(store, target):
+    target.write_bytes(target.read_bytes()[:-100])
+
+
+@pytest.mark.parametrize("damage", [_flip_middle, _flip_estimate, _other_cells_chunk, _truncate])
+def test_damaged_chunk_is_refused_then_quarantined_and_recomputed(reference, tmp_path, calls,
+                                                                   damage):
+    store = tmp_path / "out"
+    _sweep(store=store, chunk_size=10)
+    target = store / chunk_name(0, 10, 20)
+    damage(store, target)
+    with pytest.raises(ValueError, match=rf"{target.name} is damaged.*rerun the sweep"):
+        read_store(store)
+    calls.clear()
+    with pytest.warns(UserWarning, match=rf"{target.name} is damaged.*quarantine"):
+        resumed = _sweep(store=store, chunk_size=10)
+    _same(resumed, reference)
+    assert calls == [(0, 10, 20)]
+    assert (store / "quarantine" / target.name).is_file()
+    _same(read_store(store), reference)
+
+
+def test_sweep_checks_it_returns_every_replicate(tmp_path, monkeypatch):
+    real = Store.read
+    monkeypatch.setattr(Store, "read", lambda self, *args: real(self, *args).iloc[4:])
+    with pytest.raises(RuntimeError, match="39 of the 40 replicates"):
+        _sweep(store=tmp_path / "out")
+
+
+# ----- one writer per store (issue 10, item 8) --------------------------------
+def test_a_second_writer_on_a_new_store_is_refused(tmp_path, monkeypatch):
+    store = tmp_path / "out"
+    real = Store._write_manifest
+
+    def slow(self, manifest):
+        time.sleep(0.3)   # a slow file system
+        real(self, manifest)
+
+    monkeypatch.setattr(Store, "_write_manifest", slow)
+    outcomes = {}
+
+    def run(seed):
+        try:
+            outcomes[seed] = _sweep(reps=4, store=store, seed=seed)
+        except ValueError as err:
+            outcomes[seed] = err
+
+    threads = [threading.Thread(target=run, args=(seed,)) for seed in (7, 8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    refused = [seed for seed, out in outcomes.items() if isinstance(out, ValueError)]
+    assert len(refused) == 1
+    assert re.search(r"another sweep is writing to it", str(outcomes[refused[0]]))
+    winner = 15 - refused[0]
+    assert json.loads((store / MANIFEST).read_text())["seed"] == winner
+    _same(read_store(store), _sweep(reps=4, seed=winner))

@@ -126,7 +126,11 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
         chunk, plus ``manifest.json``. Rerunning the same sweep resumes: the
         stored (cell, rep) pairs are skipped, and raising ``reps`` keeps the
         finished ones. A store made by a different grid, seed, ci or level is
-        refused. The return value is then read back from the store.
+        refused. Every chunk is verified (SHA-256 digest, Parquet page
+        checksums, exactly the (cell, rep) range its name states); a damaged
+        chunk is moved to ``<store>/quarantine/`` with a warning and
+        recomputed. The store is locked for the whole sweep: a second sweep
+        on it is refused. The return value is then read back from the store.
     ci : sequence of {"wald", "profile"}
         Interval methods; each adds ``lower_<m>`` and ``upper_<m>`` columns.
     level : float, default 0.95
@@ -157,8 +161,12 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
     TypeError, ValueError
         For any bad argument, before any work: unknown grid key, empty list
         of levels, n_groups < 2, negative tau or sigma, reps < 1 or not an
-        int, unknown ci method, an unwritable store or one holding a
-        different sweep.
+        int, unknown ci method, an unwritable store, one holding a
+        different sweep, or one another sweep is writing to
+        (:class:`~simlab.study.store.StoreInUseError`).
+    RuntimeError
+        If the result does not hold every replicate of cells x reps exactly
+        once (the store changed during the sweep).
     ImportError
         For ``backend="dask"`` without dask.distributed installed.
     KeyboardInterrupt

@@ -6,11 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simlab.study.store import (MANIFEST, QUARANTINE, DamagedChunkError, Manifest, Store,
                                 StoreInUseError, chunk_name, read_store)
@@ -265,3 +268,19 @@ def test_the_lock_of_a_dead_process_does_not_block(tmp_path):
         holder.kill()
         holder.wait()
     Store.open(tmp_path, _manifest()).close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(where=st.floats(0, 1, exclude_max=True), mask=st.integers(1, 255))
+def test_any_flipped_byte_is_found(where, mask):
+    with tempfile.TemporaryDirectory() as folder:
+        with Store.open(folder, _manifest()) as store:
+            path = store.write(0, 0, 5, _frame(0, 0, 5, value=np.arange(10.0)))
+        data = bytearray(path.read_bytes())
+        data[int(where * len(data))] ^= mask
+        path.write_bytes(bytes(data))
+        with pytest.raises(DamagedChunkError, match=path.name):
+            read_store(folder)
+        with Store.open(folder, _manifest()) as store, pytest.warns(UserWarning):
+            assert len(store.quarantine_damaged()) == 1
+        assert store.completed(1, 5).tolist() == [[False] * 5]

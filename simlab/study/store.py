@@ -175,12 +175,13 @@ class Store:
         path = _writable_directory(path)
         lock = _lock(path)
         try:
-            existing = cls(path).manifest()
+            unlocked = cls(path)
+            existing = unlocked.manifest()
             if existing is None:
-                if cls(path).chunk_files():
+                if unlocked.chunk_files():
                     raise ValueError(f"{path} holds result chunks but no {MANIFEST}; "
                                      "choose a new --out directory for this sweep.")
-                cls(path)._write_manifest(manifest)
+                unlocked._write_manifest(manifest)
             else:
                 _check_same_sweep(path, existing, manifest)
             store = cls(path, (existing or manifest).chunk_digests, lock)
@@ -341,9 +342,10 @@ def _lock(path: Path) -> Any:
             f"the store {str(path)!r} is in use: another sweep is writing to it (it holds "
             f"{path / _LOCK}). Wait for that sweep to finish, or choose a new --out "
             "directory.") from None
-    except BaseException:
+    except OSError as err:   # e.g. a network file system without locks
         handle.close()
-        raise
+        raise ValueError(f"the store {str(path)!r} cannot be locked for this sweep ({err}); "
+                         "choose an --out directory on a local disk.") from None
     return handle
 
 

@@ -277,6 +277,7 @@ def test_sweep_checks_it_returns_every_replicate(tmp_path, monkeypatch):
 
 
 # ----- one writer per store (issue 10, item 8) --------------------------------
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
 def test_a_second_writer_on_a_new_store_is_refused(tmp_path, monkeypatch):
     store = tmp_path / "out"
     real = Store._write_manifest

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import simlab.study.store as store_module
 from simlab.study.store import (MANIFEST, QUARANTINE, DamagedChunkError, Manifest, Store,
                                 StoreInUseError, chunk_name, read_store)
 
@@ -238,6 +239,7 @@ def test_a_digest_without_its_chunk_is_removed(tmp_path):
 
 
 # ----- one writer per store (issue 10, item 8) --------------------------------
+@pytest.mark.skipif(os.name != "posix", reason="flock is POSIX")
 def test_a_second_writer_is_refused_until_the_first_closes(tmp_path):
     with Store.open(tmp_path, _manifest()):
         with pytest.raises(StoreInUseError, match="is in use: another sweep is writing to it"):
@@ -246,6 +248,7 @@ def test_a_second_writer_is_refused_until_the_first_closes(tmp_path):
     Store.open(tmp_path, _manifest()).close()
 
 
+@pytest.mark.skipif(os.name != "posix", reason="flock is POSIX")
 def test_a_refused_writer_writes_nothing(tmp_path):
     with Store.open(tmp_path / "new", _manifest()):
         with pytest.raises(StoreInUseError):
@@ -284,3 +287,14 @@ def test_any_flipped_byte_is_found(where, mask):
         with Store.open(folder, _manifest()) as store, pytest.warns(UserWarning):
             assert len(store.quarantine_damaged()) == 1
         assert store.completed(1, 5).tolist() == [[False] * 5]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="flock is POSIX")
+def test_a_store_that_cannot_be_locked_is_refused(tmp_path, monkeypatch):
+    def no_locks(handle, operation):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(store_module.fcntl, "flock", no_locks)
+    with pytest.raises(ValueError, match="cannot be locked.*No locks available.*local disk"):
+        Store.open(tmp_path, _manifest())
+    assert not (tmp_path / MANIFEST).exists()

@@ -5,6 +5,13 @@ and gives strings treatment coding with the first sorted level as reference,
 as R does. Column names are rewritten to the names R prints
 (``(Intercept)``, ``sexfemale``). Every check that can fail on user data
 lives here, so the fitting code only ever sees valid arrays.
+
+formulaic only builds matrices, in :func:`_model_matrix`, after
+:func:`simlab.model.formula.check_terms` has accepted every term, so no
+formula runs code; the columns a formula reads also come from
+``check_terms`` (formulaic's ``required_variables`` evaluates terms). Integer
+columns used in evaluated terms are converted to float first, so
+``I(x * x)`` cannot wrap around silently in int64.
 """
 from __future__ import annotations
 
@@ -16,9 +23,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from formulaic import Formula, model_matrix
+from formulaic import model_matrix
 
-from .formula import ParsedFormula
+from .formula import FormulaError, ParsedFormula, check_terms
 
 __all__ = ["Design", "build_design", "r_term_name", "model_frame", "fixed_part",
            "fixed_variables", "numeric_response", "check_full_rank", "new_fixed_matrix"]
@@ -87,7 +94,7 @@ class Design:
 
     def fixed_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
         """The fixed-effects matrix of ``newdata``, encoded as at fit time."""
-        return new_fixed_matrix(self.spec, fixed_variables(self.formula), newdata)
+        return new_fixed_matrix(self.spec, self.formula.fixed, newdata)
 
     def group_codes(self, labels: pd.Series) -> np.ndarray:
         """Codes of ``labels`` in ``levels``; -1 for a level not seen at fit time.
@@ -108,16 +115,19 @@ class Design:
         return _random_matrix(self.formula, newdata)
 
 
-def new_fixed_matrix(spec: Any, variables: list[str], newdata: pd.DataFrame) -> np.ndarray:
+def new_fixed_matrix(spec: Any, fixed: str, newdata: pd.DataFrame) -> np.ndarray:
     """The fixed-effects matrix of ``newdata``, encoded by the fit-time ``spec``.
+
+    ``fixed`` is the fixed part of the formula that ``spec`` was built from.
 
     Raises
     ------
     ValueError
-        If a column in ``variables`` is missing, a value is missing or a
+        If a column of ``fixed`` is missing, a value is missing or a
         factor level was not seen at fit time.
     """
-    _require_columns(newdata, variables, "newdata")
+    _require_columns(newdata, list(_variables_of(fixed)), "newdata")
+    newdata = _in_float(newdata, check_terms(fixed).in_arithmetic)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
@@ -192,19 +202,55 @@ def fixed_part(rhs: str, frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ..
     Raises
     ------
     ValueError
-        If formulaic cannot build the matrix or it has an infinite value.
+        If a term is not allowed, formulaic cannot build the matrix, it has
+        no column, a complex or an infinite value.
     """
-    fixed = _fixed_model_matrix(rhs, frame)
-    X = np.asarray(fixed, dtype=float)
+    fixed = _model_matrix(rhs, frame, "fixed effects", na_action="raise")
     terms = tuple(r_term_name(c) for c in fixed.columns)
+    if not terms:
+        raise ValueError(f"the fixed part {rhs!r} has no coefficient to estimate; write "
+                         "'y ~ 1' (or 'y ~ 1 + (1 | group)') for the mean alone")
+    _check_real(fixed, "fixed-effects column(s)")
+    X = np.asarray(fixed, dtype=float)
     _check_finite(X, terms)
     return X, terms, fixed.model_spec
 
 
 @lru_cache(maxsize=256)
 def _variables_of(expression: str) -> tuple[str, ...]:
-    # Parsing is pure and repeated for every fit of a sweep or benchmark: cache it.
-    return tuple(sorted(Formula(expression).required_variables))
+    # Read from the checked terms: formulaic's required_variables evaluates them.
+    return check_terms(expression).used
+
+
+def _model_matrix(expression: str, frame: pd.DataFrame, what: str, **options):
+    """formulaic's model matrix of checked terms, with integer arithmetic done in float.
+
+    Raises
+    ------
+    ValueError
+        If a term is not allowed or formulaic cannot build the matrix.
+    """
+    frame = _in_float(frame, check_terms(expression).in_arithmetic)
+    try:
+        return model_matrix(expression, frame, context={}, **options)
+    except FormulaError:
+        raise
+    except Exception as err:  # formulaic's errors vary by cause; keep its message
+        raise ValueError(f"could not build the {what} from {expression!r}: {err}") from None
+
+
+def _in_float(frame: pd.DataFrame, names: frozenset[str]) -> pd.DataFrame:
+    """``frame`` with the integer columns among ``names`` as float64."""
+    ints = [name for name in names if name in frame.columns
+            and pd.api.types.is_integer_dtype(frame[name].dtype)]
+    return frame.astype({name: float for name in ints}) if ints else frame
+
+
+def _check_real(frame: pd.DataFrame, what: str) -> None:
+    complex_columns = [str(c) for c, dtype in frame.dtypes.items() if pd.api.types.is_complex_dtype(dtype)]
+    if complex_columns:
+        raise ValueError(f"{what} {complex_columns} hold complex numbers; a linear mixed model "
+                         "needs real values: use the real part, the modulus or both as columns")
 
 
 def fixed_variables(formula: ParsedFormula) -> list[str]:
@@ -232,6 +278,7 @@ def numeric_response(column: pd.Series, name: str) -> np.ndarray:
             f"response {name!r} must be numeric, but has dtype {column.dtype}; "
             f"convert it first, e.g. data[{name!r}] = pd.to_numeric(data[{name!r}])"
         )
+    _check_real(column.to_frame(), "response")
     y = column.to_numpy(dtype=float)
     _check_finite(y[:, None], (name,))
     if np.ptp(y) == 0:
@@ -249,13 +296,6 @@ def _check_finite(values: np.ndarray, names: tuple[str, ...]) -> None:
         )
 
 
-def _fixed_model_matrix(rhs: str, frame: pd.DataFrame):
-    try:
-        return model_matrix(rhs, frame, na_action="raise")
-    except Exception as err:  # formulaic's errors vary by cause; keep its message
-        raise ValueError(f"could not build the fixed effects from {rhs!r}: {err}") from None
-
-
 def _factorize(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Group codes in R's factor order: Categorical order, else sorted values."""
     if isinstance(column.dtype, pd.CategoricalDtype):
@@ -268,8 +308,10 @@ def _factorize(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
 def _random_matrix(formula: ParsedFormula, frame: pd.DataFrame) -> np.ndarray:
     if all(term.is_intercept_only for term in formula.random):
         return np.ones((len(frame), len(formula.random)))
-    blocks = [np.asarray(model_matrix(term.expr, frame), dtype=float) for term in formula.random]
-    return np.hstack(blocks)
+    blocks = [_model_matrix(term.expr, frame, "random effects") for term in formula.random]
+    for block in blocks:
+        _check_real(block, "random-effect column(s)")
+    return np.hstack([np.asarray(block, dtype=float) for block in blocks])
 
 
 def _random_names(formula: ParsedFormula, frame: pd.DataFrame) -> tuple[str, ...]:
@@ -277,7 +319,7 @@ def _random_names(formula: ParsedFormula, frame: pd.DataFrame) -> tuple[str, ...
         return ("(Intercept)",) * len(formula.random)
     names: list[str] = []
     for term in formula.random:
-        names += [r_term_name(c) for c in model_matrix(term.expr, frame.head(1)).columns]
+        names += [r_term_name(c) for c in _model_matrix(term.expr, frame.head(1), "random effects").columns]
     return tuple(names)
 
 

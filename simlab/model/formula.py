@@ -2,15 +2,56 @@
 
 Only the text is handled here; turning it into matrices is
 :mod:`simlab.model.design`'s job.
+
+A formula never runs code. formulaic evaluates every term that is not a
+plain column name as Python, so :func:`check_terms` first reads each such
+term with :mod:`ast` and accepts only an allow-list: column names, numbers,
+arithmetic and comparisons, ``I()``, ``C(column)`` and a few transforms
+(``ALLOWED_FUNCTIONS``). Everything else (attributes, indexing, other calls,
+lambdas, strings, ...) is refused with a ValueError before formulaic sees
+the text. Every path (``lmer``, ``lm``, ``predict``, both engines) builds
+its matrices through :mod:`simlab.model.design`, which calls it.
 """
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
-__all__ = ["RandomTerm", "ParsedFormula", "parse_formula"]
+__all__ = ["RandomTerm", "ParsedFormula", "FormulaError", "TermColumns", "parse_formula",
+           "check_terms", "column_name", "ALLOWED_FUNCTIONS"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
+_BACKTICKED = re.compile(r"`([^`]*)`")
+#: Functions a term may call, each with the keyword arguments it accepts.
+_CALLS = {"I": (), "C": ("levels",), "log": (), "log2": (), "log10": (), "exp": (),
+          "center": (), "scale": (), "poly": ("degree", "raw")}
+#: ``np.<name>`` functions a term may call (one positional argument).
+_NUMPY_CALLS = ("log", "log2", "log10", "log1p", "exp", "expm1", "sqrt", "abs", "square")
+ALLOWED_FUNCTIONS = (*_CALLS, *(f"np.{name}" for name in _NUMPY_CALLS))
+_BINARY = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
+_COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
+_MAX_EXPONENT = 16
+_HOW_TO_FIX = ("A formula term may use column names, numbers, arithmetic (+ - * / ** and "
+               "comparisons), I(...), C(column) and the functions "
+               + ", ".join(ALLOWED_FUNCTIONS)
+               + "; compute anything else as a new column in pandas first, e.g. "
+                 "data['z'] = ..., and use z in the formula")
+
+
+class FormulaError(ValueError):
+    """A formula that cannot be read or uses a term outside the allow-list."""
+
+
+class TermColumns(NamedTuple):
+    """The data columns that formula terms read, found without evaluating them."""
+
+    used: tuple[str, ...]
+    """Every column, sorted."""
+    in_arithmetic: frozenset[str]
+    """Columns inside evaluated terms, outside ``C()``."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +74,7 @@ class RandomTerm:
         return self.expr.replace(" ", "") in {"1", "1+1"}
 
     def __str__(self) -> str:
-        return f"({self.expr} | {self.group})"
+        return f"({self.expr} | {_quoted(self.group)})"
 
 
 @dataclass(frozen=True)
@@ -49,12 +90,17 @@ class ParsedFormula:
 def parse_formula(formula: str) -> ParsedFormula:
     """Split ``"y ~ fixed + (expr | group)"`` into its parts.
 
+    The response and the grouping factor are column names, backticked if
+    they are not identifiers (`` `reaction time` ~ Days + (1 | `subject id`) ``);
+    every other term must pass :func:`check_terms`.
+
     Raises
     ------
     TypeError
         If ``formula`` is not a string.
     ValueError
-        If it has no ``~``, no response, or a malformed random term.
+        If it has no ``~``, no response, a malformed random term, a syntax
+        error or a term outside the allow-list of :func:`check_terms`.
     """
     if not isinstance(formula, str):
         raise TypeError(f"formula must be a string like 'y ~ x + (1 | g)', got {type(formula).__name__}")
@@ -63,10 +109,42 @@ def parse_formula(formula: str) -> ParsedFormula:
     lhs, rhs = (side.strip() for side in formula.split("~"))
     if not lhs:
         raise ValueError(f"formula {formula!r} has no response on the left of '~'")
+    response = column_name(lhs, formula, "response")
     random_terms, fixed = _split_random_terms(rhs, formula)
+    for part in (fixed, *(term.expr for term in random_terms)):
+        check_terms(part)
     written_fixed = [] if fixed == "1" and "1" not in rhs.replace(" ", "").split("+") else [fixed]
     text = f"{lhs} ~ " + " + ".join(written_fixed + [str(term) for term in random_terms])
-    return ParsedFormula(text=text, response=lhs, fixed=fixed, random=tuple(random_terms))
+    return ParsedFormula(text=text, response=response, fixed=fixed, random=tuple(random_terms))
+
+
+def column_name(text: str, formula: str, role: str) -> str:
+    """The column that the response or grouping factor ``text`` names.
+
+    ``y`` names column ``y``; `` `reaction time` `` names ``reaction time``.
+
+    Raises
+    ------
+    ValueError
+        If ``text`` is not a single (possibly backticked) column name.
+    """
+    backticked = re.fullmatch(r"`([^`]+)`", text.strip())
+    if backticked:
+        return backticked.group(1)
+    if _IDENTIFIER.match(text.strip()):
+        return text.strip()
+    if role == "grouping factor":
+        raise ValueError(
+            f"grouping factor {text.strip()!r} in {formula!r} must be a single column name "
+            "(in backticks if it has spaces); nested or crossed grouping (a/b, a:b) is not supported yet")
+    raise ValueError(
+        f"{role} {text.strip()!r} in {formula!r} must be a single column name (in backticks if it "
+        "has spaces, as `reaction time`); compute a transformed response such as log(y) as a new "
+        "column in pandas first, e.g. data['log_y'] = np.log(data['y'])")
+
+
+def _quoted(name: str) -> str:
+    return name if _IDENTIFIER.match(name) else f"`{name}`"
 
 
 def _split_random_terms(rhs: str, formula: str) -> tuple[list[RandomTerm], str]:
@@ -99,15 +177,202 @@ def _random_term(inner: str, formula: str) -> RandomTerm:
     expr, group = " ".join(expr.split()), group.strip()
     if not expr or not group:
         raise ValueError(f"random term ({inner}) in {formula!r} must look like (1 | group)")
-    if not _IDENTIFIER.match(group):
-        raise ValueError(
-            f"grouping factor {group!r} in {formula!r} must be a single column name; "
-            "nested or crossed grouping (a/b, a:b) is not supported yet"
-        )
-    return RandomTerm(expr=expr, group=group)
+    return RandomTerm(expr=expr, group=column_name(group, formula, "grouping factor"))
 
 
 def _clean_fixed(text: str) -> str:
     parts = [part.strip() for part in text.split("+")]
     kept = [part for part in parts if part]
     return " + ".join(kept) if kept else "1"
+
+
+# ----- the allow-list of terms -------------------------------------------------
+@lru_cache(maxsize=512)
+def check_terms(expr: str) -> TermColumns:
+    """Refuse every term of the formula part ``expr`` outside the allow-list.
+
+    Plain column names are looked up, never evaluated; every other term is
+    Python for formulaic and must use only column names, real numbers,
+    ``+ - * / // % **`` (a numeric exponent of at most 16), comparisons,
+    unary minus and the calls of ``ALLOWED_FUNCTIONS`` (``C`` of a column
+    name, with an optional ``levels=[...]`` list of constants).
+
+    Parameters
+    ----------
+    expr : str
+        The fixed part or a random term's left side, e.g. ``"x + I(x**2)"``.
+
+    Returns
+    -------
+    TermColumns
+        The columns the terms read, and those used in arithmetic (which
+        :mod:`simlab.model.design` does in float).
+
+    Raises
+    ------
+    FormulaError
+        A ValueError, for a syntax error or a term outside the allow-list, naming the
+        term, what is not allowed and how to compute it instead.
+    """
+    lookups, evaluated = _parse_terms(expr)
+    names: set[tuple[str, bool]] = set()
+    for term in evaluated:
+        names |= _check_python_term(term)
+    used = sorted({*lookups, *(name for name, _ in names)})
+    return TermColumns(tuple(used), frozenset(name for name, arithmetic in names if arithmetic))
+
+
+def _parse_terms(expr: str) -> tuple[list[str], list[str]]:
+    """Column names formulaic looks up, and terms it would evaluate as Python.
+
+    Parsing only: nothing runs.
+    """
+    from formulaic import Formula
+    from formulaic.formula import SimpleFormula
+
+    try:
+        parsed = Formula(expr)
+    except Exception as err:  # formulaic's syntax errors are not ValueErrors
+        raise FormulaError(f"could not read the formula terms {expr!r}: {_plain(err)}") from None
+    if not isinstance(parsed, SimpleFormula):
+        raise FormulaError(f"formula terms {expr!r} use '|' outside a random term; write a random "
+                         "effect in parentheses, as (1 | group)")
+    factors = [factor for term in parsed for factor in term.factors]
+    return ([factor.expr for factor in factors if factor.eval_method.name == "LOOKUP"],
+            [factor.expr for factor in factors if factor.eval_method.name not in ("LOOKUP", "LITERAL")])
+
+
+def _plain(err: BaseException) -> str:
+    """An exception's message without terminal colours or formulaic's markers."""
+    text = re.sub(r"\x1b\[[0-9;]*m|[\u29da\u29db]", "", str(err))
+    return " ".join(text.split()) or type(err).__name__
+
+
+def _check_python_term(term: str) -> set[tuple[str, bool]]:
+    """``(column, used in arithmetic)`` pairs of an evaluated term; refuses what is not allowed."""
+    if "`" in term and ("'" in term or '"' in term):
+        _refuse(term, "backticks together with quotes")
+    aliases: dict[str, str] = {}
+
+    def alias(match: re.Match) -> str:
+        aliases[f"_simlab_column_{len(aliases)}"] = match.group(1)
+        return f"_simlab_column_{len(aliases) - 1}"
+
+    source = _BACKTICKED.sub(alias, term).strip()
+    names: set[tuple[str, bool]] = set()
+    try:
+        _check_node(ast.parse(source, mode="eval").body, term, names)
+    except FormulaError:
+        raise
+    except (SyntaxError, ValueError) as err:  # ValueError: a null byte
+        _refuse(term, f"invalid syntax ({getattr(err, 'msg', err)})")
+    except (RecursionError, MemoryError):
+        _refuse(term, "nesting this deep")
+    return {(aliases.get(name, name), arithmetic) for name, arithmetic in names}
+
+
+def _refuse(term: str, what: str):
+    raise FormulaError(f"formula term {term!r} is not allowed: {what} cannot be used in a "
+                     f"formula. {_HOW_TO_FIX}")
+
+
+def _check_node(node: ast.AST, term: str, names: set[tuple[str, bool]]) -> None:
+    if isinstance(node, ast.Constant):
+        _check_number(node, term)
+    elif isinstance(node, ast.Name):
+        names.add((_column(node.id, term), True))
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
+        _check_node(node.operand, term, names)
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, _BINARY):
+        if isinstance(node.op, ast.Pow):
+            _check_exponent(node.right, term)
+        _check_node(node.left, term, names)
+        _check_node(node.right, term, names)
+    elif isinstance(node, ast.Compare) and all(isinstance(op, _COMPARE) for op in node.ops):
+        for child in (node.left, *node.comparators):
+            _check_node(child, term, names)
+    elif isinstance(node, ast.Call):
+        _check_call(node, term, names)
+    else:
+        _refuse(term, _describe(node))
+
+
+def _describe(node: ast.AST) -> str:
+    """What ``node`` is, in words, for the error message."""
+    text = ast.unparse(node)
+    snippet = repr(text if len(text) <= 40 else text[:37] + "...")
+    if isinstance(node, ast.Attribute):
+        return f"attribute access '.{node.attr}' (in {snippet})"
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor):
+        return f"'^' (in {snippet}; write a power inside I() as x**2)"
+    kinds = {ast.Subscript: "indexing with [...]", ast.Lambda: "a lambda",
+             ast.ListComp: "a comprehension", ast.SetComp: "a comprehension",
+             ast.DictComp: "a comprehension", ast.GeneratorExp: "a comprehension",
+             ast.JoinedStr: "an f-string", ast.BoolOp: "'and'/'or'", ast.IfExp: "'if ... else'",
+             ast.NamedExpr: "':='", ast.Starred: "'*' unpacking"}
+    kind = kinds.get(type(node), f"Python {type(node).__name__} syntax")
+    if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+        kind = f"the operator {type(node.op).__name__}"
+    return f"{kind} (in {snippet})"
+
+
+def _check_number(node: ast.Constant, term: str) -> None:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        kind = "a string" if isinstance(value, (str, bytes)) else f"the constant {value!r}"
+        _refuse(term, f"{kind} (only real numbers are allowed)")
+
+
+def _check_exponent(node: ast.AST, term: str) -> None:
+    number = node.operand if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) else node
+    if not (isinstance(number, ast.Constant) and isinstance(number.value, (int, float))
+            and not isinstance(number.value, bool) and abs(number.value) <= _MAX_EXPONENT):
+        _refuse(term, f"the exponent {ast.unparse(node)!r} (** takes a number of at most "
+                      f"{_MAX_EXPONENT})")
+
+
+def _column(name: str, term: str) -> str:
+    if name.startswith("__"):
+        _refuse(term, f"the name {name!r} (names starting with '__' are not columns)")
+    if name in _CALLS or name == "np":
+        _refuse(term, f"{name!r} without a call")
+    return name
+
+
+def _function_name(func: ast.AST, term: str) -> str:
+    if isinstance(func, ast.Name) and func.id in _CALLS:
+        return func.id
+    if (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)
+            and func.value.id == "np" and func.attr in _NUMPY_CALLS):
+        return f"np.{func.attr}"
+    _refuse(term, f"calling {ast.unparse(func)!r}")
+
+
+def _check_call(node: ast.Call, term: str, names: set[tuple[str, bool]]) -> None:
+    name = _function_name(node.func, term)
+    if any(isinstance(arg, ast.Starred) for arg in node.args):
+        _refuse(term, f"'*' unpacking in {name}()")
+    for keyword in node.keywords:
+        if keyword.arg not in _CALLS.get(name, ()):
+            _refuse(term, f"the keyword argument {keyword.arg or '**'}= of {name}()")
+        _check_literal(keyword.value, term)
+    if not 1 <= len(node.args) <= (2 if name == "poly" else 1):
+        _refuse(term, f"{name}() with {len(node.args)} positional argument(s)")
+    if name == "C":
+        if not isinstance(node.args[0], ast.Name):
+            _refuse(term, "C() of anything but a column name")
+        names.add((_column(node.args[0].id, term), False))
+    else:
+        _check_node(node.args[0], term, names)
+    for extra in node.args[1:]:
+        _check_literal(extra, term)
+
+
+def _check_literal(node: ast.AST, term: str) -> None:
+    """An option such as ``levels=['a', 'b']`` or ``degree=2``: constants only."""
+    items = node.elts if isinstance(node, (ast.List, ast.Tuple)) else [node]
+    for item in items:
+        if not (isinstance(item, ast.Constant) and isinstance(item.value, (int, float, str, bool))):
+            _refuse(term, f"the argument {ast.unparse(node)!r} (options take constants only)")
+        if isinstance(item.value, (int, float)) and abs(item.value) > 1e6:
+            _refuse(term, f"the argument {item.value!r} (too large)")

@@ -84,7 +84,7 @@ class LmResult:
     residuals: np.ndarray
     data_name: str = "data"
     _spec: Any = field(default=None, repr=False)
-    _variables: tuple[str, ...] = field(default=(), repr=False)
+    _fixed: str = field(default="1", repr=False)
 
     def predict(self, newdata: pd.DataFrame | None = None) -> np.ndarray:
         """Predicted means: the fitted values, or ``X_new @ estimate`` for ``newdata``.
@@ -101,7 +101,7 @@ class LmResult:
             return self.fitted.copy()
         if not isinstance(newdata, pd.DataFrame):
             raise TypeError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
-        X = new_fixed_matrix(self._spec, list(self._variables), newdata)
+        X = new_fixed_matrix(self._spec, self._fixed, newdata)
         return X @ self.coef["estimate"].to_numpy()
 
     def confint(self, level: float = 0.95) -> pd.DataFrame:
@@ -179,7 +179,7 @@ def lm(formula: str, data: pd.DataFrame, *, data_name: str | None = None) -> LmR
     complete, n_dropped = model_frame(data, variables)
     y = numeric_response(complete[parsed.response], parsed.response)
     X, terms, spec = fixed_part(parsed.fixed, complete)
-    _check_estimable(X, terms, parsed.text)
+    _check_estimable(X, terms)
     fit = _ols(y, X, "(Intercept)" in terms)
     return LmResult(
         formula=parsed.text, coef=_coef_table(fit, terms),
@@ -189,14 +189,12 @@ def lm(formula: str, data: pd.DataFrame, *, data_name: str | None = None) -> LmR
         r_squared=float(fit.rsquared), adj_r_squared=float(fit.rsquared_adj),
         fstatistic=_fstatistic(fit), n_dropped=n_dropped,
         fitted=np.asarray(fit.fittedvalues, dtype=float), residuals=np.asarray(fit.resid, dtype=float),
-        data_name=data_name or "data", _spec=spec, _variables=tuple(variables[1:]),
+        data_name=data_name or "data", _spec=spec, _fixed=parsed.fixed,
     )
 
 
-def _check_estimable(X: np.ndarray, terms: tuple[str, ...], formula: str) -> None:
-    if X.shape[1] == 0:
-        raise ValueError(f"formula {formula!r} has no coefficient to estimate; "
-                         "use 'y ~ 1' for the mean alone")
+def _check_estimable(X: np.ndarray, terms: tuple[str, ...]) -> None:
+    # fixed_part refuses a design without columns.
     check_full_rank(X, terms)
     if X.shape[0] <= X.shape[1]:
         raise ValueError(

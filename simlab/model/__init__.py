@@ -1,6 +1,7 @@
 """Linear mixed models (formula, design, engines, results, intervals) and OLS (:func:`lm`)."""
-from .lmer import SingularFitWarning, lmer
+from .lmer import ConvergenceWarning, PredictorScaleWarning, SingularFitWarning, lmer
 from .ols import LmResult, lm
 from .result import LmerResult
 
-__all__ = ["lmer", "LmerResult", "SingularFitWarning", "lm", "LmResult"]
+__all__ = ["lmer", "LmerResult", "SingularFitWarning", "ConvergenceWarning",
+           "PredictorScaleWarning", "lm", "LmResult"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 
 from .design import build_design
@@ -10,13 +11,28 @@ from .estimates import exact_estimates
 from .formula import parse_formula
 from .result import LmerResult
 
-__all__ = ["lmer", "SingularFitWarning"]
+__all__ = ["lmer", "SingularFitWarning", "ConvergenceWarning", "PredictorScaleWarning"]
+
+#: lme4's ``check.scaleX`` tolerance: column sds (and their ratios) beyond 1e3 warn.
+SCALE_TOLERANCE = 1e3
 
 ENGINES = ("exact", "statsmodels")
 
 
 class SingularFitWarning(UserWarning):
     """The optimum is on the boundary: the group variance is estimated as 0."""
+
+
+class ConvergenceWarning(UserWarning):
+    """The fit did not converge; ``result.messages`` says why (lme4's convergence warnings)."""
+
+
+class PredictorScaleWarning(UserWarning):
+    """Predictor columns on very different scales (lme4's ``check.scaleX`` warning).
+
+    The exact engine standardises X internally, so its fit is not affected;
+    the warning is kept because lme4 gives it and the coefficients are hard to read.
+    """
 
 
 def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, engine: str = "exact",
@@ -46,10 +62,23 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, engine: str = "
     -------
     LmerResult
 
+    Raises
+    ------
+    ValueError
+        With the exact engine, when the fixed effects reproduce the response
+        exactly (residual sum of squares 0 to rounding): there is no
+        variance left to split between groups and residuals.
+
     Warns
     -----
     SingularFitWarning
         When the fit is singular (``tau = 0``), as lme4's "boundary (singular) fit".
+    ConvergenceWarning
+        When the fit did not converge; ``result.messages`` says why.
+    PredictorScaleWarning
+        When non-binary predictor columns have sds beyond 1e3 or below 1e-3,
+        or ratios of sds beyond 1e3, as lme4's "some predictor variables are
+        on very different scales".
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
@@ -58,15 +87,42 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, engine: str = "
     parsed = parse_formula(formula)
     _check_random_part(parsed, engine)
     design = build_design(parsed, data)
+    _check_scales(design.X)
     if engine == "exact":
-        estimates = exact_estimates(design, reml)
+        estimates = _exact_fit(design, reml)
     else:
         from .statsmodels_engine import statsmodels_estimates
         estimates = statsmodels_estimates(design, reml)
     if estimates.singular:
         warnings.warn("boundary (singular) fit: the group variance is estimated as 0",
                       SingularFitWarning, stacklevel=2)
+    if not estimates.converged:
+        reasons = "; ".join(estimates.messages) or "the optimiser stopped early"
+        warnings.warn(f"the fit did not converge: {reasons}", ConvergenceWarning, stacklevel=2)
     return LmerResult(design=design, estimates=estimates, data_name=data_name or "data")
+
+
+def _exact_fit(design, reml: bool):
+    """The exact engine's estimates; a ValueError when the fixed effects fit y exactly."""
+    estimates = exact_estimates(design, reml)
+    if np.isneginf(estimates.criterion):
+        raise ValueError(
+            f"the fixed effects {list(design.terms)} reproduce the response exactly (residual "
+            "sum of squares 0 to rounding), so there is no variance to split between groups "
+            "and residuals; check that the response is not computed from the predictors")
+    return estimates
+
+
+def _check_scales(X: np.ndarray) -> None:
+    """Warn as lme4's ``checkScaleX`` when predictor columns are on very different scales."""
+    continuous = ~np.isin(X, (0.0, 1.0)).all(axis=0)
+    sd = X[:, continuous].std(axis=0, ddof=1) if X.shape[0] > 1 else np.zeros(0)
+    sd = sd[sd > 0]
+    log_sd = np.log(sd)
+    spread = np.abs(np.concatenate([log_sd, log_sd[:, None] - log_sd[None, :]], axis=None))
+    if (spread > np.log(SCALE_TOLERANCE)).any():
+        warnings.warn("Some predictor variables are on very different scales: consider rescaling",
+                      PredictorScaleWarning, stacklevel=3)
 
 
 def _check_random_part(parsed, engine: str) -> None:

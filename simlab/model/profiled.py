@@ -20,27 +20,41 @@ __all__ = [
     "Pieces",
     "ThetaFit",
     "pieces",
+    "working_pieces",
+    "standardizing_map",
     "criterion",
     "fit_theta",
 ]
 
 #: Grid of theta values that brackets the optimum before exact refinement.
 THETA_GRID = np.concatenate([[0.0], np.logspace(-4.0, 4.0, 33)])
+#: Beyond this ``theta`` the residual sd is below 1e-12 of the group sd: float64
+#: data (16 digits) cannot tell it from 0, and the fit is reported as not converged.
+THETA_MAX = 1e12
+#: A residual this small relative to the response means the fixed effects fit y exactly.
+EXACT_FIT_RTOL = 1e3 * np.finfo(float).eps
 
 
 @dataclass(frozen=True)
 class GroupSums:
     """Sufficient statistics of a random-intercept model for ``R`` replicates.
 
-    The weight of group ``i`` in the criterion, ``w_i = s / (1 + n_i s)``,
-    depends on its size only, so groups are pooled into *size classes*: every
-    sum over groups becomes a sum over the ``K`` distinct sizes. A balanced
-    design has ``K = 1``, and evaluating the criterion no longer grows with
-    the number of groups.
+    The sums are built in *working units* that make them immune to shifts
+    and rescalings of the data: the columns of X are centred (when X has an
+    intercept) and scaled, ``X_w = X M``; y is replaced by its scaled
+    least-squares residual on X, ``y = y_scale y_w + X_w b0``. Both changes
+    keep the column space of X, so ``theta`` is unchanged and the estimates
+    map back exactly (``beta = y_scale M beta_w + M b0``). Each sum is split
+    into a within-group part and a group-sum part, so the system matrix
+    ``A = W + sum_k S_k / (n_k (1 + n_k s))`` is a sum of positive terms
+    with no cancellation for any ``s = theta^2`` (NOTES.md writes it as
+    ``X'X - sum_i w_i sx_i sx_i'``, which cancels for large ``theta``).
 
-    Every array has a leading replicate axis, which may have length 1 to be
-    broadcast (for example the design of a parametric bootstrap, where only
-    ``y`` changes between replicates).
+    The weight of a group depends on its size only, so groups are pooled
+    into *size classes*: every sum over groups becomes a sum over the ``K``
+    distinct sizes. Every array has a leading replicate axis, which may
+    have length 1 to be broadcast (for example the design of a parametric
+    bootstrap, where only ``y`` changes between replicates).
 
     Attributes
     ----------
@@ -49,14 +63,20 @@ class GroupSums:
     multiplicity : ndarray, shape (R, K)
         Number of groups of that size (0 pads a replicate with fewer classes).
     sxx : ndarray, shape (R, K, p, p)
-        ``sum_{i in k} sx_i sx_i'``, with ``sx_i`` group ``i``'s column sums of X.
+        ``sum_{i in k} sx_i sx_i'``, with ``sx_i`` group ``i``'s column sums of ``X_w``.
     sxy : ndarray, shape (R, K, p)
-        ``sum_{i in k} sx_i sy_i``, with ``sy_i`` group ``i``'s sum of y.
+        ``sum_{i in k} sx_i sy_i``, with ``sy_i`` group ``i``'s sum of ``y_w``.
     syy : ndarray, shape (R, K)
         ``sum_{i in k} sy_i^2``.
-    xtx : ndarray, shape (R, p, p)
-    xty : ndarray, shape (R, p)
-    yty : ndarray, shape (R,)
+    wxx, wxy, wyy : ndarray, shapes (R, p, p), (R, p), (R,)
+        Within-group cross products of ``X_w`` and ``y_w`` (deviations from group means).
+    x_map : ndarray, shape (R, p, p)
+        ``M`` with ``X_w = X M``.
+    beta_offset : ndarray, shape (R, p)
+        ``M b0``, the part of ``beta`` removed from y.
+    y_scale : ndarray, shape (R,)
+    exact : ndarray of bool, shape (R,)
+        The fixed effects reproduce y to rounding: there is nothing to fit.
     """
 
     sizes: np.ndarray
@@ -64,9 +84,13 @@ class GroupSums:
     sxx: np.ndarray
     sxy: np.ndarray
     syy: np.ndarray
-    xtx: np.ndarray
-    xty: np.ndarray
-    yty: np.ndarray
+    wxx: np.ndarray
+    wxy: np.ndarray
+    wyy: np.ndarray
+    x_map: np.ndarray
+    beta_offset: np.ndarray
+    y_scale: np.ndarray
+    exact: np.ndarray
 
     @classmethod
     def from_arrays(cls, y: np.ndarray, X: np.ndarray, groups: np.ndarray,
@@ -91,18 +115,24 @@ class GroupSums:
         counts = np.bincount(groups, minlength=n_groups).astype(float)
         if (counts == 0).any():
             raise ValueError("every group code 0 .. n_groups - 1 needs at least one observation")
+        x_map = standardizing_map(X)
+        X_w = X @ x_map
         order = np.argsort(groups, kind="stable")
         starts = np.concatenate([[0], np.cumsum(counts[:-1])]).astype(np.intp)
-        sy = np.add.reduceat(y[:, order], starts, axis=1)
-        sx = np.add.reduceat(X[:, order], starts, axis=1)
-        xtx = np.swapaxes(X, -1, -2) @ X
-        xty = (np.swapaxes(X, -1, -2) @ y[..., None])[..., 0]
-        yty = np.einsum("rn,rn->r", y, y)
-        return cls.from_group_sums(counts, sx, sy, xtx, xty, yty)
+        sx = np.add.reduceat(X_w[:, order], starts, axis=1)
+        x_dev = X_w - (sx / counts[:, None])[:, groups]
+        beta_offset, y_w, y_scale, exact = _residual_response(y, X, x_map, x_dev)
+        sy = np.add.reduceat(y_w[:, order], starts, axis=1)
+        y_dev = y_w - (sy / counts)[:, groups]
+        within = (np.swapaxes(x_dev, -1, -2) @ x_dev,
+                  (np.swapaxes(x_dev, -1, -2) @ y_dev[..., None])[..., 0],
+                  np.einsum("rn,rn->r", y_dev, y_dev))
+        return cls._pooled(counts, sx, sy, within, x_map, beta_offset, y_scale, exact)
 
     @classmethod
-    def from_group_sums(cls, counts: np.ndarray, sx: np.ndarray, sy: np.ndarray,
-                        xtx: np.ndarray, xty: np.ndarray, yty: np.ndarray) -> "GroupSums":
+    def _pooled(cls, counts: np.ndarray, sx: np.ndarray, sy: np.ndarray, within: tuple,
+                x_map: np.ndarray, beta_offset: np.ndarray, y_scale: np.ndarray,
+                exact: np.ndarray) -> "GroupSums":
         """Pool per-group sums (``counts`` (G,), ``sx`` (R, G, p), ``sy`` (R, G)) by size."""
         sizes = np.unique(counts)
         member = (counts[:, None] == sizes).astype(float).T        # (K, G)
@@ -111,29 +141,29 @@ class GroupSums:
         sxx = (member @ outer.reshape(outer.shape[0], -1, p * p)).reshape(-1, sizes.size, p, p)
         return cls(sizes=sizes[None], multiplicity=member.sum(axis=1)[None], sxx=sxx,
                    sxy=member @ (sx * sy[..., None]), syy=sy ** 2 @ member.T,
-                   xtx=xtx, xty=xty, yty=yty)
+                   wxx=within[0], wxy=within[1], wyy=within[2], x_map=x_map,
+                   beta_offset=beta_offset, y_scale=y_scale, exact=exact)
 
     @classmethod
     def stack(cls, items: "list[GroupSums]") -> "GroupSums":
-        """Stack one-replicate sums along the replicate axis, padding size classes."""
+        """Stack sums along the replicate axis, padding size classes."""
         width = max(item.sizes.shape[-1] for item in items)
 
-        def padded(name: str, item: "GroupSums", fill: float) -> np.ndarray:
+        def field(name: str, item: "GroupSums", fill: float | None) -> np.ndarray:
             value = getattr(item, name)
-            extra = width - item.sizes.shape[-1]
-            pad = [(0, 0), (0, extra)] + [(0, 0)] * (value.ndim - 2)
+            value = np.broadcast_to(value, (item.n_reps, *value.shape[1:]))
+            if fill is None:
+                return value
+            pad = [(0, 0), (0, width - item.sizes.shape[-1])] + [(0, 0)] * (value.ndim - 2)
             return np.pad(value, pad, constant_values=fill)
 
-        fields = {"sizes": 1.0, "multiplicity": 0.0, "sxx": 0.0, "sxy": 0.0, "syy": 0.0}
-        pooled = {name: np.concatenate([padded(name, item, fill) for item in items])
-                  for name, fill in fields.items()}
-        rest = {name: np.concatenate([getattr(item, name) for item in items])
-                for name in ("xtx", "xty", "yty")}
-        return cls(**pooled, **rest)
+        fills = {"sizes": 1.0, "multiplicity": 0.0, "sxx": 0.0, "sxy": 0.0, "syy": 0.0}
+        return cls(**{name: np.concatenate([field(name, item, fills.get(name)) for item in items])
+                      for name in cls.__dataclass_fields__})
 
     @property
     def n_reps(self) -> int:
-        return max(a.shape[0] for a in (self.sizes, self.sxx, self.syy, self.yty))
+        return max(a.shape[0] for a in (self.sizes, self.sxx, self.syy, self.wyy))
 
     @property
     def n_fixed(self) -> int:
@@ -143,21 +173,116 @@ class GroupSums:
     def nobs(self) -> np.ndarray:
         return (self.sizes * self.multiplicity).sum(axis=-1)
 
+    @property
+    def yty(self) -> np.ndarray:
+        """``y'y`` in the data's units (informational: it cancels for shifted data)."""
+        size = self.sizes[..., None]
+        xtx = self.wxx + (self.sxx / size[..., None]).sum(axis=-3)
+        xty = self.wxy + (self.sxy / size).sum(axis=-2)
+        yty = self.wyy + (self.syy / self.sizes).sum(axis=-1)
+        b = np.linalg.solve(self.x_map, self.beta_offset[..., None])[..., 0]
+        return ((b * (xtx @ b[..., None])[..., 0]).sum(axis=-1)
+                + 2 * self.y_scale * (b * xty).sum(axis=-1) + self.y_scale ** 2 * yty)
+
     def with_response_column(self, j: int, value: np.ndarray) -> "GroupSums":
-        """Sums for ``y - value * X[:, j]`` on the design without column ``j``."""
+        """Sums for ``y - value * X[:, j]`` on the design without column ``j``.
+
+        The new working design is ``X_w M^-1`` without column ``j`` (the data's
+        own columns) and the new working response ``y_w + X_w d / y_scale``.
+        """
         value = np.asarray(value, dtype=float).reshape(-1)
         keep = [k for k in range(self.n_fixed) if k != j]
-        v = value[:, None]
-        syy = self.syy - 2 * v * self.sxy[..., j] + v ** 2 * self.sxx[..., j, j]
-        sxy = self.sxy[..., keep] - v[..., None] * self.sxx[..., keep, j]
-        xty = self.xty[:, keep] - v * self.xtx[:, keep, j]
-        yty = self.yty - 2 * value * self.xty[:, j] + value ** 2 * self.xtx[:, j, j]
-        return GroupSums(self.sizes, self.multiplicity, self.sxx[..., keep, :][..., keep], sxy,
-                         syy, self.xtx[:, keep][:, :, keep], xty, yty)
+        inverse = np.linalg.inv(self.x_map)
+        offset = np.linalg.solve(self.x_map, self.beta_offset[..., None])[..., 0]
+        shift = (offset - value[:, None] * inverse[..., j]) / self.y_scale[:, None]
+        mix = inverse[..., keep]
+        classes = _bilinear(self.sxx, self.sxy, self.syy, mix[:, None], shift[:, None])
+        within = _bilinear(self.wxx, self.wxy, self.wyy, mix, shift)
+        p = len(keep)
+        return GroupSums(self.sizes, self.multiplicity, *classes, *within,
+                         x_map=np.broadcast_to(np.eye(p), (self.n_reps, p, p)),
+                         beta_offset=np.zeros((self.n_reps, p)), y_scale=self.y_scale,
+                         exact=self.exact)
+
+
+def _bilinear(xx: np.ndarray, xy: np.ndarray, yy: np.ndarray, mix: np.ndarray,
+              shift: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cross products of ``(X L, y + X d)`` from those of ``(X, y)``; ``L = mix``, ``d = shift``."""
+    xy_new = xy + (xx @ shift[..., None])[..., 0]
+    yy_new = yy + 2 * (shift * xy).sum(axis=-1) + (shift * (xx @ shift[..., None])[..., 0]).sum(axis=-1)
+    mix_t = np.swapaxes(mix, -1, -2)
+    return mix_t @ xx @ mix, (mix_t @ xy_new[..., None])[..., 0], yy_new
+
+
+def standardizing_map(X: np.ndarray) -> np.ndarray:
+    """``M`` such that ``X M`` has unit-scale columns, centred when X has an intercept.
+
+    With a constant column ``c`` (the intercept) every other column becomes
+    ``(x - mean) / sd`` and the intercept ``c / |c|``; without one, columns
+    are divided by their root mean square. ``X M`` spans the column space
+    of ``X``, so fits on it are those on ``X`` reparameterised.
+
+    Parameters
+    ----------
+    X : ndarray, shape (R, n, p)
+
+    Returns
+    -------
+    ndarray, shape (R, p, p)
+    """
+    mean = X.mean(axis=1)
+    constant = (X == X[:, :1]).all(axis=1)
+    intercept = constant & (mean != 0)
+    centre = intercept.any(axis=1)[:, None] & ~constant
+    spread = np.sqrt(((X - np.where(centre, mean, 0.0)[:, None]) ** 2).mean(axis=1))
+    scale = np.where(spread > 0, spread, 1.0)
+    x_map = np.zeros(X.shape[:1] + X.shape[2:] * 2)
+    p = X.shape[-1]
+    x_map[:, np.arange(p), np.arange(p)] = 1.0 / scale
+    rows = np.arange(X.shape[0])
+    j0 = intercept.argmax(axis=1)
+    x_map[rows, j0] -= np.where(centre, mean / (scale * mean[rows, j0][:, None]), 0.0)
+    return x_map
+
+
+def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray,
+                       x_dev: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Residual of y on X, scaled: ``(beta0, y_w, y_scale, exact)``.
+
+    Removing ``X beta0`` (absorbed by ``beta``) leaves sums on the scale of
+    the residuals, whatever the offset and the explained part of y. Two
+    least-squares passes on the well-conditioned ``X_w = X M`` remove the
+    offset and the overall fit; a third pass on the within-group deviations
+    ``x_dev`` of ``X_w`` (columns that vary within groups only) removes the
+    within-group fit, which large-``theta`` fits are made of. Each residual
+    ``y - X beta0`` is formed in extended precision, so it is exact for its
+    ``beta0`` even when it is 1e-9 of y.
+    """
+    X_w = X @ x_map
+    varies = np.diagonal(np.swapaxes(x_dev, -1, -2) @ x_dev, axis1=-2, axis2=-1) > 1e-8 * X.shape[1]
+    beta0 = np.zeros(y.shape[:1] + X.shape[-1:])
+    resid = y
+    for design in (X_w, X_w, x_dev * varies[:, None]):
+        gram = np.swapaxes(design, -1, -2) @ design
+        gram = gram + np.eye(X.shape[-1]) * (np.diagonal(gram, axis1=-2, axis2=-1) == 0)[..., None]
+        step = np.linalg.solve(gram, np.swapaxes(design, -1, -2) @ resid[..., None])
+        beta0 = beta0 + (x_map @ step)[..., 0]
+        exact_resid = y.astype(np.longdouble)
+        for k in range(X.shape[-1]):
+            exact_resid -= X[..., k].astype(np.longdouble) * beta0[:, k, None].astype(np.longdouble)
+        resid = exact_resid.astype(float)
+    rms = np.sqrt((resid ** 2).mean(axis=-1))
+    exact = rms <= EXACT_FIT_RTOL * np.abs(y).max(axis=-1)
+    y_scale = np.where(rms > 0, rms, 1.0)
+    return beta0, resid / y_scale[:, None], y_scale, exact
 
 
 class Pieces(NamedTuple):
-    """The profiled quantities at ``s = theta^2``; leading axes (R, m)."""
+    """The profiled quantities at ``s = theta^2``; leading axes (R, m).
+
+    ``beta``, ``r2``, ``a_inv`` and ``logdet_a`` are in the data's units; the
+    ``*_work`` fields hold the same in the working units of :class:`GroupSums`.
+    """
 
     s: np.ndarray
     logdet_v: np.ndarray     # sum_i log(1 + n_i s)
@@ -166,6 +291,9 @@ class Pieces(NamedTuple):
     r2: np.ndarray           # penalised residual sum of squares
     a_inv: np.ndarray        # (R, m, p, p)
     nobs: np.ndarray
+    beta_work: np.ndarray
+    a_inv_work: np.ndarray
+    r2_work: np.ndarray
 
 
 def _flat(matrices: np.ndarray) -> np.ndarray:
@@ -174,7 +302,7 @@ def _flat(matrices: np.ndarray) -> np.ndarray:
 
 
 def pieces(sums: GroupSums, s: np.ndarray) -> Pieces:
-    """Evaluate the profiled building blocks at ``s = theta^2``.
+    """Evaluate the profiled building blocks at ``s = theta^2``, in the data's units.
 
     Parameters
     ----------
@@ -182,19 +310,48 @@ def pieces(sums: GroupSums, s: np.ndarray) -> Pieces:
     s : ndarray, shape (R, m)
         ``m`` values of ``theta^2`` for each replicate.
     """
+    work = working_pieces(sums, s)
+    x_map = sums.x_map[:, None]
+    scale = sums.y_scale[:, None]
+    beta = scale[..., None] * (x_map @ work.beta_work[..., None])[..., 0] + sums.beta_offset[:, None]
+    a_inv = x_map @ work.a_inv_work @ np.swapaxes(x_map, -1, -2)
+    logdet_a = work.logdet_a - 2 * np.linalg.slogdet(sums.x_map)[1][:, None]
+    return work._replace(logdet_a=logdet_a, beta=beta, r2=scale ** 2 * work.r2_work, a_inv=a_inv)
+
+
+def working_pieces(sums: GroupSums, s: np.ndarray) -> Pieces:
+    """:func:`pieces` in the working units of ``sums`` (the criterion is off by a constant).
+
+    ``A = W + sum_k S_k / (n_k (1 + n_k s))`` and likewise ``c`` and the
+    response's sum of squares: every term is non-negative, so nothing
+    cancels as ``theta`` grows.
+    """
     s = np.asarray(s, dtype=float)
     p = sums.n_fixed
     sizes = sums.sizes[:, None, :]
-    w = s[..., None] / (1.0 + sizes * s[..., None])                  # (R, m, K)
-    a = sums.xtx[:, None] - (w @ _flat(sums.sxx)).reshape(*w.shape[:2], p, p)
-    c = sums.xty[:, None] - w @ sums.sxy
-    a_inv = np.linalg.inv(a)
+    with np.errstate(over="ignore"):
+        m = 1.0 / (sizes * (1.0 + sizes * s[..., None]))             # (R, m, K)
+    a = sums.wxx[:, None] + (m @ _flat(sums.sxx)).reshape(*m.shape[:2], p, p)
+    c = sums.wxy[:, None] + m @ sums.sxy
+    a_inv, logdet_a = _equilibrated_inverse(a)
     beta = (a_inv @ c[..., None])[..., 0]
-    r2 = sums.yty[:, None] - (w @ sums.syy[..., None])[..., 0] - (c * beta).sum(axis=-1)
+    r2 = sums.wyy[:, None] + (m @ sums.syy[..., None])[..., 0] - (c * beta).sum(axis=-1)
     logdet_v = (np.log1p(sizes * s[..., None]) * sums.multiplicity[:, None, :]).sum(axis=-1)
-    logdet_a = np.linalg.slogdet(a)[1]
     nobs = np.broadcast_to(sums.nobs[:, None], s.shape)
-    return Pieces(s, logdet_v, logdet_a, beta, r2, a_inv, nobs)
+    return Pieces(s, logdet_v, logdet_a, beta, r2, a_inv, nobs, beta, a_inv, r2)
+
+
+def _equilibrated_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(A^-1, log det A)`` through ``D A D`` with unit diagonal.
+
+    For large ``theta`` the between-group directions of ``A`` shrink like
+    ``1 / theta^2`` while the within-group ones do not; the scaling removes
+    that spread before factorising.
+    """
+    d = 1.0 / np.sqrt(np.diagonal(a, axis1=-2, axis2=-1))
+    outer = d[..., :, None] * d[..., None, :]
+    scaled = a * outer
+    return np.linalg.inv(scaled) * outer, np.linalg.slogdet(scaled)[1] + 2 * np.log(1.0 / d).sum(axis=-1)
 
 
 def criterion(p: Pieces, reml: bool) -> np.ndarray:
@@ -210,20 +367,22 @@ def criterion_slope(sums: GroupSums, p: Pieces, reml: bool) -> np.ndarray:
     """Derivative of :func:`criterion` with respect to ``s = theta^2``.
 
     Uses the envelope theorem: ``d r2 / ds = -sum_i w_i' (sy_i - sx_i' beta)^2``
-    with ``w_i' = 1 / (1 + n_i s)^2``, summed here by size class.
+    with ``w_i' = 1 / (1 + n_i s)^2``, summed here by size class, in the
+    working units of ``sums`` (the slope does not depend on the units).
     """
     sizes = sums.sizes[:, None, :]
     dw = 1.0 / (1.0 + sizes * p.s[..., None]) ** 2                              # (R, m, K)
-    cross = p.beta @ np.swapaxes(sums.sxy, -1, -2)
-    beta_outer = _flat(p.beta[..., :, None] * p.beta[..., None, :])[..., None, :]
+    beta = p.beta_work
+    cross = beta @ np.swapaxes(sums.sxy, -1, -2)
+    beta_outer = _flat(beta[..., :, None] * beta[..., None, :])[..., None, :]
     quad_beta = (beta_outer @ np.swapaxes(_flat(sums.sxx), -1, -2)[:, None])[..., 0, :]
     dr2 = -(dw * (sums.syy[:, None] - 2 * cross + quad_beta)).sum(axis=-1)
     dlogdet_v = (sums.multiplicity[:, None, :] * sizes / (1.0 + sizes * p.s[..., None])).sum(axis=-1)
     if not reml:
-        return dlogdet_v + p.nobs * dr2 / p.r2
-    trace = _flat(np.swapaxes(p.a_inv, -1, -2)) @ np.swapaxes(_flat(sums.sxx), -1, -2)
-    dof = p.nobs - p.beta.shape[-1]
-    return dlogdet_v - (dw * trace).sum(axis=-1) + dof * dr2 / p.r2
+        return dlogdet_v + p.nobs * dr2 / p.r2_work
+    trace = _flat(np.swapaxes(p.a_inv_work, -1, -2)) @ np.swapaxes(_flat(sums.sxx), -1, -2)
+    dof = p.nobs - beta.shape[-1]
+    return dlogdet_v - (dw * trace).sum(axis=-1) + dof * dr2 / p.r2_work
 
 
 @dataclass(frozen=True)
@@ -242,7 +401,7 @@ class ThetaFit:
         Minimum of the criterion (REML criterion or ML deviance).
     converged : ndarray of bool, shape (R,)
     at_upper_bound : ndarray of bool, shape (R,)
-        The optimum ran into the top of the theta search range.
+        The criterion still falls at ``THETA_MAX``: the residual variance is 0 to rounding.
     iterations : ndarray of int, shape (R,)
     reml : bool
     """
@@ -267,40 +426,67 @@ def fit_theta(sums: GroupSums, reml: bool = True, *, tol: float = 1e-13,
               max_iter: int = 200) -> ThetaFit:
     """Minimise the profiled criterion over ``theta >= 0`` for every replicate.
 
-    A grid over ``theta`` picks the basin of the global minimum; inside it the
-    root of the analytic derivative is found by safeguarded regula falsi, so
-    the optimum is exact to rounding error rather than to an optimiser's
-    tolerance. The fit is singular (``theta = 0``) when the criterion rises
-    from ``theta = 0``.
+    A grid over ``theta`` picks the basin of the global minimum. When the
+    criterion still falls at an end of that basin the bracket moves on (up
+    by factors of 10 in ``theta``, to :data:`THETA_MAX`), so no optimum is
+    cut off by the grid. Inside the bracket the root of the analytic
+    derivative is found by safeguarded regula falsi (Brent for one
+    replicate), so the optimum is exact to rounding error rather than to
+    an optimiser's tolerance. The fit is singular (``theta = 0``) when the
+    criterion rises from ``theta = 0``. A replicate whose criterion still
+    falls at :data:`THETA_MAX` (residual variance 0 to rounding) or whose
+    fixed effects reproduce y exactly (``sums.exact``) is not converged.
     """
-    n_reps = sums.n_reps
-    grid_s = np.broadcast_to(THETA_GRID ** 2, (n_reps, THETA_GRID.size))
-    values = criterion(pieces(sums, grid_s), reml)
-    best = np.nanargmin(np.where(np.isfinite(values), values, np.inf), axis=1)
-    rows = np.arange(n_reps)
-    lo = grid_s[rows, np.maximum(best - 1, 0)].copy()
-    hi = grid_s[rows, np.minimum(best + 1, THETA_GRID.size - 1)].copy()
-
     def slope(s: np.ndarray) -> np.ndarray:
-        return criterion_slope(sums, pieces(sums, s[:, None]), reml)[:, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return criterion_slope(sums, working_pieces(sums, s[:, None]), reml)[:, 0]
 
-    slope_lo, slope_hi = slope(lo), slope(hi)
-    boundary = (best == 0) & (slope_lo >= 0)
-    at_upper = best == THETA_GRID.size - 1
-    solve = ~boundary & ~at_upper
-    s_opt = np.where(boundary, 0.0, hi)
-    iterations = np.zeros(n_reps, dtype=int)
-    converged = np.ones(n_reps, dtype=bool)
-    if n_reps == 1 and solve[0]:
-        root, its, ok = _scalar_root(slope, lo, hi, tol, max_iter)
-        s_opt, iterations, converged = root, its, ok
+    lo, hi, slope_lo, slope_hi, boundary = _grid_bracket(sums, reml, slope)
+    lo, hi, slope_lo, slope_hi, at_upper = _climb(slope, lo, hi, slope_lo, slope_hi)
+    solve = ~boundary & ~at_upper & ~sums.exact
+    s_opt = np.where(boundary | sums.exact, 0.0, hi)
+    iterations = np.zeros(sums.n_reps, dtype=int)
+    converged = np.ones(sums.n_reps, dtype=bool)
+    if sums.n_reps == 1 and solve[0] and slope_lo[0] < 0 < slope_hi[0]:
+        s_opt, iterations, converged = _scalar_root(slope, lo, hi, tol, max_iter)
     elif solve.any():
         root, its, ok = bracketed_root(slope, lo, hi, slope_lo, slope_hi, solve,
                                        tol=tol, max_iter=max_iter)
         s_opt = np.where(solve, root, s_opt)
         iterations, converged = its, np.where(solve, ok, True)
-    converged &= ~at_upper
+    converged &= ~at_upper & ~sums.exact & (boundary | (slope_lo < 0) & (slope_hi > 0))
     return _theta_fit(sums, s_opt, reml, converged, at_upper, iterations)
+
+
+def _grid_bracket(sums: GroupSums, reml: bool, slope: Callable[[np.ndarray], np.ndarray]):
+    """``(lo, hi, slope_lo, slope_hi, boundary)``: the grid points around the grid minimum."""
+    n_reps = sums.n_reps
+    grid_s = np.broadcast_to(THETA_GRID ** 2, (n_reps, THETA_GRID.size))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = criterion(working_pieces(sums, grid_s), reml)
+    best = np.argmin(np.where(np.isfinite(values), values, np.inf), axis=1)
+    rows = np.arange(n_reps)
+    lo = grid_s[rows, np.maximum(best - 1, 0)].copy()
+    hi = grid_s[rows, np.minimum(best + 1, THETA_GRID.size - 1)].copy()
+    slope_lo, slope_hi = slope(lo), slope(hi)
+    return lo, hi, slope_lo, slope_hi, (best == 0) & (slope_lo >= 0)
+
+
+def _climb(slope: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
+           slope_lo: np.ndarray, slope_hi: np.ndarray):
+    """Move brackets whose top still descends up, ``theta`` x 10 a step, to :data:`THETA_MAX`.
+
+    Returns the new ``(lo, hi, slope_lo, slope_hi)`` and ``at_upper``: the
+    criterion still falls at :data:`THETA_MAX`.
+    """
+    s_max = THETA_MAX ** 2
+    climbing = (slope_hi < 0) & (hi < s_max)
+    while climbing.any():
+        lo, slope_lo = np.where(climbing, hi, lo), np.where(climbing, slope_hi, slope_lo)
+        hi = np.where(climbing, np.minimum(100.0 * hi, s_max), hi)
+        slope_hi = np.where(climbing, slope(hi), slope_hi)
+        climbing &= (slope_hi < 0) & (hi < s_max)
+    return lo, hi, slope_lo, slope_hi, (slope_hi < 0) & (hi >= s_max)
 
 
 def _scalar_root(slope: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
@@ -318,10 +504,12 @@ def _theta_fit(sums: GroupSums, s_opt: np.ndarray, reml: bool, converged: np.nda
                at_upper: np.ndarray, iterations: np.ndarray) -> ThetaFit:
     p = pieces(sums, s_opt[:, None])
     dof = sums.nobs - (sums.n_fixed if reml else 0)
-    sigma = np.sqrt(p.r2[:, 0] / dof)
-    theta = np.sqrt(s_opt)
+    sigma = np.where(sums.exact, 0.0, np.sqrt(np.maximum(p.r2[:, 0], 0.0) / dof))
+    theta = np.where(sums.exact, np.nan, np.sqrt(s_opt))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(sums.exact, -np.inf, criterion(p, reml)[:, 0])
     return ThetaFit(theta=theta, sigma=sigma, tau=theta * sigma, beta=p.beta[:, 0],
-                    a_inv=p.a_inv[:, 0], value=criterion(p, reml)[:, 0],
+                    a_inv=p.a_inv[:, 0], value=value,
                     converged=converged, at_upper_bound=at_upper,
                     iterations=iterations, reml=reml)
 

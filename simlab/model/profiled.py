@@ -115,18 +115,20 @@ class GroupSums:
         counts = np.bincount(groups, minlength=n_groups).astype(float)
         if (counts == 0).any():
             raise ValueError("every group code 0 .. n_groups - 1 needs at least one observation")
-        x_map = standardizing_map(X)
-        X_w = X @ x_map
         order = np.argsort(groups, kind="stable")
         starts = np.concatenate([[0], np.cumsum(counts[:-1])]).astype(np.intp)
-        sx = np.add.reduceat(X_w[:, order], starts, axis=1)
-        x_dev = X_w - (sx / counts[:, None])[:, groups]
-        beta_offset, y_w, y_scale, exact = _residual_response(y, X, x_map, x_dev)
-        sy = np.add.reduceat(y_w[:, order], starts, axis=1)
-        y_dev = y_w - (sy / counts)[:, groups]
-        within = (np.swapaxes(x_dev, -1, -2) @ x_dev,
-                  (np.swapaxes(x_dev, -1, -2) @ y_dev[..., None])[..., 0],
-                  np.einsum("rn,rn->r", y_dev, y_dev))
+        if (order != np.arange(order.size)).any():
+            y, X = y[:, order], X[:, order]
+        x_map = standardizing_map(X)
+        X_w = X @ x_map
+        sx = np.add.reduceat(X_w, starts, axis=1)
+        x_dev = X_w - np.repeat(sx / counts[:, None], counts.astype(np.intp), axis=1)
+        beta_offset, resid, y_scale, exact = _residual_response(y, X, x_map, x_dev)
+        sy = np.add.reduceat(resid, starts, axis=1)
+        y_dev = resid - (sy / counts)[:, np.repeat(np.arange(counts.size), counts.astype(np.intp))]
+        within = (np.swapaxes(x_dev, -1, -2) @ x_dev, _cross(x_dev, y_dev) / y_scale[:, None],
+                  np.einsum("rn,rn->r", y_dev, y_dev) / y_scale ** 2)
+        sy = sy / y_scale[:, None]
         return cls._pooled(counts, sx, sy, within, x_map, beta_offset, y_scale, exact)
 
     @classmethod
@@ -247,34 +249,69 @@ def standardizing_map(X: np.ndarray) -> np.ndarray:
 
 def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray,
                        x_dev: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Residual of y on X, scaled: ``(beta0, y_w, y_scale, exact)``.
+    """Residual of y on X: ``(beta0, resid, y_scale, exact)``; ``y_w = resid / y_scale``.
 
     Removing ``X beta0`` (absorbed by ``beta``) leaves sums on the scale of
-    the residuals, whatever the offset and the explained part of y. Two
-    least-squares passes on the well-conditioned ``X_w = X M`` remove the
-    offset and the overall fit; a third pass on the within-group deviations
+    the residuals, whatever the offset and the explained part of y. A
+    least-squares step on the well-conditioned ``X_w = X M`` removes the
+    offset and the overall fit; a step on the within-group deviations
     ``x_dev`` of ``X_w`` (columns that vary within groups only) removes the
-    within-group fit, which large-``theta`` fits are made of. Each residual
-    ``y - X beta0`` is formed in extended precision, so it is exact for its
-    ``beta0`` even when it is 1e-9 of y.
+    within-group fit, which large-``theta`` fits are made of. Any ``beta0``
+    keeps the fit exact, so both steps are float64 algebra on p x p
+    matrices; the residual ``y - X beta0`` is exact for its ``beta0``
+    (:func:`_accurate_residual`) even when it is 1e-9 of y.
     """
     X_w = X @ x_map
-    varies = np.diagonal(np.swapaxes(x_dev, -1, -2) @ x_dev, axis1=-2, axis2=-1) > 1e-8 * X.shape[1]
-    beta0 = np.zeros(y.shape[:1] + X.shape[-1:])
-    resid = y
-    for design in (X_w, X_w, x_dev * varies[:, None]):
-        gram = np.swapaxes(design, -1, -2) @ design
-        gram = gram + np.eye(X.shape[-1]) * (np.diagonal(gram, axis1=-2, axis2=-1) == 0)[..., None]
-        step = np.linalg.solve(gram, np.swapaxes(design, -1, -2) @ resid[..., None])
-        beta0 = beta0 + (x_map @ step)[..., 0]
-        exact_resid = y.astype(np.longdouble)
+    p = X.shape[-1]
+    dev_t = np.swapaxes(x_dev, -1, -2)
+    varies = np.diagonal(dev_t @ x_dev, axis1=-2, axis2=-1) > 1e-8 * X.shape[1]
+    both = _cross(np.concatenate([X_w, x_dev], axis=-1), y)[..., None]     # one pass over y
+    step = np.linalg.solve(np.swapaxes(X_w, -1, -2) @ X_w, both[:, :p])
+    masked_t = dev_t * varies[..., None]
+    gram = masked_t @ x_dev * varies[:, None] + np.eye(p) * ~varies[:, None]
+    within = both[:, p:] - dev_t @ X_w @ step
+    step = step + np.linalg.solve(gram, within * varies[..., None])
+    beta0 = (x_map @ step)[..., 0]
+    resid, rms, size = _accurate_residual(y, X, beta0)
+    exact = rms <= EXACT_FIT_RTOL * size
+    return beta0, resid, np.where(rms > 0, rms, 1.0), exact
+
+
+def _apply(X: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``X b`` for X (1 or R, n, p) and b (R, p), one column at a time.
+
+    With p small this beats a matrix product, whose threads stall on a busy machine.
+    """
+    out = b[:, :1] * X[..., 0]
+    for k in range(1, X.shape[-1]):
+        out += b[:, k:k + 1] * X[..., k]
+    return out
+
+
+def _cross(X: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """``X' r`` for X (1 or R, n, p) and r (R, n), as one matrix-vector product per replicate."""
+    return (np.swapaxes(X, -1, -2) @ r[..., None])[..., 0]
+
+
+def _accurate_residual(y: np.ndarray, X: np.ndarray, beta0: np.ndarray) -> np.ndarray:
+    """``(y - X beta0, its rms, the size of y and X beta0)``, exact for ``beta0``.
+
+    Rounding perturbs each residual by about ``eps (|X beta0| + |resid|)``; where
+    that exceeds 1e-12 of the residuals' size (offsets, near-exact fits) the
+    replicate is recomputed with ``np.longdouble``.
+    """
+    resid = y - _apply(X, beta0)
+    rms = np.sqrt(np.einsum("rn,rn->r", resid, resid) / resid.shape[-1])
+    size = (np.abs(X).max(axis=-2) * np.abs(beta0)).sum(axis=-1) + rms
+    redo = rms < 1e12 * np.finfo(float).eps * size
+    if redo.any():
+        X_redo = X if X.shape[0] == 1 else X[redo]
+        exact = y[redo].astype(np.longdouble)
         for k in range(X.shape[-1]):
-            exact_resid -= X[..., k].astype(np.longdouble) * beta0[:, k, None].astype(np.longdouble)
-        resid = exact_resid.astype(float)
-    rms = np.sqrt((resid ** 2).mean(axis=-1))
-    exact = rms <= EXACT_FIT_RTOL * np.abs(y).max(axis=-1)
-    y_scale = np.where(rms > 0, rms, 1.0)
-    return beta0, resid / y_scale[:, None], y_scale, exact
+            exact -= X_redo[..., k].astype(np.longdouble) * beta0[redo, k, None].astype(np.longdouble)
+        resid[redo] = exact.astype(float)
+        rms[redo] = np.sqrt(np.einsum("rn,rn->r", resid[redo], resid[redo]) / resid.shape[-1])
+    return resid, rms, size
 
 
 class Pieces(NamedTuple):
@@ -438,8 +475,7 @@ def fit_theta(sums: GroupSums, reml: bool = True, *, tol: float = 1e-13,
     fixed effects reproduce y exactly (``sums.exact``) is not converged.
     """
     def slope(s: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return criterion_slope(sums, working_pieces(sums, s[:, None]), reml)[:, 0]
+        return criterion_slope(sums, working_pieces(sums, s[:, None]), reml)[:, 0]
 
     lo, hi, slope_lo, slope_hi, boundary = _grid_bracket(sums, reml, slope)
     lo, hi, slope_lo, slope_hi, at_upper = _climb(slope, lo, hi, slope_lo, slope_hi)

@@ -356,39 +356,35 @@ def pieces(sums: GroupSums, s: np.ndarray) -> Pieces:
     return work._replace(logdet_a=logdet_a, beta=beta, r2=scale ** 2 * work.r2_work, a_inv=a_inv)
 
 
-def working_pieces(sums: GroupSums, s: np.ndarray) -> Pieces:
+def working_pieces(sums: GroupSums, s: np.ndarray, logdets: bool = True) -> Pieces:
     """:func:`pieces` in the working units of ``sums`` (the criterion is off by a constant).
 
     ``A = W + sum_k S_k / (n_k (1 + n_k s))`` and likewise ``c`` and the
     response's sum of squares: every term is non-negative, so nothing
-    cancels as ``theta`` grows.
+    cancels as ``theta`` grows. ``A`` is scaled to a unit diagonal before
+    it is inverted, since its between-group directions shrink like
+    ``1 / theta^2`` while the within-group ones do not. ``logdets=False``
+    skips the log determinants (NaN), which :func:`criterion_slope` does
+    not need.
     """
     s = np.asarray(s, dtype=float)
     p = sums.n_fixed
     sizes = sums.sizes[:, None, :]
-    with np.errstate(over="ignore"):
-        m = 1.0 / (sizes * (1.0 + sizes * s[..., None]))             # (R, m, K)
+    m = 1.0 / (sizes * (1.0 + sizes * s[..., None]))                 # (R, m, K)
     a = sums.wxx[:, None] + (m @ _flat(sums.sxx)).reshape(*m.shape[:2], p, p)
     c = sums.wxy[:, None] + m @ sums.sxy
-    a_inv, logdet_a = _equilibrated_inverse(a)
+    d = 1.0 / np.sqrt(np.diagonal(a, axis1=-2, axis2=-1))            # equilibrate: D A D
+    outer = d[..., :, None] * d[..., None, :]
+    a_inv = np.linalg.inv(a * outer) * outer
     beta = (a_inv @ c[..., None])[..., 0]
     r2 = sums.wyy[:, None] + (m @ sums.syy[..., None])[..., 0] - (c * beta).sum(axis=-1)
-    logdet_v = (np.log1p(sizes * s[..., None]) * sums.multiplicity[:, None, :]).sum(axis=-1)
     nobs = np.broadcast_to(sums.nobs[:, None], s.shape)
+    if logdets:
+        logdet_v = (np.log1p(sizes * s[..., None]) * sums.multiplicity[:, None, :]).sum(axis=-1)
+        logdet_a = np.linalg.slogdet(a * outer)[1] - 2 * np.log(d).sum(axis=-1)
+    else:
+        logdet_v = logdet_a = np.full(s.shape, np.nan)
     return Pieces(s, logdet_v, logdet_a, beta, r2, a_inv, nobs, beta, a_inv, r2)
-
-
-def _equilibrated_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(A^-1, log det A)`` through ``D A D`` with unit diagonal.
-
-    For large ``theta`` the between-group directions of ``A`` shrink like
-    ``1 / theta^2`` while the within-group ones do not; the scaling removes
-    that spread before factorising.
-    """
-    d = 1.0 / np.sqrt(np.diagonal(a, axis1=-2, axis2=-1))
-    outer = d[..., :, None] * d[..., None, :]
-    scaled = a * outer
-    return np.linalg.inv(scaled) * outer, np.linalg.slogdet(scaled)[1] + 2 * np.log(1.0 / d).sum(axis=-1)
 
 
 def criterion(p: Pieces, reml: bool) -> np.ndarray:
@@ -475,7 +471,7 @@ def fit_theta(sums: GroupSums, reml: bool = True, *, tol: float = 1e-13,
     fixed effects reproduce y exactly (``sums.exact``) is not converged.
     """
     def slope(s: np.ndarray) -> np.ndarray:
-        return criterion_slope(sums, working_pieces(sums, s[:, None]), reml)[:, 0]
+        return criterion_slope(sums, working_pieces(sums, s[:, None], logdets=False), reml)[:, 0]
 
     lo, hi, slope_lo, slope_hi, boundary = _grid_bracket(sums, reml, slope)
     lo, hi, slope_lo, slope_hi, at_upper = _climb(slope, lo, hi, slope_lo, slope_hi)

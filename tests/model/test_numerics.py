@@ -253,3 +253,43 @@ def test_fits_are_invariant_to_shifts_and_rescalings(base, y_shift, y_log_scale,
     for bounds_ref, bounds_new in ((ref_ci.lower, new_ci.lower), (ref_ci.upper, new_ci.upper)):
         np.testing.assert_allclose(bounds_new[0, :2], a * bounds_ref[0, :2], rtol=1e-6)
         np.testing.assert_allclose(bounds_new[0, 3], a * bounds_ref[0, 3] / b, rtol=1e-6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(y_shift=st.integers(-2 ** 20, 2 ** 20), y_log_scale=st.floats(-8, 8),
+       x_shift=st.integers(-2 ** 10, 2 ** 10), x_log_scale=st.floats(-2.5, 2.5))
+def test_lmer_tables_are_invariant(base, y_shift, y_log_scale, x_shift, x_log_scale):
+    """Through lmer: fixef, varcomp and profile CIs of the slope and the sds map exactly.
+
+    x stays within lme4's scale-warning range and below the shifts that
+    design.py's absolute rank check still refuses (issue 10).
+    """
+    a, b = 10.0 ** y_log_scale, 10.0 ** x_log_scale
+    ref = simlab.lmer(FORMULA, base)
+    new = simlab.lmer(FORMULA, base.assign(y=a * (base["y"] + y_shift), x=b * (base["x"] + x_shift)))
+    assert new.theta == pytest.approx(ref.theta, rel=1e-6)
+    n, p = 240, 2
+    assert new.reml_criterion == pytest.approx(
+        ref.reml_criterion + 2 * (n - p) * np.log(a) + 2 * np.log(b), abs=1e-6 * abs(ref.reml_criterion))
+    assert new.fixef["estimate"]["x"] == pytest.approx(a / b * ref.fixef["estimate"]["x"], rel=1e-6)
+    assert new.fixef["se"]["x"] == pytest.approx(a / b * ref.fixef["se"]["x"], rel=1e-6)
+    np.testing.assert_allclose(new.varcomp["sd"], a * ref.varcomp["sd"], rtol=1e-6)
+    ci_ref, ci_new = ref.confint(), new.confint()
+    scale = np.array([a, a, np.nan, a / b])
+    for row in (0, 1, 3):
+        np.testing.assert_allclose(ci_new.iloc[row], scale[row] * ci_ref.iloc[row], rtol=1e-6)
+
+
+@pytest.mark.parametrize("offset", [1e6, 1e7])
+def test_statsmodels_engine_agrees_on_offset_data(base, offset):
+    """The cross-check engine is right on these data (issue 10); so is the exact engine."""
+    shifted = base.assign(y=base["y"] + offset)
+    exact = simlab.lmer(FORMULA, shifted)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = simlab.lmer(FORMULA, shifted, engine="statsmodels")
+    assert exact.theta == pytest.approx(other.theta, rel=1e-4)
+    # statsmodels works on the raw data, so its criterion carries ~1e-8 of rounding
+    assert exact.reml_criterion == pytest.approx(other.reml_criterion, abs=1e-6)
+    y, X, groups = arrays(shifted)
+    assert exact.reml_criterion == pytest.approx(decimal_criterion(y, X, groups, exact.theta), abs=1e-9)

@@ -123,7 +123,7 @@ class GroupSums:
         X_w = X @ x_map
         sx = np.add.reduceat(X_w, starts, axis=1)
         x_dev = X_w - np.repeat(sx / counts[:, None], counts.astype(np.intp), axis=1)
-        beta_offset, resid, y_scale, exact = _residual_response(y, X, x_map, x_dev)
+        beta_offset, resid, y_scale, exact = _residual_response(y, X, x_map, X_w, x_dev)
         sy = np.add.reduceat(resid, starts, axis=1)
         y_dev = resid - (sy / counts)[:, np.repeat(np.arange(counts.size), counts.astype(np.intp))]
         within = (np.swapaxes(x_dev, -1, -2) @ x_dev, _cross(x_dev, y_dev) / y_scale[:, None],
@@ -247,7 +247,7 @@ def standardizing_map(X: np.ndarray) -> np.ndarray:
     return x_map
 
 
-def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray,
+def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray, X_w: np.ndarray,
                        x_dev: np.ndarray) -> tuple[np.ndarray, ...]:
     """Residual of y on X: ``(beta0, resid, y_scale, exact)``; ``y_w = resid / y_scale``.
 
@@ -261,7 +261,6 @@ def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray,
     matrices; the residual ``y - X beta0`` is exact for its ``beta0``
     (:func:`_accurate_residual`) even when it is 1e-9 of y.
     """
-    X_w = X @ x_map
     p = X.shape[-1]
     dev_t = np.swapaxes(x_dev, -1, -2)
     varies = np.diagonal(dev_t @ x_dev, axis1=-2, axis2=-1) > 1e-8 * X.shape[1]

@@ -175,13 +175,17 @@ class GroupSums:
     def nobs(self) -> np.ndarray:
         return (self.sizes * self.multiplicity).sum(axis=-1)
 
+    def _totals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``X_w'X_w, X_w'y_w, y_w'y_w``: within plus group-sum parts."""
+        size = self.sizes[..., None]
+        return (self.wxx + (self.sxx / size[..., None]).sum(axis=-3),
+                self.wxy + (self.sxy / size).sum(axis=-2),
+                self.wyy + (self.syy / self.sizes).sum(axis=-1))
+
     @property
     def yty(self) -> np.ndarray:
         """``y'y`` in the data's units (informational: it cancels for shifted data)."""
-        size = self.sizes[..., None]
-        xtx = self.wxx + (self.sxx / size[..., None]).sum(axis=-3)
-        xty = self.wxy + (self.sxy / size).sum(axis=-2)
-        yty = self.wyy + (self.syy / self.sizes).sum(axis=-1)
+        xtx, xty, yty = self._totals()
         b = np.linalg.solve(self.x_map, self.beta_offset[..., None])[..., 0]
         return ((b * (xtx @ b[..., None])[..., 0]).sum(axis=-1)
                 + 2 * self.y_scale * (b * xty).sum(axis=-1) + self.y_scale ** 2 * yty)
@@ -189,22 +193,36 @@ class GroupSums:
     def with_response_column(self, j: int, value: np.ndarray) -> "GroupSums":
         """Sums for ``y - value * X[:, j]`` on the design without column ``j``.
 
-        The new working design is ``X_w M^-1`` without column ``j`` (the data's
-        own columns) and the new working response ``y_w + X_w d / y_scale``.
+        With ``X = X_w M^-1``, ``y - value X[:, j] = y_scale (y_w + X_w delta)``.
+        The reduced design is ``X_w L``: the other columns of ``X_w`` when
+        column ``j`` of ``X`` is a centred predictor (they span it), else
+        (dropping the intercept) the reduced design's own columns scaled to
+        unit root mean square. The part of ``X_w delta`` in the span of
+        ``X_w L`` goes to ``beta_offset``, so the new working response stays
+        on the scale of the residuals.
         """
         value = np.asarray(value, dtype=float).reshape(-1)
         keep = [k for k in range(self.n_fixed) if k != j]
         inverse = np.linalg.inv(self.x_map)
-        offset = np.linalg.solve(self.x_map, self.beta_offset[..., None])[..., 0]
-        shift = (offset - value[:, None] * inverse[..., j]) / self.y_scale[:, None]
-        mix = inverse[..., keep]
-        classes = _bilinear(self.sxx, self.sxy, self.syy, mix[:, None], shift[:, None])
-        within = _bilinear(self.wxx, self.wxy, self.wyy, mix, shift)
-        p = len(keep)
-        return GroupSums(self.sizes, self.multiplicity, *classes, *within,
-                         x_map=np.broadcast_to(np.eye(p), (self.n_reps, p, p)),
-                         beta_offset=np.zeros((self.n_reps, p)), y_scale=self.y_scale,
-                         exact=self.exact)
+        delta = (np.linalg.solve(self.x_map, self.beta_offset[..., None])[..., 0]
+                 - value[:, None] * inverse[..., j]) / self.y_scale[:, None]
+        gram = self._totals()[0]
+        if (inverse[..., j, keep] == 0).all():
+            mix = np.broadcast_to(np.eye(self.n_fixed)[:, keep], (self.n_reps, self.n_fixed, len(keep)))
+            x_map = np.linalg.inv(inverse[..., keep, :][..., keep])
+        else:
+            mix = inverse[..., keep]
+            norms = np.diagonal(np.swapaxes(mix, -1, -2) @ gram @ mix, axis1=-2, axis2=-1)
+            scale = np.sqrt(norms / self.nobs[:, None])
+            mix, x_map = mix / scale[:, None, :], np.eye(len(keep)) / scale[:, None, :]
+        mix_t = np.swapaxes(mix, -1, -2)
+        gamma = np.linalg.solve(mix_t @ gram @ mix, mix_t @ gram @ delta[..., None])
+        delta = delta - (mix @ gamma)[..., 0]
+        beta_offset = self.y_scale[:, None] * (x_map @ gamma)[..., 0]
+        classes = _bilinear(self.sxx, self.sxy, self.syy, mix[:, None], delta[:, None])
+        within = _bilinear(self.wxx, self.wxy, self.wyy, mix, delta)
+        return GroupSums(self.sizes, self.multiplicity, *classes, *within, x_map=x_map,
+                         beta_offset=beta_offset, y_scale=self.y_scale, exact=self.exact)
 
 
 def _bilinear(xx: np.ndarray, xy: np.ndarray, yy: np.ndarray, mix: np.ndarray,

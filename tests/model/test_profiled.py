@@ -131,3 +131,32 @@ def test_stacking_pads_size_classes():
         assert stacked.theta[i] == pytest.approx(single.theta[0], rel=1e-10)
         np.testing.assert_allclose(stacked.beta[i], single.beta[0], rtol=1e-10)
     assert list(GroupSums.stack(alone).nobs) == [48, designs[1].nobs]
+
+
+def test_profile_bounds_on_offset_data_sit_on_the_cutoff(design):
+    """with_response_column works in the data's units even when y and x carry large offsets."""
+    X = design.X + np.array([0.0, 1e6])
+    sums = GroupSums.from_arrays(design.y + 1e7, X, design.groups, design.n_groups)
+    bounds = profile_bounds(sums)
+    cutoff = fit_theta(sums, reml=False).value[0] + stats.chi2.ppf(0.95, 1)
+    for j in range(X.shape[1]):
+        for bound in (bounds.lower[0, 2 + j], bounds.upper[0, 2 + j]):
+            fixed = sums.with_response_column(j, np.array([bound]))
+            assert fit_theta(fixed, reml=False).value[0] == pytest.approx(cutoff, abs=1e-6)
+    plain = profile_bounds(group_sums(design))
+    np.testing.assert_allclose(bounds.lower[0, [0, 1, 3]], plain.lower[0, [0, 1, 3]], rtol=1e-7)
+
+
+def test_pieces_are_in_the_data_units(design):
+    """Working units are internal: pieces() gives beta, A^-1 and r2 of the data as given."""
+    sums = group_sums(design)
+    p = pieces(sums, np.array([[0.5]]))
+    V = np.eye(design.nobs) + 0.5 * np.eye(design.n_groups)[design.groups] @ np.eye(design.n_groups)[design.groups].T
+    Vi = np.linalg.inv(V)
+    a = design.X.T @ Vi @ design.X
+    beta = np.linalg.solve(a, design.X.T @ Vi @ design.y)
+    r = design.y - design.X @ beta
+    np.testing.assert_allclose(p.beta[0, 0], beta, rtol=1e-10)
+    np.testing.assert_allclose(p.a_inv[0, 0], np.linalg.inv(a), rtol=1e-10)
+    assert p.r2[0, 0] == pytest.approx(r @ Vi @ r, rel=1e-10)
+    assert p.logdet_a[0, 0] == pytest.approx(np.linalg.slogdet(a)[1], rel=1e-10)

@@ -11,6 +11,7 @@ This module knows nothing about pandas or formulas: it sees arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -174,6 +175,11 @@ class GroupSums:
     @property
     def nobs(self) -> np.ndarray:
         return (self.sizes * self.multiplicity).sum(axis=-1)
+
+    @cached_property
+    def log_det_map(self) -> np.ndarray:
+        """``log |det M|``, shape (R,): the Jacobian between working and data units."""
+        return np.linalg.slogdet(self.x_map)[1]
 
     def _totals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``X_w'X_w, X_w'y_w, y_w'y_w``: within plus group-sum parts."""
@@ -369,7 +375,7 @@ def pieces(sums: GroupSums, s: np.ndarray) -> Pieces:
     scale = sums.y_scale[:, None]
     beta = scale[..., None] * (x_map @ work.beta_work[..., None])[..., 0] + sums.beta_offset[:, None]
     a_inv = x_map @ work.a_inv_work @ np.swapaxes(x_map, -1, -2)
-    logdet_a = work.logdet_a - 2 * np.linalg.slogdet(sums.x_map)[1][:, None]
+    logdet_a = work.logdet_a - 2 * sums.log_det_map[:, None]
     return work._replace(logdet_a=logdet_a, beta=beta, r2=scale ** 2 * work.r2_work, a_inv=a_inv)
 
 

@@ -98,17 +98,18 @@ def parse_formula(formula: str) -> ParsedFormula:
     ------
     TypeError
         If ``formula`` is not a string.
-    ValueError
+    FormulaError
         If it has no ``~``, no response, a malformed random term, a syntax
-        error or a term outside the allow-list of :func:`check_terms`.
+        error or a term outside the allow-list of :func:`check_terms`
+        (FormulaError is a ValueError).
     """
     if not isinstance(formula, str):
         raise TypeError(f"formula must be a string like 'y ~ x + (1 | g)', got {type(formula).__name__}")
     if formula.count("~") != 1:
-        raise ValueError(f"formula {formula!r} needs exactly one '~', as in 'y ~ x + (1 | g)'")
+        raise FormulaError(f"formula {formula!r} needs exactly one '~', as in 'y ~ x + (1 | g)'")
     lhs, rhs = (side.strip() for side in formula.split("~"))
     if not lhs:
-        raise ValueError(f"formula {formula!r} has no response on the left of '~'")
+        raise FormulaError(f"formula {formula!r} has no response on the left of '~'")
     response = column_name(lhs, formula, "response")
     random_terms, fixed = _split_random_terms(rhs, formula)
     for part in (fixed, *(term.expr for term in random_terms)):
@@ -125,7 +126,7 @@ def column_name(text: str, formula: str, role: str) -> str:
 
     Raises
     ------
-    ValueError
+    FormulaError
         If ``text`` is not a single (possibly backticked) column name.
     """
     backticked = re.fullmatch(r"`([^`]+)`", text.strip())
@@ -134,10 +135,10 @@ def column_name(text: str, formula: str, role: str) -> str:
     if _IDENTIFIER.match(text.strip()):
         return text.strip()
     if role == "grouping factor":
-        raise ValueError(
+        raise FormulaError(
             f"grouping factor {text.strip()!r} in {formula!r} must be a single column name "
             "(in backticks if it has spaces); nested or crossed grouping (a/b, a:b) is not supported yet")
-    raise ValueError(
+    raise FormulaError(
         f"{role} {text.strip()!r} in {formula!r} must be a single column name (in backticks if it "
         "has spaces, as `reaction time`); compute a transformed response such as log(y) as a new "
         "column in pandas first, e.g. data['log_y'] = np.log(data['y'])")
@@ -160,14 +161,14 @@ def _split_random_terms(rhs: str, formula: str) -> tuple[list[RandomTerm], str]:
         elif char == ")":
             depth -= 1
             if depth < 0:
-                raise ValueError(f"formula {formula!r} has an unmatched ')'")
+                raise FormulaError(f"formula {formula!r} has an unmatched ')'")
             inner = rhs[start + 1:pos]
             if depth == 0 and "|" in inner:
                 terms.append(_random_term(inner, formula))
                 pieces.append(rhs[last:start])
                 last = pos + 1
     if depth != 0:
-        raise ValueError(f"formula {formula!r} has an unmatched '('")
+        raise FormulaError(f"formula {formula!r} has an unmatched '('")
     pieces.append(rhs[last:])
     return terms, _clean_fixed("".join(pieces))
 
@@ -176,7 +177,7 @@ def _random_term(inner: str, formula: str) -> RandomTerm:
     expr, _, group = inner.replace("||", "|").partition("|")
     expr, group = " ".join(expr.split()), group.strip()
     if not expr or not group:
-        raise ValueError(f"random term ({inner}) in {formula!r} must look like (1 | group)")
+        raise FormulaError(f"random term ({inner}) in {formula!r} must look like (1 | group)")
     return RandomTerm(expr=expr, group=column_name(group, formula, "grouping factor"))
 
 

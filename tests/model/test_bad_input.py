@@ -175,3 +175,71 @@ def test_predict_unknown_factor_level():
         warnings.simplefilter("error")
         with pytest.raises(ValueError, match="same columns and factor levels"):
             fit.predict(pd.DataFrame({"x": [0.0], "f": ["zzz"], "group": [1]}))
+
+
+@pytest.mark.parametrize("formula", ["y ~ x * * z + (1 | group)", "y ~ x + I(x + ) + (1 | group)",
+                                     "y ~ x + I(x +* 2) + (1 | group)", "y ~ x $ z + (1 | group)",
+                                     "y ~ x + I((x) + (1 | group)"])
+def test_syntax_errors_are_clear_value_errors(data, formula):
+    with pytest.raises(ValueError) as caught:
+        simlab.lmer(formula, data)
+    assert not type(caught.value).__module__.startswith("formulaic"), type(caught.value)
+    assert "\x1b" not in str(caught.value)
+    lm_formula = formula.replace(" + (1 | group)", "")
+    with pytest.raises(ValueError):
+        simlab.lm(lm_formula, data)
+
+
+def test_cli_syntax_error_has_no_traceback(data, tmp_path, capsys):
+    from simlab.cli import main
+
+    path = tmp_path / "d.csv"
+    data.to_csv(path, index=False)
+    assert main(["fit", str(path), "y ~ x + I(x + ) + (1 | group)"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("simlab: error: could not read the formula terms") and "Traceback" not in err
+
+
+def test_backticked_response_and_group(data):
+    spaced = data.rename(columns={"y": "reaction time", "group": "subject id", "x": "x value"})
+    fit = simlab.lmer("`reaction time` ~ `x value` + (1 | `subject id`)", spaced)
+    reference = simlab.lmer("y ~ x + (1 | group)", data)
+    np.testing.assert_allclose(fit.fixef["estimate"], reference.fixef["estimate"], rtol=1e-10)
+    assert list(fit.fixef.index) == ["(Intercept)", "x value"]
+    np.testing.assert_allclose(fit.predict(spaced.head(3)), reference.predict(data.head(3)), rtol=1e-10)
+    ols = simlab.lm("`reaction time` ~ `x value`", spaced)
+    assert list(ols.coef.index) == ["(Intercept)", "x value"]
+
+
+def test_transformed_response_is_refused_clearly(data):
+    with pytest.raises(ValueError, match=r"response 'log\(y\)'.*single column name.*pandas first"):
+        simlab.lmer("log(y) ~ x + (1 | group)", data)
+
+
+def test_no_fixed_effect_is_refused_clearly(data):
+    with pytest.raises(ValueError, match=r"no coefficient to estimate.*y ~ 1 \+ \(1 \| group\)"):
+        simlab.lmer("y ~ 0 + (1 | group)", data)
+
+
+def test_integer_arithmetic_does_not_wrap(data):
+    big = data.assign(xi=np.arange(len(data), dtype=np.int64) * 10**9 + 4 * 10**9)
+    fit = simlab.lm("y ~ I(xi * xi / 1e18)", big)
+    as_float = simlab.lm("y ~ I(xf * xf / 1e18)", big.assign(xf=big["xi"].astype(float)))
+    np.testing.assert_allclose(fit.coef["estimate"], as_float.coef["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(fit.predict(big.head(4)), as_float.fitted[:4], rtol=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the predictor's scale
+        mixed = simlab.lmer("y ~ I(xi * xi / 1e18) + (1 | group)", big)
+    assert mixed.fixef.index[1].startswith("I(xi * xi / 1e")
+
+
+def test_integer_factor_keeps_its_level_names(data):
+    fit = simlab.lm("y ~ C(k)", data.assign(k=np.arange(len(data)) % 3))
+    assert list(fit.coef.index) == ["(Intercept)", "C(k)1", "C(k)2"]
+
+
+@pytest.mark.parametrize("column", ["y", "x"])
+def test_complex_values_are_refused(data, column):
+    data = data.assign(**{column: data[column] + 1j})
+    with pytest.raises(ValueError, match=rf"\['{column}'\] hold complex numbers"):
+        simlab.lmer("y ~ x + (1 | group)", data)

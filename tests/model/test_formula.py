@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from simlab.model.design import r_term_name
-from simlab.model.formula import RandomTerm, parse_formula
+from simlab.model.formula import FormulaError, RandomTerm, parse_formula
 
 
 @pytest.mark.parametrize("text, fixed, random, printed", [
@@ -33,3 +33,22 @@ def test_intercept_only_detection():
 ])
 def test_r_term_names(column, name):
     assert r_term_name(column) == name
+
+
+def test_backticked_response_and_group_are_column_names():
+    parsed = parse_formula("`reaction time` ~ Days + (1 | `subject id`)")
+    assert (parsed.response, parsed.fixed) == ("reaction time", "Days")
+    assert parsed.random == (RandomTerm("1", "subject id"),)
+    assert parsed.text == "`reaction time` ~ Days + (1 | `subject id`)"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("log(y) ~ x", "response 'log\\(y\\)'.*single column name"),
+    ("y ~ x + (1 | f(g))", "grouping factor 'f\\(g\\)'.*single column name"),
+    ("y ~ x + I(x + )", "could not read the formula terms"),
+    ("y ~ x | g", "'\\|' outside a random term"),
+    ("y ~ x + I(x.values)", "attribute access '.values'"),
+])
+def test_refused_formulas(text, message):
+    with pytest.raises(FormulaError, match=message):
+        parse_formula(text)

@@ -234,7 +234,9 @@ def _parse_terms(expr: str) -> tuple[list[str], list[str]]:
     try:
         parsed = Formula(expr)
     except Exception as err:  # formulaic's syntax errors are not ValueErrors
-        raise FormulaError(f"could not read the formula terms {expr!r}: {_plain(err)}") from None
+        raise FormulaError(f"could not read the formula terms {expr!r}: {_plain(err)}. Check "
+                           "the parentheses and operators: terms look like x, x:z, x*z, "
+                           "C(f) or I(x**2)") from None
     if not isinstance(parsed, SimpleFormula):
         raise FormulaError(f"formula terms {expr!r} use '|' outside a random term; write a random "
                          "effect in parentheses, as (1 | group)")

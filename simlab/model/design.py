@@ -31,6 +31,8 @@ __all__ = ["Design", "build_design", "r_term_name", "model_frame", "fixed_part",
            "fixed_variables", "numeric_response", "check_full_rank", "new_fixed_matrix"]
 
 _LEVEL_SUFFIX = re.compile(r"\[(?:T\.)?(.*?)\]")
+#: The functions of ``formula.ALLOWED_FUNCTIONS`` that formulaic does not provide.
+_CONTEXT = {"sqrt": np.sqrt, "abs": np.abs}
 
 
 def r_term_name(column: str) -> str:
@@ -131,7 +133,7 @@ def new_fixed_matrix(spec: Any, fixed: str, newdata: pd.DataFrame) -> np.ndarray
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            matrix = spec.get_model_matrix(newdata, na_action="raise")
+            matrix = spec.get_model_matrix(newdata, context=_CONTEXT, na_action="raise")
         except Exception as err:  # formulaic raises several types; name the fix
             raise ValueError(
                 f"could not build the fixed effects for newdata: {err}. Use the same "
@@ -232,7 +234,7 @@ def _model_matrix(expression: str, frame: pd.DataFrame, what: str, **options):
     """
     frame = _in_float(frame, check_terms(expression).in_arithmetic)
     try:
-        return model_matrix(expression, frame, context={}, **options)
+        return model_matrix(expression, frame, context=_CONTEXT, **options)
     except FormulaError:
         raise
     except Exception as err:  # formulaic's errors vary by cause; keep its message

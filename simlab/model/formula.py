@@ -27,7 +27,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
 _BACKTICKED = re.compile(r"`([^`]*)`")
 #: Functions a term may call, each with the keyword arguments it accepts.
 _CALLS = {"I": (), "C": ("levels",), "log": (), "log2": (), "log10": (), "exp": (),
-          "center": (), "scale": (), "poly": ("degree", "raw")}
+          "sqrt": (), "abs": (), "center": (), "scale": (), "poly": ("degree", "raw")}
 #: ``np.<name>`` functions a term may call (one positional argument).
 _NUMPY_CALLS = ("log", "log2", "log10", "log1p", "exp", "expm1", "sqrt", "abs", "square")
 ALLOWED_FUNCTIONS = (*_CALLS, *(f"np.{name}" for name in _NUMPY_CALLS))

@@ -179,7 +179,7 @@ def test_random_term_text_never_escapes_the_allow_list(data, tmp_path, pieces):
 
 
 @pytest.mark.parametrize("term", [
-    "x", "I(x + 1)", "I(x**2)", "I(x ** -1)", "np.log(x + 5)", "log(x + 5)", "np.sqrt(np.abs(x))",
+    "x", "I(x + 1)", "I(x**2)", "I(x ** -1)", "np.log(x + 5)", "log(x + 5)", "np.sqrt(np.abs(x))", "sqrt(abs(x))",
     "exp(x / 10)", "C(grp)", "C(grp, levels=['b', 'a'])", "center(x)", "scale(x)", "poly(x, 2)",
     "I(x > 0)", "x:C(grp)", "I(`x` * 2)", "{x * 2}", "I(-x)", "np.log1p(np.abs(x))",
 ])

@@ -4,13 +4,17 @@ Only the text is handled here; turning it into matrices is
 :mod:`simlab.model.design`'s job.
 
 A formula never runs code. formulaic evaluates every term that is not a
-plain column name as Python, so :func:`check_terms` first reads each such
-term with :mod:`ast` and accepts only an allow-list: column names, numbers,
+plain column name as Python (even to list the columns it needs), so
+:func:`check_terms` first finds the terms with formulaic's parser (which
+runs nothing), reads each evaluated one with :mod:`ast` and accepts only an
+allow-list: column names (backticked if they have spaces), numbers,
 arithmetic and comparisons, ``I()``, ``C(column)`` and a few transforms
 (``ALLOWED_FUNCTIONS``). Everything else (attributes, indexing, other calls,
-lambdas, strings, ...) is refused with a ValueError before formulaic sees
-the text. Every path (``lmer``, ``lm``, ``predict``, both engines) builds
-its matrices through :mod:`simlab.model.design`, which calls it.
+lambdas, strings, ...) is refused with a :class:`FormulaError`, a
+ValueError naming the term and the fix. Every path (``lmer``, ``lm``,
+``predict``, both engines) builds its matrices through
+:mod:`simlab.model.design`, which calls it before formulaic evaluates
+anything.
 """
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ formulaic only builds matrices, in :func:`_model_matrix`, after
 :func:`simlab.model.formula.check_terms` has accepted every term, so no
 formula runs code; the columns a formula reads also come from
 ``check_terms`` (formulaic's ``required_variables`` evaluates terms). Integer
-columns used in evaluated terms are converted to float first, so
-``I(x * x)`` cannot wrap around silently in int64.
+columns are converted to float first (except inside ``C()``), so ``I(x * x)``
+or ``x:z`` cannot wrap around silently in int64.
 """
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def new_fixed_matrix(spec: Any, fixed: str, newdata: pd.DataFrame) -> np.ndarray
         factor level was not seen at fit time.
     """
     _require_columns(newdata, list(_variables_of(fixed)), "newdata")
-    newdata = _in_float(newdata, check_terms(fixed).in_arithmetic)
+    newdata = _in_float(newdata, check_terms(fixed).as_numbers)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
@@ -232,7 +232,7 @@ def _model_matrix(expression: str, frame: pd.DataFrame, what: str, **options):
     ValueError
         If a term is not allowed or formulaic cannot build the matrix.
     """
-    frame = _in_float(frame, check_terms(expression).in_arithmetic)
+    frame = _in_float(frame, check_terms(expression).as_numbers)
     try:
         return model_matrix(expression, frame, context=_CONTEXT, **options)
     except FormulaError:
@@ -249,7 +249,9 @@ def _in_float(frame: pd.DataFrame, names: frozenset[str]) -> pd.DataFrame:
 
 
 def _check_real(frame: pd.DataFrame, what: str) -> None:
-    complex_columns = [str(c) for c, dtype in frame.dtypes.items() if pd.api.types.is_complex_dtype(dtype)]
+    """Refuse complex columns, whose imaginary part a float conversion would drop."""
+    complex_columns = [str(c) for c, dtype in frame.dtypes.items()
+                       if pd.api.types.is_complex_dtype(dtype)]
     if complex_columns:
         raise ValueError(f"{what} {complex_columns} hold complex numbers; a linear mixed model "
                          "needs real values: use the real part, the modulus or both as columns")
@@ -321,7 +323,8 @@ def _random_names(formula: ParsedFormula, frame: pd.DataFrame) -> tuple[str, ...
         return ("(Intercept)",) * len(formula.random)
     names: list[str] = []
     for term in formula.random:
-        names += [r_term_name(c) for c in _model_matrix(term.expr, frame.head(1), "random effects").columns]
+        columns = _model_matrix(term.expr, frame.head(1), "random effects").columns
+        names += [r_term_name(c) for c in columns]
     return tuple(names)
 
 

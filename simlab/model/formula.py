@@ -54,8 +54,8 @@ class TermColumns(NamedTuple):
 
     used: tuple[str, ...]
     """Every column, sorted."""
-    in_arithmetic: frozenset[str]
-    """Columns inside evaluated terms, outside ``C()``."""
+    as_numbers: frozenset[str]
+    """Columns used outside ``C()`` (as numbers, unless they hold text)."""
 
 
 @dataclass(frozen=True)
@@ -210,8 +210,9 @@ def check_terms(expr: str) -> TermColumns:
     Returns
     -------
     TermColumns
-        The columns the terms read, and those used in arithmetic (which
-        :mod:`simlab.model.design` does in float).
+        The columns the terms read, and those used outside ``C()`` (whose
+        arithmetic, interactions included, :mod:`simlab.model.design` does
+        in float).
 
     Raises
     ------
@@ -224,7 +225,8 @@ def check_terms(expr: str) -> TermColumns:
     for term in evaluated:
         names |= _check_python_term(term)
     used = sorted({*lookups, *(name for name, _ in names)})
-    return TermColumns(tuple(used), frozenset(name for name, arithmetic in names if arithmetic))
+    as_numbers = {*lookups, *(name for name, arithmetic in names if arithmetic)}
+    return TermColumns(tuple(used), frozenset(as_numbers))
 
 
 def _parse_terms(expr: str) -> tuple[list[str], list[str]]:

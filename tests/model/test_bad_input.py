@@ -231,6 +231,10 @@ def test_integer_arithmetic_does_not_wrap(data):
         warnings.simplefilter("ignore")  # the predictor's scale
         mixed = simlab.lmer("y ~ I(xi * xi / 1e18) + (1 | group)", big)
     assert mixed.fixef.index[1].startswith("I(xi * xi / 1e")
+    product = simlab.lm("y ~ 0 + xi:xj", big.assign(xj=big["xi"]))   # no int64 product
+    floats = big.assign(xf=big["xi"] * 1.0, xg=big["xi"] * 1.0)
+    np.testing.assert_allclose(product.coef["estimate"],
+                               simlab.lm("y ~ 0 + xf:xg", floats).coef["estimate"], rtol=1e-10)
 
 
 def test_integer_factor_keeps_its_level_names(data):

@@ -254,6 +254,7 @@ def _parse_terms(expr: str) -> tuple[list[str], list[str]]:
 def _plain(err: BaseException) -> str:
     """An exception's message without terminal colours or formulaic's markers."""
     text = re.sub(r"\x1b\[[0-9;]*m|[\u29da\u29db]", "", str(err))
+    text = "".join(char if char.isprintable() else " " for char in text)
     return " ".join(text.split()) or type(err).__name__
 
 

@@ -38,6 +38,7 @@ ALLOWED_FUNCTIONS = (*_CALLS, *(f"np.{name}" for name in _NUMPY_CALLS))
 _BINARY = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow)
 _COMPARE = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 _MAX_EXPONENT = 16
+_MAX_DEGREE = 20
 _HOW_TO_FIX = ("A formula term may use column names, numbers, arithmetic (+ - * / ** and "
                "comparisons), I(...), C(column) and the functions "
                + ", ".join(ALLOWED_FUNCTIONS)
@@ -376,6 +377,10 @@ def _check_call(node: ast.Call, term: str, names: set[tuple[str, bool]]) -> None
         _check_node(node.args[0], term, names)
     for extra in node.args[1:]:
         _check_literal(extra, term)
+    degrees = [*node.args[1:], *(k.value for k in node.keywords if k.arg == "degree")]
+    if any(not (isinstance(d, ast.Constant) and type(d.value) is int and 1 <= d.value <= _MAX_DEGREE)
+           for d in degrees):
+        _refuse(term, f"a degree of poly() other than a whole number from 1 to {_MAX_DEGREE}")
 
 
 def _check_literal(node: ast.AST, term: str) -> None:

@@ -197,3 +197,10 @@ def test_check_terms_is_the_one_gate():
         check_terms("I(x.__class__)")
     with pytest.raises(FormulaError, match=r"calling 'np.save'"):
         parse_formula("y ~ np.save(x)")
+
+
+@pytest.mark.parametrize("term", ["I(9 ** 9 ** 9)", "I(x ** x)", "poly(x, 10 ** 6)", "poly(x, 2.5)",
+                                  "poly(x, degree=1000)", "poly(x, 'a')"])
+def test_terms_that_would_only_burn_time_are_refused(term):
+    with pytest.raises(FormulaError, match="is not allowed"):
+        check_terms(term)

@@ -7,15 +7,44 @@ simulation intervals (:func:`re_sim`, :func:`predict_interval`), teaching
 figures (:mod:`simlab.plots`), the bundled data sets (:mod:`simlab.datasets`)
 and autograded exercises (:mod:`simlab.grading`).
 """
-from . import datasets
-from .model import LmerResult, SingularFitWarning, lmer
-from .model.ols import LmResult, lm
-from .model.posterior import predict_interval, re_sim
-from .plots import plot_sweep
+from __future__ import annotations
+
+import importlib
+
+# `simlab.simulate` names both a module and the function in it; importing the function
+# binds the name once and for all (numpy only: cheap).
 from .simulate import simulate
-from .study import summarize, sweep
 
 __version__ = "0.1.0"
+
+#: Public name -> the module that defines it. Loaded on first use (PEP 562), so that
+#: ``import simlab`` (paid by every command and every grading child) loads neither pandas
+#: nor formulaic nor matplotlib until a name that needs them is used.
+_LAZY = {
+    "lmer": "simlab.model", "LmerResult": "simlab.model",
+    "SingularFitWarning": "simlab.model", "lm": "simlab.model.ols",
+    "LmResult": "simlab.model.ols",
+    "sweep": "simlab.study", "summarize": "simlab.study", "plot_sweep": "simlab.plots",
+    "re_sim": "simlab.model.posterior", "predict_interval": "simlab.model.posterior",
+}
+_SUBMODULES = ("datasets", "model", "study", "plots", "grading")
+
 __all__ = ["lmer", "LmerResult", "SingularFitWarning", "lm", "LmResult", "simulate", "sweep",
            "summarize", "plot_sweep", "re_sim", "predict_interval", "datasets",
            "__version__"]
+
+
+def __getattr__(name: str):
+    """Load a public name (or submodule) the first time it is used (PEP 562)."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"simlab.{name}")
+    else:
+        raise AttributeError(f"module 'simlab' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))

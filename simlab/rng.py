@@ -16,7 +16,6 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from scipy.special import ndtri
 
 __all__ = ["RRandom"]
 
@@ -223,5 +222,7 @@ class RRandom:
         # One uniform has only 32 bits, too coarse for the normal's tails;
         # R glues two together (27 bits from the first) before inverting.
         u1, u2 = u[0::2], u[1::2]
+        from scipy.special import ndtri  # loaded on first use: keeps `import simlab` light
+
         z = ndtri((np.floor(_BIG * u1) + u2) / _BIG)
         return mean + sd * z

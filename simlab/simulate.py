@@ -17,16 +17,19 @@ This module knows nothing about models or sweeps.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from numbers import Real
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
-import pandas as pd
 
 from simlab._checks import is_int, numpy_generator
 from simlab.rng import RRandom
+
+if TYPE_CHECKING:  # pandas loads only when data are made: `import simlab` stays light
+    import pandas as pd
 
 __all__ = ["simulate", "check_settings", "Settings"]
 
@@ -167,12 +170,18 @@ def _check_sizes(n_per_group: object, n_groups: int) -> np.ndarray | tuple[int, 
             raise ValueError(f"n_per_group must be at least 1, got {n_per_group}.")
         # A read-only view: checking a huge design must not allocate it.
         return np.broadcast_to(np.int64(n_per_group), (n_groups,))
-    if isinstance(n_per_group, (list, range, np.ndarray, pd.Series)):
+    if isinstance(n_per_group, (list, range, np.ndarray)) or _is_series(n_per_group):
         return _check_size_array(n_per_group, n_groups)
     raise TypeError(
         f"n_per_group must be an int, a list/array of {n_groups} ints, or a (min, max) "
         f"tuple; got {type(n_per_group).__name__}."
     )
+
+
+def _is_series(value: object) -> bool:
+    """Whether ``value`` is a pandas Series (pandas cannot have made one unless it is loaded)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, pandas.Series)
 
 
 def _check_backend(rng: object) -> str:
@@ -319,6 +328,8 @@ def simulate(
         z = np.repeat(draw(spec.n_groups, 1.0), sizes)
         columns["y"] = y + spec.cluster_effect * z
         columns["z"] = z
+    import pandas as pd
+
     return pd.DataFrame(columns)
 
 

@@ -93,3 +93,25 @@ print(loaded_by_import, loaded_by_sweep)
 """)
     assert done.stdout.split() == ["[]", "[]"]
     assert done.stderr == ""
+
+
+def test_import_simlab_loads_no_heavy_library_until_a_name_needs_it():
+    """Every command and every grading child pays `import simlab`: it loads numpy only."""
+    done = run_script("""
+import sys
+import simlab
+heavy = ("pandas", "scipy", "formulaic", "matplotlib", "statsmodels", "seaborn")
+print(sorted(m for m in heavy if m in sys.modules))
+print(callable(simlab.simulate), simlab.lmer.__name__, "pandas" in sys.modules)
+simlab.sweep  # loads the study package, which imports the simulate module too
+print(callable(simlab.simulate), simlab.datasets.sleepstudy().shape)
+""")
+    assert done.stdout.split("\n")[:3] == ["[]", "True lmer True", "True (180, 3)"]
+    assert "AttributeError" not in done.stderr
+
+
+def test_an_unknown_name_is_an_attribute_error():
+    import simlab
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        simlab.nope  # noqa: B018

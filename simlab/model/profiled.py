@@ -136,14 +136,21 @@ class GroupSums:
     def _pooled(cls, counts: np.ndarray, sx: np.ndarray, sy: np.ndarray, within: tuple,
                 x_map: np.ndarray, beta_offset: np.ndarray, y_scale: np.ndarray,
                 exact: np.ndarray) -> "GroupSums":
-        """Pool per-group sums (``counts`` (G,), ``sx`` (R, G, p), ``sy`` (R, G)) by size."""
-        sizes = np.unique(counts)
-        member = (counts[:, None] == sizes).astype(float).T        # (K, G)
-        outer = sx[..., :, None] * sx[..., None, :]                 # (R, G, p, p)
-        p = sx.shape[-1]
-        sxx = (member @ outer.reshape(outer.shape[0], -1, p * p)).reshape(-1, sizes.size, p, p)
-        return cls(sizes=sizes[None], multiplicity=member.sum(axis=1)[None], sxx=sxx,
-                   sxy=member @ (sx * sy[..., None]), syy=sy ** 2 @ member.T,
+        """Pool per-group sums (``counts`` (G,), ``sx`` (R, G, p), ``sy`` (R, G)) by size.
+
+        Groups are sorted by size and each class summed with ``reduceat``, so
+        memory is O(G) whatever the number of distinct sizes (a groups x sizes
+        membership matrix would need terabytes for a million Zipf-sized groups).
+        """
+        sizes, inverse, multiplicity = np.unique(counts, return_inverse=True, return_counts=True)
+        if sizes.size > 1:
+            order = np.argsort(inverse, kind="stable")
+            sx, sy = sx[:, order], sy[:, order]
+        starts = np.concatenate([[0], np.cumsum(multiplicity[:-1])])
+        return cls(sizes=sizes[None], multiplicity=multiplicity.astype(float)[None],
+                   sxx=np.add.reduceat(sx[..., :, None] * sx[..., None, :], starts, axis=1),
+                   sxy=np.add.reduceat(sx * sy[..., None], starts, axis=1),
+                   syy=np.add.reduceat(sy ** 2, starts, axis=1),
                    wxx=within[0], wxy=within[1], wyy=within[2], x_map=x_map,
                    beta_offset=beta_offset, y_scale=y_scale, exact=exact)
 

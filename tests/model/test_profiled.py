@@ -160,3 +160,38 @@ def test_pieces_are_in_the_data_units(design):
     np.testing.assert_allclose(p.a_inv[0, 0], np.linalg.inv(a), rtol=1e-10)
     assert p.r2[0, 0] == pytest.approx(r @ Vi @ r, rel=1e-10)
     assert p.logdet_a[0, 0] == pytest.approx(np.linalg.slogdet(a)[1], rel=1e-10)
+
+
+def test_size_classes_pool_every_group_once():
+    """Pooled sums equal the per-group sums added up by hand, class by class."""
+    rng = np.random.default_rng(3)
+    counts = rng.permutation(np.repeat([1, 2, 5, 9], [4, 3, 2, 1]))
+    groups = np.repeat(np.arange(counts.size), counts)
+    X = np.column_stack([np.ones(groups.size), rng.normal(size=groups.size)])
+    sums = GroupSums.from_arrays(rng.normal(size=groups.size), X, groups, counts.size)
+    X_w = X @ sums.x_map[0]
+    sx = np.add.reduceat(X_w, np.r_[0, np.cumsum(counts)[:-1]])
+    np.testing.assert_array_equal(sums.sizes[0], [1, 2, 5, 9])
+    np.testing.assert_array_equal(sums.multiplicity[0], [4, 3, 2, 1])
+    for k, size in enumerate([1, 2, 5, 9]):
+        member = sx[counts == size]
+        np.testing.assert_allclose(sums.sxx[0, k], member.T @ member, rtol=1e-13, atol=1e-13)
+
+
+def test_pooling_memory_is_linear_in_groups():
+    """Many distinct sizes must not cost groups x sizes memory (issue 10, item 4)."""
+    import tracemalloc
+    rng = np.random.default_rng(4)
+    counts = np.minimum(rng.zipf(1.9, 40_000), 5_000)          # 353 distinct sizes
+    groups = np.repeat(np.arange(counts.size), counts)
+    X = np.column_stack([np.ones(groups.size), rng.normal(size=groups.size)])
+    y = rng.normal(size=groups.size)
+    tracemalloc.start()
+    try:
+        sums = GroupSums.from_arrays(y, X, groups, counts.size)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert sums.sizes.shape[-1] > 300
+    # a few copies of the n x p data bound it; a groups x sizes matrix alone is 113 MB
+    assert peak < 8 * X.nbytes

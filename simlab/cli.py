@@ -5,8 +5,12 @@ This module only parses arguments and prints: every number comes from the
 public API (:func:`simlab.lmer`, :class:`simlab.LmerResult`,
 :func:`simlab.simulate.simulate`). Errors the API raises for bad input
 (a bad formula, a missing column or file, an unreadable CSV, ...) are
-printed as ``simlab: error: <message>`` with exit status 2, never as a
-traceback.
+printed as one line, ``simlab: error: <message>`` with a hint on what to
+do, and exit status 2; any other error (out of memory, a full disk, a lost
+worker, a bug) is printed the same way with exit status 1. Never a
+traceback, unless ``SIMLAB_TRACEBACK=1`` asks for one. Ctrl-C exits with
+130, printing ``simlab: interrupted: <note>`` when the interrupted work says
+how to resume (a sweep: how many chunks are saved).
 
 Adding a subcommand takes one builder registered with :func:`command`: it
 adds its arguments to the parser it is given and returns the function that
@@ -25,6 +29,7 @@ still loads the model: about 1 s of the demo's ~1.2 s).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -37,9 +42,14 @@ from pathlib import Path
 __all__ = ["main", "build_parser", "command", "COMMANDS"]
 
 PROG = "simlab"
-EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
-#: Errors the API raises for bad user input; reported without a traceback.
-USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: Errors the API raises for bad user input, a bad path included (exit status 2). Any other
+#: error, e.g. a full disk, a lost worker or a bug, exits with 1. Every error is printed as
+#: one line, never as a traceback.
+USER_ERRORS = (ValueError, TypeError, KeyError, ImportError, FileNotFoundError,
+               FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
+#: Set to show the traceback of an error (for reporting a bug in simlab).
+TRACEBACK_VARIABLE = "SIMLAB_TRACEBACK"
 # Choices mirrored from simlab.model (not imported here, to keep --help fast).
 CI_METHODS = ("profile", "wald", "boot")
 ENGINES = ("exact", "statsmodels")
@@ -92,14 +102,40 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
             return args.run(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        if _notes(err):  # e.g. how much of a sweep is saved and how to resume it
+            print(f"{PROG}: interrupted: {_one_line('; '.join(_notes(err)))}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `simlab fit ... | head`: stop quietly
         _silence_stdout()
         return EXIT_OK
-    except USER_ERRORS as err:
-        print(f"{PROG}: error: {_message(err)}", file=sys.stderr)
-        return EXIT_USAGE
+    except Exception as err:  # noqa: BLE001 - the command line prints one line, no traceback
+        if os.environ.get(TRACEBACK_VARIABLE):
+            raise
+        print(f"{PROG}: error: {_error_line(err)}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(err, USER_ERRORS) else EXIT_FAILED
+
+
+def _error_line(err: BaseException) -> str:
+    """The one line printed after ``simlab: error:`` for ``err``.
+
+    The error's message, then its notes (a sweep's note says how many
+    chunks are saved and how to resume), else a hint on what to do.
+    """
+    message = _message(err)
+    extra = _notes(err) or [hint for hint in (_hint(err),) if hint]
+    if extra:
+        message = "; ".join([message.rstrip(". "), *extra])
+    return _one_line(message)
+
+
+def _notes(err: BaseException) -> list[str]:
+    return [str(note) for note in getattr(err, "__notes__", ())]
+
+
+def _one_line(text: str) -> str:
+    # Library messages may span lines (pyarrow's do); the error must stay one line.
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _message(err: BaseException) -> str:
@@ -107,7 +143,39 @@ def _message(err: BaseException) -> str:
         return f"{err.strerror}: {err.filename}"
     if isinstance(err, ImportError):
         return f"{err}: this part of simlab is not available in this installation"
-    return str(err) or type(err).__name__
+    if isinstance(err, (ValueError, TypeError, OSError)) and str(err):
+        return str(err)
+    # KeyError's text is only the key, MemoryError's often nothing: name the type.
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+def _hint(err: BaseException) -> str | None:
+    """What to do about ``err``, where its message may not say."""
+    formula = sys.modules.get("simlab.model.formula")  # a FormulaError means it is loaded
+    if formula is not None and isinstance(err, formula.FormulaError):
+        return "fix the formula, e.g. 'y ~ x + (1 | group)'"
+    if isinstance(err, UnicodeDecodeError):
+        return "save the file as UTF-8 text"
+    if isinstance(err, OSError):
+        return _os_hint(err)
+    if isinstance(err, MemoryError):
+        return "use a smaller design or data set, or free some memory"
+    if not isinstance(err, USER_ERRORS):
+        return (f"this may be a bug in simlab: please report it with the command "
+                f"(set {TRACEBACK_VARIABLE}=1 to see the traceback)")
+    return None
+
+
+def _os_hint(err: OSError) -> str | None:
+    if isinstance(err, FileNotFoundError):
+        return "check the path"
+    if isinstance(err, IsADirectoryError):
+        return "give a file, not a folder"
+    if isinstance(err, PermissionError):
+        return "check the permissions, or use another path"
+    if err.errno == errno.ENOSPC:
+        return "free some disk space, then rerun the same command"
+    return None
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -243,13 +311,36 @@ def run_fit(args: argparse.Namespace) -> int:
 
 
 def _read_csv(path: str):
-    """``pandas.read_csv``, naming the file when pandas cannot parse it."""
+    """``pandas.read_csv``, naming the file when pandas cannot parse it.
+
+    A header naming a column twice is refused: pandas would silently rename
+    the second one (``x`` -> ``x.1``), and a formula could fit the wrong column.
+    """
     import pandas as pd
 
     try:
-        return pd.read_csv(path)
-    except ValueError as err:  # pandas' parser and decoding errors are ValueErrors
+        # The header as written: read as data, its names are not renamed.
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+        data = pd.read_csv(path)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"could not read {path} as CSV: it is not UTF-8 text ({err}); save "
+                         "it as UTF-8.") from None
+    except ValueError as err:  # pandas' parser errors are ValueErrors
         raise ValueError(f"could not read {path} as CSV: {err}") from None
+    _refuse_duplicated_names(path, list(header.iloc[0]) if len(header) else [])
+    return data
+
+
+def _refuse_duplicated_names(path: str, names: list[str]) -> None:
+    seen, repeated = set(), []
+    for name in names:
+        # Blank names are not repeated names: pandas calls each "Unnamed: <i>".
+        if name.strip() and name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    if repeated:
+        raise ValueError(f"the header of {path} names the column(s) {repeated} more than once; "
+                         "give every column its own name.")
 
 
 def fit_record(result, ci, args: argparse.Namespace) -> dict:
@@ -310,19 +401,11 @@ def load_sweep_config(path: str | os.PathLike) -> dict:
 
     Raises ValueError/TypeError naming the file and the problem.
     """
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python < 3.11
-        import tomli as tomllib
     path = Path(path)
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "does not exist"
         raise ValueError(f"config file {str(path)!r} {what}.")
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"config file {str(path)!r} is not valid TOML: {err}") from None
+    data = _read_toml(path)
     where = f"in config file {str(path)!r}"
     unknown = sorted(set(data) - {"reps", "seed", "ci", "level", "grid"})
     if unknown:
@@ -359,6 +442,28 @@ def load_sweep_config(path: str | os.PathLike) -> dict:
                              f"got {level!r}.")
         config["level"] = float(level)
     return config
+
+
+def _read_toml(path: Path) -> dict:
+    """The TOML file at ``path``; raise ValueError naming the file and where it is wrong."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python < 3.11
+        import tomli as tomllib
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise ValueError(f"config file {str(path)!r} is not UTF-8 text: byte "
+                         f"0x{raw[err.start]:02x} at line {line}, column {column} (byte offset "
+                         f"{err.start}): {err.reason}; save the file as UTF-8.") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"config file {str(path)!r} is not valid TOML: {err}; fix that "
+                         "line.") from None
 
 
 def run_sweep(args: argparse.Namespace) -> int:
@@ -457,8 +562,6 @@ def run_figures(args: argparse.Namespace) -> int:
 
 
 # ----- grading: check, grade, validate, assign, autograder-zip -------------------
-EXIT_FAILED = 1
-
 
 def _add_grading_options(parser: argparse.ArgumentParser, *, jobs: bool = True) -> None:
     """--course, the sandbox limits and (for several exercises) --jobs."""

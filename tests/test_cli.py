@@ -200,6 +200,82 @@ def test_fit_errors_exit_2_with_a_message(capsys, sleep_csv, text_response_csv, 
     assert "Traceback" not in err and err.count("\n") == 1
 
 
+def _one_error_line(err: str) -> str:
+    assert err.startswith("simlab: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err[len("simlab: error: "):-1]
+
+
+@pytest.mark.parametrize("formula, message", [
+    ("y ~ x + (1|group", "formula 'y ~ x + (1|group' has an unmatched '('"),
+    ("y ~ x + (1|group) )", "formula 'y ~ x + (1|group) )' has an unmatched ')'"),
+    ("~ x + (1|group)", "formula '~ x + (1|group)' has no response on the left of '~'"),
+    ("y ~ x + (1 group)", "Missing operator between `1` and `group`"),
+    ("y ~ x + I(x + ) + (1|group)", "could not read the formula terms"),
+])
+def test_formula_errors_print_the_message_and_a_hint(capsys, tmp_path, formula, message):
+    path = tmp_path / "d.csv"
+    simulate(6, 3, 0.5, 0.25, seed=1).to_csv(path, index=False)
+    code, out, err = _run(capsys, "fit", str(path), formula)
+    line = _one_error_line(err)
+    assert code == 2 and out == ""
+    assert message in line and line.endswith("; fix the formula, e.g. 'y ~ x + (1 | group)'")
+
+
+def test_a_duplicated_csv_header_is_refused(capsys, tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("x,x,y,group\n" + "".join(f"{i},{i % 3},{i * 1.5 % 7},{i % 4}\n"
+                                              for i in range(24)))
+    code, out, err = _run(capsys, "fit", str(path), "y ~ x + (1 | group)")
+    assert code == 2 and out == ""
+    assert _one_error_line(err) == (f"the header of {path} names the column(s) ['x'] more than "
+                                    "once; give every column its own name.")
+
+
+def test_a_csv_that_is_not_utf8_is_named(capsys, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("y,x,group\n1,2,Zo\u00eb\n".encode("latin-1"))
+    code, _, err = _run(capsys, "fit", str(path), "y ~ x + (1 | group)")
+    line = _one_error_line(err)
+    assert code == 2 and line.startswith(f"could not read {path} as CSV: it is not UTF-8 text")
+    assert line.endswith("save it as UTF-8.")
+
+
+@pytest.mark.parametrize("error, code, line", [
+    (KeyError("x"), 2, "KeyError: 'x'"),
+    (PermissionError(13, "Permission denied", "d.csv"),
+     2, "Permission denied: d.csv; check the permissions, or use another path"),
+    (IsADirectoryError(21, "Is a directory", "d"), 2, "Is a directory: d; give a file, not a folder"),
+    (FileNotFoundError(2, "No such file or directory", "d.csv"),
+     2, "No such file or directory: d.csv; check the path"),
+    (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), 2,
+     "'utf-8' codec can't decode byte 0xff in position 0: invalid start byte; save the file as "
+     "UTF-8 text"),
+    (OSError(28, "No space left on device"), 1,
+     "[Errno 28] No space left on device; free some disk space, then rerun the same command"),
+    (MemoryError(), 1, "MemoryError; use a smaller design or data set, or free some memory"),
+    (ValueError("first line\n  second line"), 2, "first line second line"),
+    (RuntimeError("boom"), 1, "RuntimeError: boom; this may be a bug in simlab: please report it "
+                              "with the command (set SIMLAB_TRACEBACK=1 to see the traceback)"),
+])
+def test_every_error_is_one_line_without_a_traceback(capsys, sleep_csv, monkeypatch, error, code,
+                                                     line):
+    def fail(*args, **kwargs):
+        raise error
+    monkeypatch.setattr(simlab, "lmer", fail)
+    status, out, err = _run(capsys, "fit", sleep_csv, SLEEP_FORMULA)
+    assert status == code and out == "" and _one_error_line(err) == line
+
+
+def test_simlab_traceback_shows_the_traceback(sleep_csv, monkeypatch):
+    def fail(*args, **kwargs):
+        raise ValueError("bad input")
+    monkeypatch.setattr(simlab, "lmer", fail)
+    monkeypatch.setenv("SIMLAB_TRACEBACK", "1")
+    with pytest.raises(ValueError, match="bad input"):
+        main(["fit", sleep_csv, SLEEP_FORMULA])
+
+
 def test_keyboard_interrupt_exits_130_quietly(capsys, sleep_csv, monkeypatch):
     def interrupt(*args, **kwargs):
         raise KeyboardInterrupt

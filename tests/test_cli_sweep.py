@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import importlib.util
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import simlab.study.runner as runner
 from simlab.cli import load_sweep_config, main
 from simlab.study import make_grid, read_store
 
@@ -130,3 +135,109 @@ def test_sweep_and_report_are_registered(capsys):
     assert {"sweep", "report"} <= set(cli.COMMANDS)
     code, out, _ = _run(capsys, "--help")
     assert code == 0 and "sweep" in out and "report" in out
+
+
+def _error_line(err: str) -> str:
+    assert err.startswith("simlab: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err[len("simlab: error: "):-1]
+
+
+@pytest.mark.parametrize("where", ["option", "config"])
+def test_too_many_reps_are_refused_before_the_store_is_written(capsys, tmp_path, where):
+    huge = "1000000000000"
+    text = TINY.replace("reps = 10", f"reps = {huge}") if where == "config" else TINY
+    cfg, store = _write(tmp_path, text), tmp_path / "store"
+    extra = ["--reps", huge] if where == "option" else []
+    code, out, err = _run(capsys, "sweep", cfg, "--out", store, "--no-progress", *extra)
+    assert code == 2 and out == ""
+    line = _error_line(err)
+    assert line.startswith("reps = 1,000,000,000,000 over 2 grid cell(s) gives "
+                           "8,000,000,000,000 result rows, which need about ")
+    assert line.endswith("; use fewer reps or fewer cells")
+    assert not store.exists()
+
+
+def test_a_config_that_is_not_utf8_names_the_file_and_the_byte(capsys, tmp_path):
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_bytes(b"reps = 5\nseed = 1\n# caf\xe9\n" + TINY.split("\n", 3)[3].encode())
+    code, _, err = _run(capsys, "sweep", cfg, "--out", tmp_path / "store", "--no-progress")
+    assert code == 2 and _error_line(err) == (
+        f"config file {str(cfg)!r} is not UTF-8 text: byte 0xe9 at line 3, column 6 (byte offset 23): "
+        "invalid continuation byte; save the file as UTF-8.")
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("out", ["", "  "])
+def test_an_empty_out_is_refused_not_taken_as_the_current_directory(capsys, tiny, tmp_path,
+                                                                   monkeypatch, out):
+    cfg, _ = tiny
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    code, _, err = _run(capsys, "sweep", cfg, "--out", out, "--no-progress")
+    assert code == 2 and _error_line(err) == (
+        f"store path is empty ({out!r}); give a directory such as 'results' (an empty path "
+        "would be the current directory).")
+    code, _, err = _run(capsys, "report", out)
+    assert code == 2 and "store path is empty" in _error_line(err)
+    assert list(work.iterdir()) == []
+
+
+def test_report_refuses_an_empty_out(capsys, tiny, tmp_path, monkeypatch):
+    cfg, store = tiny
+    assert _run(capsys, "sweep", cfg, "--out", store, "--no-progress")[0] == 0
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.iterdir())
+    code, _, err = _run(capsys, "report", store, "--out", "")
+    assert code == 2 and "report folder path is empty ('')" in _error_line(err)
+    assert sorted(tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize("failure, message", [
+    (MemoryError("out of memory"), "MemoryError: out of memory"),
+    (ChildProcessError("a worker process of the sweep was lost"),
+     "a worker process of the sweep was lost"),
+])
+def test_a_failure_of_the_machine_says_what_is_saved_and_how_to_resume(
+        capsys, tiny, monkeypatch, failure, message):
+    cfg, store = tiny
+    real = runner._run
+    count = []
+
+    def fail_second(chunk):
+        count.append(chunk)
+        if len(count) == 2:
+            raise failure
+        return real(chunk)
+
+    monkeypatch.setattr(runner, "_run", fail_second)
+    code, out, err = _run(capsys, "sweep", cfg, "--out", store, "--no-progress")
+    assert code == 1 and out == ""
+    assert _error_line(err) == (f"{message}; 1 of 2 chunks are saved in {store}; rerun the "
+                                "same command to resume")
+    monkeypatch.setattr(runner, "_run", real)
+    assert _run(capsys, "sweep", cfg, "--out", store, "--no-progress")[0] == 0
+
+
+def test_ctrl_c_says_what_is_saved_and_how_to_resume(tmp_path):
+    """SIGINT once a chunk is saved: exit 130 and the note on resuming, no traceback."""
+    cfg = _write(tmp_path, TINY.replace("reps = 10", "reps = 5000"))
+    store = tmp_path / "store"
+    sweep = subprocess.Popen([sys.executable, "-m", "simlab", "sweep", str(cfg), "--out",
+                              str(store), "--no-progress"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(store.glob("*.parquet")) and sweep.poll() is None:
+            assert time.monotonic() < deadline, "no chunk was saved"
+            time.sleep(0.02)
+        sweep.send_signal(signal.SIGINT)
+        out, err = sweep.communicate(timeout=120)
+    finally:
+        sweep.kill()
+    saved = len(list(store.glob("*.parquet")))
+    assert sweep.returncode == 130 and out == ""
+    assert err == (f"simlab: interrupted: {saved} of 40 chunks are saved in {store}; rerun the "
+                   "same command to resume\n")
+    assert 1 <= saved < 40

@@ -25,7 +25,7 @@ import numpy as np
 from simlab._checks import is_int
 from simlab.simulate import check_settings, simulate
 
-__all__ = ["Cell", "Grid", "GRID_KEYS", "make_grid"]
+__all__ = ["Cell", "Grid", "GRID_KEYS", "check_results_memory", "make_grid"]
 
 _SIGNATURE = inspect.signature(simulate).parameters
 #: The simulate parameters a grid may vary (the sweep sets ``seed`` itself).
@@ -198,6 +198,9 @@ def _cell(index: int, params: dict, dtypes: dict) -> Cell:
 
 #: Bytes one simulated row takes while a replicate is simulated and summed (a generous bound).
 BYTES_PER_ROW = 64
+#: Bytes one row of a sweep's results takes in memory: about 16 columns of 8 bytes, with
+#: room for the copies made while the table is concatenated and sorted (a generous bound).
+BYTES_PER_RESULT_ROW = 256
 
 
 def _check_params(params: dict) -> tuple[float, float]:
@@ -210,15 +213,50 @@ def _check_params(params: dict) -> tuple[float, float]:
     return settings.tau, settings.sigma
 
 
+def _machine_memory() -> int | None:
+    """This machine's physical memory in bytes, or None where the platform does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gib(size: float) -> str:
+    return f"{size / 2 ** 30:,.1f} GiB"
+
+
 def _check_memory(rows: int, params: dict) -> None:
     """Refuse a cell whose one replicate could not fit in this machine's memory."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return  # the platform does not say; the replicate will tell
+    total = _machine_memory()
     need = rows * BYTES_PER_ROW
-    if need > total:
+    if total is not None and need > total:
         shown = {k: params[k] for k in ("n_groups", "n_per_group") if k in params}
         raise ValueError(f"the cell {shown} has {rows:,} rows per replicate and needs about "
-                         f"{need / 2 ** 30:,.1f} GiB to simulate one, more than this machine's "
-                         f"{total / 2 ** 30:,.1f} GiB; use fewer or smaller groups")
+                         f"{_gib(need)} to simulate one, more than this machine's "
+                         f"{_gib(total)}; use fewer or smaller groups")
+
+
+def check_results_memory(grid: Grid, reps: int) -> None:
+    """Refuse a sweep whose table of results could not fit in this machine's memory.
+
+    A sweep returns one row per cell x replicate x parameter, so its size is
+    known before any work: it is estimated here, never allocated.
+
+    Parameters
+    ----------
+    grid : Grid
+    reps : int
+        Replicates per cell.
+
+    Raises
+    ------
+    ValueError
+        If the results would need more than this machine's physical memory.
+    """
+    total = _machine_memory()
+    rows = reps * sum(len(cell.parameters) for cell in grid.cells)
+    need = rows * BYTES_PER_RESULT_ROW
+    if total is not None and need > total:
+        raise ValueError(f"reps = {reps:,} over {len(grid.cells):,} grid cell(s) gives "
+                         f"{rows:,} result rows, which need about {_gib(need)}, more than "
+                         f"this machine's {_gib(total)}; use fewer reps or fewer cells")

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .store import MANIFEST, read_store
+from .store import MANIFEST, directory_path, read_store
 from .summarize import summarize
 
 __all__ = ["DEFAULT_MEASURES", "write_report"]
@@ -89,9 +89,11 @@ def write_report(store: str | os.PathLike, out: str | os.PathLike | None = None,
     FileNotFoundError
         If ``store`` is not a directory.
     ValueError
-        If it is not a sweep store or holds no results.
+        If ``store`` or ``out`` is an empty path, or ``store`` is not a sweep
+        store or holds no results.
     """
-    store = Path(store)
+    store = directory_path(store)
+    out = store / "report" if out is None else directory_path(out, "report folder")
     if not store.is_dir():
         raise FileNotFoundError(f"sweep store {str(store)!r} does not exist or is not a directory")
     results = read_store(store)
@@ -101,7 +103,6 @@ def write_report(store: str | os.PathLike, out: str | os.PathLike | None = None,
     summary = summarize(results)
     present = [m for m in measures if m in summary.columns and f"{m}_mcse" in summary.columns
                and summary[m].notna().any()]
-    out = store / "report" if out is None else Path(out)
     out.mkdir(parents=True, exist_ok=True)
     level = float(manifest.get("level", 0.95))
     for m in present:

@@ -16,8 +16,8 @@ from joblib import effective_n_jobs
 from simlab._checks import check_level, is_int
 
 from .backends import Executor, make_executor
-from .batch import CI_METHODS, Chunk, run_chunk
-from .grid import Grid, make_grid
+from .batch import CI_METHODS, ENVIRONMENT_ERRORS, Chunk, run_chunk
+from .grid import Grid, check_results_memory, make_grid
 from .store import Manifest, Store
 
 __all__ = ["SweepConfig", "plan_chunks", "sweep"]
@@ -161,21 +161,30 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
     TypeError, ValueError
         For any bad argument, before any work: unknown grid key, empty list
         of levels, n_groups < 2, negative tau or sigma, reps < 1 or not an
-        int, unknown ci method, an unwritable store, one holding a
-        different sweep, or one another sweep is writing to
+        int, more reps x cells than the results can hold in this machine's
+        memory (estimated, never allocated, and refused before anything is
+        written), unknown ci method, an empty or unwritable store path, one
+        holding a different sweep, or one another sweep is writing to
         (:class:`~simlab.study.store.StoreInUseError`).
     RuntimeError
         If the result does not hold every replicate of cells x reps exactly
         once (the store changed during the sweep).
     ImportError
         For ``backend="dask"`` without dask.distributed installed.
+    MemoryError, OSError
+        A failure of the machine (:data:`~simlab.study.batch.ENVIRONMENT_ERRORS`:
+        out of memory, a lost worker, a full disk) stops the sweep. With a
+        store, the error carries a note (``__notes__``): ``"N of M chunks are
+        saved in STORE; rerun the same command to resume"``.
     KeyboardInterrupt
         Ctrl-C stops the sweep cleanly (workers are stopped and a cluster the
-        sweep started is closed) and is re-raised. Chunks finished before it
-        are in the store, so rerunning the same call resumes from them.
+        sweep started is closed) and is re-raised, with the same note.
+        Chunks finished before it are in the store, so rerunning the same
+        call resumes from them.
     """
     config = SweepConfig.create(reps, seed, ci, level, chunk_size)
     cells = make_grid(grid)
+    check_results_memory(cells, config.reps)
     executor = make_executor(n_jobs, backend, scheduler)
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}.")
@@ -294,11 +303,17 @@ class _NoBar:
 
 def _execute(chunks: list[Chunk], executor: Executor, store: Store | None,
              progress: bool) -> list[pd.DataFrame]:
-    """Run the chunks; write each to ``store`` as it finishes, else collect it."""
-    frames, finished = [], 0
+    """Run the chunks; write each to ``store`` as it finishes, else collect it.
+
+    If Ctrl-C or a failure of the machine (:data:`~simlab.study.batch.ENVIRONMENT_ERRORS`)
+    stops the run, the exception is re-raised with a note saying how many
+    chunks are in ``store`` and that rerunning resumes.
+    """
+    frames, saved = [], 0
     total = sum(len(chunk.reps) for chunk in chunks)
     if not chunks:
         return frames
+    before = 0 if store is None else len(store.chunk_files())
     results = executor.map_unordered(_run, chunks)
     bar = (_progress_bar_class()(total=total, unit="rep", desc="sweep") if progress
            else _NoBar())
@@ -309,11 +324,20 @@ def _execute(chunks: list[Chunk], executor: Executor, store: Store | None,
                     store.write(result.cell, result.start, result.stop, result.frame)
                 else:
                     frames.append(result.frame)
-                finished += result.stop - result.start
+                saved += 1
                 bar.update(result.stop - result.start)
-        except KeyboardInterrupt as err:
-            if store is not None and hasattr(err, "add_note"):
-                err.add_note(f"sweep interrupted after {finished} of {total} replicates; the "
-                             f"finished chunks are in {store.path}: rerun the same call to resume.")
+        except (KeyboardInterrupt, *ENVIRONMENT_ERRORS) as err:
+            if store is not None:
+                _add_note(err, f"{before + saved} of {before + len(chunks)} chunks are saved "
+                               f"in {store.path}; rerun the same command to resume")
             raise
     return frames
+
+
+def _add_note(err: BaseException, note: str) -> None:
+    """Attach ``note`` to ``err`` as :meth:`BaseException.add_note` does.
+
+    Written out so the note is also there on Python 3.10, where the command
+    line prints it after the error.
+    """
+    err.__notes__ = [*getattr(err, "__notes__", ()), note]

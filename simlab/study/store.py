@@ -53,7 +53,7 @@ except ImportError:  # Windows: no advisory locks, one writer is up to the user
     fcntl = None
 
 __all__ = ["MANIFEST", "QUARANTINE", "DamagedChunkError", "Manifest", "Store",
-           "StoreInUseError", "chunk_name", "read_store"]
+           "StoreInUseError", "chunk_name", "directory_path", "read_store"]
 
 MANIFEST = "manifest.json"
 #: Folder of a store where damaged chunks are moved.
@@ -320,10 +320,10 @@ def read_store(path: str | os.PathLike) -> pd.DataFrame:
     Raises
     ------
     ValueError
-        If ``path`` is not a sweep store, or a chunk is damaged
+        If ``path`` is empty or not a sweep store, or a chunk is damaged
         (:class:`DamagedChunkError`, naming it).
     """
-    path = Path(path)
+    path = directory_path(path)
     if not (path / MANIFEST).is_file():
         raise ValueError(f"{path} is not a sweep store: it has no {MANIFEST}.")
     return Store(path, Store(path).manifest().chunk_digests).read()
@@ -409,11 +409,30 @@ def _range_problem(frame: pd.DataFrame, cell: int, start: int, stop: int) -> str
     return None
 
 
+def directory_path(path: Any, what: str = "store") -> Path:
+    """``path`` as a Path, if it names a directory: a non-blank str or path-like.
+
+    An empty string is refused rather than read as the current directory,
+    where a store or a report would mix with whatever else is there.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a str or :class:`os.PathLike`.
+    ValueError
+        If it is empty or only whitespace.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a directory path, got {type(path).__name__}.")
+    if not str(os.fspath(path)).strip():
+        raise ValueError(f"{what} path is empty ({os.fspath(path)!r}); give a directory such "
+                         "as 'results' (an empty path would be the current directory).")
+    return Path(path)
+
+
 def _writable_directory(path: str | os.PathLike) -> Path:
     """Create ``path`` if needed and prove that files can be written in it."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"store must be a directory path, got {type(path).__name__}.")
-    path = Path(path)
+    path = directory_path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"store {str(path)!r} exists and is not a directory; give a "
                          "directory path for --out.")

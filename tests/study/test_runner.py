@@ -106,14 +106,48 @@ def test_interrupted_sweep_resumes(reference, tmp_path, monkeypatch, calls):
     store = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt) as info:
         _sweep(store=store, chunk_size=10)
-    if sys.version_info >= (3, 11):
-        assert "after 10 of 40 replicates" in info.value.__notes__[0]
+    assert info.value.__notes__ == [
+        f"1 of 4 chunks are saved in {store}; rerun the same command to resume"]
     assert sorted(p.name for p in store.glob("*.parquet")) == [
         "cell-0000_reps-000000-000009.parquet"]
     monkeypatch.setattr(runner, "_run", real)
     calls.clear()
     _same(_sweep(store=store, chunk_size=10), reference)
     assert (0, 0, 10) not in calls and len(calls) == 3
+
+
+@pytest.mark.parametrize("failure", [
+    MemoryError("out of memory"),
+    OSError(28, "No space left on device"),
+])
+def test_a_failure_of_the_machine_says_how_many_chunks_are_saved(
+        reference, tmp_path, monkeypatch, failure):
+    """A resumed sweep counts the chunks stored before it too."""
+    store = tmp_path / "out"
+    _sweep(reps=10, store=store, chunk_size=10)
+    real = runner._run
+    count = []
+
+    def fail_second(chunk):
+        count.append(chunk)
+        if len(count) == 2:
+            raise failure
+        return real(chunk)
+
+    monkeypatch.setattr(runner, "_run", fail_second)
+    with pytest.raises(type(failure)) as info:
+        _sweep(store=store, chunk_size=10)
+    assert info.value is failure
+    assert failure.__notes__ == [
+        f"3 of 4 chunks are saved in {store}; rerun the same command to resume"]
+    monkeypatch.setattr(runner, "_run", real)
+    _same(_sweep(store=store, chunk_size=10), reference)
+    del failure.__notes__
+    count.clear()
+    monkeypatch.setattr(runner, "_run", fail_second)
+    with pytest.raises(type(failure)):
+        _sweep(chunk_size=10)  # without a store nothing is saved: no note
+    assert not hasattr(failure, "__notes__")
 
 
 def test_leftover_temporary_file_is_ignored(reference, tmp_path):
@@ -189,6 +223,26 @@ def test_bad_input_fails_before_any_work(tmp_path, calls, kwargs, error, match):
     with pytest.raises(error, match=match):
         _sweep(store=store, **kwargs)
     assert calls == [] and not store.exists()
+
+
+def test_more_results_than_memory_fail_before_the_store_is_written(tmp_path, calls):
+    store = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"^reps = 1,000,000,000,000 over 2 grid cell\(s\) "
+                                         r"gives 8,000,000,000,000 result rows, .* use fewer "
+                                         r"reps or fewer cells$"):
+        _sweep(reps=10 ** 12, store=store)
+    assert calls == [] and not store.exists()
+    with pytest.raises(ValueError, match="use fewer reps"):
+        _sweep(reps=10 ** 12)
+    assert calls == []
+
+
+@pytest.mark.parametrize("path", ["", " "])
+def test_an_empty_store_path_is_refused(tmp_path, calls, monkeypatch, path):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"store path is empty .* give a directory"):
+        _sweep(store=path)
+    assert calls == [] and list(tmp_path.iterdir()) == []
 
 
 def test_unwritable_store_fails_before_any_work(tmp_path, calls):

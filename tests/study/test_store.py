@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import simlab.study.store as store_module
 from simlab.study.store import (MANIFEST, QUARANTINE, DamagedChunkError, Manifest, Store,
-                                StoreInUseError, chunk_name, read_store)
+                                StoreInUseError, chunk_name, directory_path, read_store)
 
 GRID = {"n_groups": [10], "n_per_group": [{"range": [2, 5]}]}
 
@@ -131,6 +131,20 @@ def test_read_only_directory_is_refused(tmp_path):
 def test_store_path_must_be_a_path(tmp_path):
     with pytest.raises(TypeError, match="store must be a directory path"):
         Store.open(3, _manifest())
+
+
+@pytest.mark.parametrize("path", ["", "   ", "\t\n"])
+def test_an_empty_store_path_is_refused_not_taken_as_the_current_directory(
+        tmp_path, monkeypatch, path):
+    monkeypatch.chdir(tmp_path)
+    message = r"store path is empty \(.*\); give a directory such as 'results'"
+    with pytest.raises(ValueError, match=message):
+        Store.open(path, _manifest())
+    with pytest.raises(ValueError, match=message):
+        read_store(path)
+    with pytest.raises(ValueError, match="report folder path is empty"):
+        directory_path(path, "report folder")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_chunks_without_manifest_are_refused(tmp_path):

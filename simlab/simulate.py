@@ -20,12 +20,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from numbers import Real
 from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
-from simlab._checks import is_int, numpy_generator
+from simlab._checks import is_int, numpy_generator, real_number
 from simlab.rng import RRandom
 
 if TYPE_CHECKING:  # pandas loads only when data are made: `import simlab` stays light
@@ -39,10 +38,18 @@ SizesLike = Union[int, Sequence[int], np.ndarray, tuple[int, int]]
 NormalDraw = Callable[[int, float], np.ndarray]
 
 _BACKENDS = {"numpy": "numpy", "r": "R"}
+#: Most rows a data set may have: numpy refuses a float64 column of more ("array is too big").
+MAX_ROWS = np.iinfo(np.intp).max // 8
+#: A bound on |z| for every standard normal either stream can draw: numpy's ziggurat tail
+#: stays below 14 and R's inversion below 9 (its smallest uniform is about 1e-18).
+_DRAW_BOUND = 40.0
 
 
 def _check_real(name: str, value: object, *, minimum: float | None = None) -> float:
     """Return ``value`` as a finite float, or raise a clear error.
+
+    Every float setting of :func:`simulate` goes through here, so any real
+    number (int, float, ``Fraction``, numpy scalar) works like its float.
 
     Parameters
     ----------
@@ -58,13 +65,12 @@ def _check_real(name: str, value: object, *, minimum: float | None = None) -> fl
     float
         The checked value.
     """
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__}).")
-    if not np.isfinite(value):
+    number = real_number(name, value)
+    if not np.isfinite(number):
         raise ValueError(f"{name} must be finite, got {value}.")
-    if minimum is not None and value < minimum:
+    if minimum is not None and number < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}.")
-    return float(value)
+    return number
 
 
 def _check_n_groups(n_groups: object) -> int:
@@ -133,19 +139,41 @@ def _check_range(n_per_group: tuple) -> tuple[int, int]:
 
 def _check_size_array(n_per_group: object, n_groups: int) -> np.ndarray:
     """Return one checked size per group as an int64 array."""
+    if isinstance(n_per_group, list) and all(is_int(v) for v in n_per_group):
+        # Kept as Python ints: numpy would turn [2**63, 1] into uint64 and [2**63, -1] into float.
+        n_per_group = np.array(n_per_group, dtype=object)
     sizes = np.asarray(n_per_group)
     if sizes.ndim != 1 or sizes.size != n_groups:
         raise ValueError(
             f"n_per_group must give one size per group ({n_groups} values), "
             f"got shape {sizes.shape}."
         )
+    if sizes.dtype == object and all(is_int(v) for v in sizes):
+        # Python ints (maybe beyond int64): checked as such before any int64 arithmetic.
+        _check_rows(min(sizes), sum(sizes))
+        return sizes.astype(np.int64)
     if sizes.dtype == bool or not np.issubdtype(sizes.dtype, np.integer):
         raise TypeError(f"The group sizes in n_per_group must be ints, got dtype {sizes.dtype}.")
-    if sizes.min() < 1:
-        raise ValueError(
-            f"Every group needs at least 1 observation; n_per_group has {int(sizes.min())}."
-        )
+    # An int64 sum wraps around beyond 2**63: add as Python ints when it could.
+    if int(sizes.max()) <= MAX_ROWS // n_groups:
+        total = int(sizes.sum(dtype=np.int64))
+    else:
+        total = sum(map(int, sizes))
+    _check_rows(int(sizes.min()), total)
     return sizes.astype(np.int64)
+
+
+def _check_rows(smallest: int, total: int, up_to: str = "") -> None:
+    """Refuse an empty group, or more rows in all than a numpy array can hold."""
+    if smallest < 1:
+        raise ValueError(
+            f"Every group needs at least 1 observation; n_per_group has {smallest}."
+        )
+    if total > MAX_ROWS:
+        raise ValueError(
+            f"n_groups and n_per_group give {up_to}{total:,} rows in total, more than the "
+            f"{MAX_ROWS:,} rows a numpy array can hold; use fewer or smaller groups."
+        )
 
 
 def _check_sizes(n_per_group: object, n_groups: int) -> np.ndarray | tuple[int, int]:
@@ -164,10 +192,13 @@ def _check_sizes(n_per_group: object, n_groups: int) -> np.ndarray | tuple[int, 
         int64 sizes of length ``n_groups``, or the checked range.
     """
     if isinstance(n_per_group, tuple):
-        return _check_range(n_per_group)
+        low, high = _check_range(n_per_group)
+        _check_rows(low, n_groups * high, "up to ")
+        return low, high
     if is_int(n_per_group):
         if n_per_group < 1:
             raise ValueError(f"n_per_group must be at least 1, got {n_per_group}.")
+        _check_rows(n_per_group, n_groups * int(n_per_group))
         # A read-only view: checking a huge design must not allocate it.
         return np.broadcast_to(np.int64(n_per_group), (n_groups,))
     if isinstance(n_per_group, (list, range, np.ndarray)) or _is_series(n_per_group):
@@ -392,6 +423,31 @@ def check_settings(n_groups: int, n_per_group: SizesLike, tau: float | None = No
     tau, sigma = _resolve_sds(tau, sigma, icc, total_var)
     if cluster_effect is not None:
         cluster_effect = _check_real("cluster_effect", cluster_effect)
-    return Settings(n_groups=n_groups, sizes=_check_sizes(n_per_group, n_groups), tau=tau,
-                    sigma=sigma, intercept=_check_real("intercept", intercept),
-                    slope=_check_real("slope", slope), cluster_effect=cluster_effect)
+    settings = Settings(n_groups=n_groups, sizes=_check_sizes(n_per_group, n_groups), tau=tau,
+                        sigma=sigma, intercept=_check_real("intercept", intercept),
+                        slope=_check_real("slope", slope), cluster_effect=cluster_effect)
+    _check_scale(settings)
+    return settings
+
+
+def _check_scale(settings: Settings) -> None:
+    """Refuse settings whose simulated ``y`` could overflow float64 to inf or NaN.
+
+    ``|y| <= |intercept| + B (|slope| + tau + sigma + |cluster_effect|)``
+    with ``B`` a bound on every standard normal drawn, so a finite bound
+    means finite data; the message names the largest part. (``tau`` and
+    ``sigma`` from ``icc`` and a finite ``total_var`` are below 1.4e154.)
+    """
+    parts = {"intercept": abs(settings.intercept), "slope": _DRAW_BOUND * abs(settings.slope),
+             "tau": _DRAW_BOUND * settings.tau, "sigma": _DRAW_BOUND * settings.sigma,
+             "cluster_effect": _DRAW_BOUND * abs(settings.cluster_effect or 0.0)}
+    largest = np.finfo(float).max
+    if sum(parts.values()) <= largest:  # Python floats: an overflow gives inf, never an error
+        return
+    name = max(parts, key=parts.get)
+    raise ValueError(
+        f"{name}={getattr(settings, name):g} is too large: the simulated y could exceed the "
+        f"largest float ({largest:.3g}) and become inf or NaN. Use a smaller {name}, keeping "
+        f"|intercept| + {_DRAW_BOUND:g} * (|slope| + tau + sigma + |cluster_effect|) below "
+        f"{largest:.3g}, e.g. by measuring y in larger units."
+    )

@@ -247,3 +247,62 @@ def test_check_settings_resolves_without_drawing():
     assert spec.sizes == (2, 5) and spec.largest_group == 5
     with pytest.raises(ValueError):
         check_settings(1, 3, 0.5, 0.25)
+
+
+# --- any real number, sizes beyond int64, overflow (issue 10, items 9 and 10) -------------
+
+def test_every_float_setting_takes_any_real_number():
+    from fractions import Fraction
+
+    as_fractions = simulate(20, 5, tau=Fraction(1, 2), sigma=np.float32(1),
+                            intercept=Fraction(3, 2), slope=np.int64(-1),
+                            cluster_effect=Fraction(1, 4), seed=1)
+    as_floats = simulate(20, 5, tau=0.5, sigma=1.0, intercept=1.5, slope=-1.0, cluster_effect=0.25,
+                         seed=1)
+    pd.testing.assert_frame_equal(as_fractions, as_floats)
+    pd.testing.assert_frame_equal(
+        simulate(20, 5, icc=Fraction(1, 5), total_var=Fraction(2), seed=1),
+        simulate(20, 5, icc=0.2, total_var=2.0, seed=1))
+
+
+@pytest.mark.parametrize("name", ["tau", "sigma", "intercept", "slope", "cluster_effect"])
+def test_a_decimal_is_refused_with_the_fix(name):
+    from decimal import Decimal
+
+    with pytest.raises(TypeError, match=rf"{name} must be a real number \(int, float or Fraction\)"
+                                        rf".*convert it with float\(\), e.g. {name}=float"):
+        _call(**{name: Decimal("0.5")})
+
+
+@pytest.mark.parametrize("n_groups, n_per_group", [
+    (2, [2**62, 2**62]), (2, np.array([2**62, 2**62])), (2, np.array([2**63, 1], dtype=np.uint64)),
+    (2, [2**64, 1]), (2, 2**64), (2**62, 4), (2**31, (1, 2**40)),
+])
+def test_too_many_rows_in_total_are_refused_before_numpy(n_groups, n_per_group):
+    from simlab.simulate import check_settings
+
+    with pytest.raises(ValueError, match=r"give (up to )?[\d,]+ rows in total, more than the "
+                                         r"[\d,]+ rows a numpy array can hold; use fewer or "
+                                         r"smaller groups"):
+        check_settings(n_groups, n_per_group, 1.0, 1.0)
+
+
+def test_sizes_of_python_ints_are_checked_as_ints():
+    with pytest.raises(ValueError, match="at least 1 observation; n_per_group has -1"):
+        simulate(2, [2**63, -1], 1.0, 1.0)
+    pd.testing.assert_frame_equal(simulate(3, np.array([1, 2, 3], dtype=object), 1.0, 1.0, seed=1),
+                                  simulate(3, [1, 2, 3], 1.0, 1.0, seed=1))
+
+
+def test_settings_that_would_overflow_are_refused():
+    for changes, name in [({"tau": 1e308}, "tau"), ({"sigma": 1e307}, "sigma"),
+                          ({"intercept": -1.7e308, "slope": 1e306}, "intercept"),
+                          ({"slope": 5e306}, "slope"), ({"cluster_effect": 1e307}, "cluster_effect")]:
+        with pytest.raises(ValueError, match=rf"{name}=\S+ is too large: the simulated y could "
+                                             rf"exceed the largest float .* Use a smaller {name}"):
+            _call(**changes)
+    # Huge settings below the bound give finite data, in both streams.
+    for rng in ("numpy", "R"):
+        df = simulate(50, 4, tau=1e306, sigma=1e306, intercept=1e307, seed=1, rng=rng)
+        assert np.isfinite(df["y"]).all()
+    assert np.isfinite(simulate(50, 4, icc=0.5, total_var=1.7e308, seed=1)["y"]).all()

@@ -74,3 +74,21 @@ def test_confint_boot_needs_an_integer_nsim(fit, nsim):
 def test_a_bad_chunk_size_is_refused(fit):
     with pytest.raises(ValueError, match="chunk_values must be a positive int"):
         _draws(fit, chunk_values=0)
+
+
+@pytest.mark.parametrize("seed", [None, 0, 7, np.int64(7), 2**70, np.random.SeedSequence(7),
+                                  np.random.default_rng(7)])
+def test_confint_boot_accepts_the_seeds_simulate_accepts(fit, seed):
+    """One check (``numpy_generator``) for both: what one takes, the other takes."""
+    simlab.simulate(n_groups=5, n_per_group=2, tau=1, sigma=1, seed=seed)
+    table = fit.confint("boot", nsim=10, seed=seed)
+    assert np.isfinite(table.to_numpy()).all()
+
+
+def test_confint_boot_and_simulate_share_one_seed_check():
+    import importlib
+
+    from simlab._checks import numpy_generator
+
+    simulate_module = importlib.import_module("simlab.simulate")   # simlab.simulate is the function
+    assert bootstrap.numpy_generator is numpy_generator is simulate_module.numpy_generator

@@ -1,7 +1,8 @@
 """Linear mixed models (formula, design, engines, results, intervals) and OLS (:func:`lm`)."""
+from .formula import FormulaError
 from .lmer import ConvergenceWarning, PredictorScaleWarning, SingularFitWarning, lmer
 from .ols import LmResult, lm
 from .result import LmerResult
 
 __all__ = ["lmer", "LmerResult", "SingularFitWarning", "ConvergenceWarning",
-           "PredictorScaleWarning", "lm", "LmResult"]
+           "PredictorScaleWarning", "lm", "LmResult", "FormulaError"]

@@ -16,6 +16,7 @@ or ``x:z`` cannot wrap around silently in int64.
 from __future__ import annotations
 
 import re
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,12 +26,16 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 
-from .formula import FormulaError, ParsedFormula, check_terms
+from .formula import UNICODE_FIX, FormulaError, ParsedFormula, check_terms
+from .profiled import standardizing_map
 
 __all__ = ["Design", "build_design", "r_term_name", "model_frame", "fixed_part",
            "fixed_variables", "numeric_response", "check_full_rank", "new_fixed_matrix"]
 
 _LEVEL_SUFFIX = re.compile(r"\[(?:T\.)?(.*?)\]")
+#: R's ``qr`` tolerance (``lm``, lme4's rank check): a column whose residual on the earlier
+#: ones keeps less than this share of its norm is a combination of them.
+RANK_TOLERANCE = 1e-7
 #: The functions of ``formula.ALLOWED_FUNCTIONS`` that formulaic does not provide.
 _CONTEXT = {"sqrt": np.sqrt, "abs": np.abs}
 
@@ -102,9 +107,23 @@ class Design:
         """Codes of ``labels`` in ``levels``; -1 for a level not seen at fit time.
 
         Labels also match by their text, so ``"7"`` finds group ``7``.
+
+        Raises
+        ------
+        ValueError
+            If ``labels`` is several columns (a duplicated column name) or
+            holds unhashable values such as lists.
         """
-        labels = pd.Index(labels)
-        codes = np.asarray(self.levels.get_indexer(labels))
+        if isinstance(labels, pd.DataFrame):  # what newdata[name] gives for a duplicated name
+            _require_columns(labels, [self.group_name], "newdata")
+        given = labels
+        try:
+            labels = pd.Index(labels)
+            codes = np.asarray(self.levels.get_indexer(labels))
+        except TypeError:  # a list or dict among the labels
+            rows = given.index if isinstance(given, pd.Series) else None
+            _check_hashable(pd.Series(list(given), index=rows), self.group_name, "newdata")
+            raise
         unmatched = codes < 0
         if unmatched.any():
             as_text = pd.Index(self.levels.astype(str))
@@ -114,7 +133,7 @@ class Design:
     def random_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
         """Random-effect columns of ``newdata``."""
         _require_columns(newdata, _random_variables(self.formula), "newdata")
-        return _random_matrix(self.formula, newdata)
+        return _random_matrix(self.formula, newdata, _PREDICT_FIX)
 
 
 def new_fixed_matrix(spec: Any, fixed: str, newdata: pd.DataFrame) -> np.ndarray:
@@ -128,7 +147,9 @@ def new_fixed_matrix(spec: Any, fixed: str, newdata: pd.DataFrame) -> np.ndarray
         If a column of ``fixed`` is missing, a value is missing or a
         factor level was not seen at fit time.
     """
-    _require_columns(newdata, list(_variables_of(fixed)), "newdata")
+    columns = list(_variables_of(fixed))
+    _require_columns(newdata, columns, "newdata")
+    _require_complete(newdata, columns)
     newdata = _in_float(newdata, check_terms(fixed).as_numbers)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -139,7 +160,20 @@ def new_fixed_matrix(spec: Any, fixed: str, newdata: pd.DataFrame) -> np.ndarray
                 f"could not build the fixed effects for newdata: {err}. Use the same "
                 "columns and factor levels as the data the model was fitted on."
             ) from None
-    return np.asarray(matrix, dtype=float)
+    X = np.asarray(matrix, dtype=float)
+    _check_finite(X, tuple(r_term_name(c) for c in matrix.columns), newdata.index, _PREDICT_FIX)
+    return X
+
+
+def _require_complete(newdata: pd.DataFrame, columns: list[str]) -> None:
+    """Refuse missing values in the columns a prediction reads, naming columns and rows."""
+    missing = newdata[columns].isna()
+    if missing.to_numpy().any():
+        rows = newdata.index[missing.any(axis=1).to_numpy()]
+        raise ValueError(
+            f"newdata has missing values in {[str(c) for c in missing.columns[missing.any()]]} "
+            f"(rows {_some(rows)}); a prediction needs every model column: fill or drop "
+            "those rows first")
 
 
 def build_design(formula: ParsedFormula, data: pd.DataFrame) -> Design:
@@ -214,7 +248,7 @@ def fixed_part(rhs: str, frame: pd.DataFrame) -> tuple[np.ndarray, tuple[str, ..
                          "'y ~ 1' (or 'y ~ 1 + (1 | group)') for the mean alone")
     _check_real(fixed, "fixed-effects column(s)")
     X = np.asarray(fixed, dtype=float)
-    _check_finite(X, terms)
+    _check_finite(X, terms, frame.index)
     return X, terms, fixed.model_spec
 
 
@@ -267,12 +301,36 @@ def _random_variables(formula: ParsedFormula) -> list[str]:
 
 
 def _require_columns(data: pd.DataFrame, names: list[str], what: str) -> None:
+    """Refuse a model column missing from ``data`` or present more than once."""
     missing = [name for name in names if name not in data.columns]
     if missing:
         raise ValueError(
             f"column(s) {missing} not found in {what}; it has {list(map(str, data.columns))}. "
-            "Check the spelling in the formula or add the column."
+            f"Check the spelling in the formula or add the column.{_unicode_twins(missing, data)}"
         )
+    repeated = data.columns[data.columns.duplicated()]
+    twice = [str(name) for name in dict.fromkeys(repeated) if name in names]
+    if twice:
+        raise ValueError(
+            f"{what} has several columns named {twice}, so the model cannot tell which to use; "
+            f"rename or drop the duplicates first, e.g. keep the first with "
+            f"{what} = {what}.loc[:, ~{what}.columns.duplicated()]")
+
+
+def _unicode_twins(missing: list[str], data: pd.DataFrame) -> str:
+    """Explain columns that differ from a missing name in their Unicode form only.
+
+    Python reads names inside ``I()`` and functions in NFKC form, so a
+    column typed with a combining accent or a ligature is not found.
+    """
+    def nfkc(name: object) -> object:
+        return unicodedata.normalize("NFKC", name) if isinstance(name, str) else name
+
+    twins = [str(c) for c in data.columns if nfkc(c) in {nfkc(m) for m in missing}]
+    if not twins:
+        return ""
+    return (f" The column(s) {twins} differ from it only in their Unicode form (Python reads "
+            f"names in a formula term in NFKC form); {UNICODE_FIX}")
 
 
 def numeric_response(column: pd.Series, name: str) -> np.ndarray:
@@ -284,38 +342,77 @@ def numeric_response(column: pd.Series, name: str) -> np.ndarray:
         )
     _check_real(column.to_frame(), "response")
     y = column.to_numpy(dtype=float)
-    _check_finite(y[:, None], (name,))
+    _check_finite(y[:, None], (name,), column.index)
     if np.ptp(y) == 0:
         raise ValueError(f"response {name!r} is constant ({y[0]:g} in every row), so there is nothing to model")
     return y
 
 
-def _check_finite(values: np.ndarray, names: tuple[str, ...]) -> None:
+_FIT_FIX = "replace them (e.g. with NaN, which drops the row) before fitting"
+_PREDICT_FIX = "replace or drop those rows before predicting"
+
+
+def _check_finite(values: np.ndarray, names: tuple[str, ...], rows: pd.Index,
+                  fix: str = _FIT_FIX) -> None:
+    """Refuse inf (or NaN) in ``values``, naming its columns ``names`` and ``rows``."""
     bad = ~np.isfinite(values)
     if bad.any():
         cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
+        kind = "non-finite (inf or NaN)" if np.isnan(values).any() else "infinite"
         raise ValueError(
-            f"{int(bad.sum())} infinite value(s) in {cols}; replace them (e.g. with NaN, "
-            "which drops the row) before fitting"
+            f"{int(bad.sum())} {kind} value(s) in {cols} (rows {_some(rows[bad.any(axis=1)])}); "
+            f"{fix}"
         )
 
 
+def _some(labels: pd.Index, shown: int = 5) -> str:
+    """Up to ``shown`` row labels for a message, with '...' if there are more."""
+    listed = ", ".join(map(repr, labels[:shown].tolist()))
+    return f"[{listed}{', ...' if len(labels) > shown else ''}]"
+
+
 def _factorize(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Group codes in R's factor order: Categorical order, else sorted values."""
+    """Group codes in R's factor order: Categorical order, else sorted values.
+
+    Raises
+    ------
+    ValueError
+        If a group value is unhashable (a list, dict, set...), so it cannot be a level.
+    """
     if isinstance(column.dtype, pd.CategoricalDtype):
         column = column.cat.remove_unused_categories()
         return column.cat.codes.to_numpy(), pd.Index(column.cat.categories)
-    codes, levels = pd.factorize(column, sort=True)
+    try:
+        codes, levels = pd.factorize(column, sort=True)
+    except TypeError:  # checked only on failure: a scan of every value costs on big data
+        _check_hashable(column, str(column.name), "data")
+        raise
     return codes, pd.Index(levels)
 
 
-def _random_matrix(formula: ParsedFormula, frame: pd.DataFrame) -> np.ndarray:
+def _check_hashable(column: pd.Series, name: str, what: str) -> None:
+    """Refuse group values that cannot be factor levels, naming the first one and its row."""
+    for row, value in column.items():
+        try:
+            hash(value)
+        except TypeError:
+            raise ValueError(
+                f"the grouping column {name!r} of {what} holds {type(value).__name__} values "
+                f"such as {value!r} (row {row!r}); group values must be hashable scalars such "
+                f"as strings or integers: convert them first, e.g. "
+                f"{what}[{name!r}] = {what}[{name!r}].astype(str)") from None
+
+
+def _random_matrix(formula: ParsedFormula, frame: pd.DataFrame, fix: str = _FIT_FIX) -> np.ndarray:
     if all(term.is_intercept_only for term in formula.random):
         return np.ones((len(frame), len(formula.random)))
     blocks = [_model_matrix(term.expr, frame, "random effects") for term in formula.random]
     for block in blocks:
         _check_real(block, "random-effect column(s)")
-    return np.hstack([np.asarray(block, dtype=float) for block in blocks])
+    Z = np.hstack([np.asarray(block, dtype=float) for block in blocks])
+    names = tuple(r_term_name(c) for block in blocks for c in block.columns)
+    _check_finite(Z, names, frame.index, fix)
+    return Z
 
 
 def _random_names(formula: ParsedFormula, frame: pd.DataFrame) -> tuple[str, ...]:
@@ -344,13 +441,43 @@ def _check_identifiable(design: Design) -> None:
 
 
 def check_full_rank(X: np.ndarray, terms: tuple[str, ...]) -> None:
-    """Raise a ValueError naming the first term that is a combination of earlier ones."""
-    rank = np.linalg.matrix_rank(X)
-    if rank == X.shape[1]:
+    """Raise a ValueError naming the terms that are combinations of earlier ones.
+
+    As R's ``lm`` and lme4 (``qr(X, tol = 1e-7)``), a column is dependent
+    when its residual on the earlier columns has less than ``RANK_TOLERANCE``
+    of its norm; but the columns are first standardised
+    (``standardizing_map``: centred when there is an intercept, unit
+    scale), so the test is relative to each column's spread: ``x + 1e7`` or
+    ``1e-8 * x`` is as full-rank as ``x``, while ``x`` and ``2 * x + 1e7``
+    are collinear.
+    """
+    R, squares = _scaled_r_factor(X, standardizing_map(X[None])[0])
+    residual = np.zeros(X.shape[1])
+    residual[:min(R.shape)] = np.abs(np.diag(R))  # fewer if X has fewer rows than columns
+    dependent = residual <= RANK_TOLERANCE * np.sqrt(squares)
+    if not dependent.any():
         return
-    dependent = [terms[j] for j in range(1, X.shape[1])
-                 if np.linalg.matrix_rank(X[:, :j + 1]) <= np.linalg.matrix_rank(X[:, :j])]
+    names = [terms[j] for j in np.flatnonzero(dependent)]
+    is_, it = (("is a linear combination", "it") if len(names) == 1
+               else ("are linear combinations", "them"))
     raise ValueError(
-        f"the fixed-effects matrix is rank deficient (rank {rank} < {X.shape[1]} columns): "
-        f"{dependent} is a linear combination of earlier terms; drop it from the formula"
+        f"the fixed-effects matrix is rank deficient (rank {X.shape[1] - len(names)} < "
+        f"{X.shape[1]} columns): {names} {is_} of earlier terms; drop {it} from the formula"
     )
+
+
+def _scaled_r_factor(X: np.ndarray, x_map: np.ndarray,
+                     rows: int = 1 << 16) -> tuple[np.ndarray, np.ndarray]:
+    """R of the QR factorisation of ``X @ x_map``, and the squared norms of its columns.
+
+    Built a block of rows at a time (R of [R; next block]), so no n x p
+    copy of X is made: on 16 M rows this takes a tenth of the time and
+    none of the memory of one QR of the whole matrix.
+    """
+    p = X.shape[1]
+    R, squares = np.zeros((0, p)), np.zeros(p)
+    for start in range(0, X.shape[0], rows):
+        block = X[start:start + rows] @ x_map
+        squares += (block ** 2).sum(axis=0)
+        R = np.linalg.qr(np.vstack([R, block]), mode="r")
+    return R, squares

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import ast
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
 __all__ = ["RandomTerm", "ParsedFormula", "FormulaError", "TermColumns", "parse_formula",
-           "check_terms", "column_name", "ALLOWED_FUNCTIONS"]
+           "check_terms", "column_name", "ALLOWED_FUNCTIONS", "UNICODE_FIX"]
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
 _BACKTICKED = re.compile(r"`([^`]*)`")
 #: Functions a term may call, each with the keyword arguments it accepts.
 _CALLS = {"I": (), "C": ("levels",), "log": (), "log2": (), "log10": (), "exp": (),
@@ -116,11 +116,11 @@ def parse_formula(formula: str) -> ParsedFormula:
     if not lhs:
         raise FormulaError(f"formula {formula!r} has no response on the left of '~'")
     response = column_name(lhs, formula, "response")
-    random_terms, fixed = _split_random_terms(rhs, formula)
+    random_terms, fixed_terms = _split_terms(rhs, formula)
+    fixed = " + ".join(fixed_terms) or "1"
     for part in (fixed, *(term.expr for term in random_terms)):
         check_terms(part)
-    written_fixed = [] if fixed == "1" and "1" not in rhs.replace(" ", "").split("+") else [fixed]
-    text = f"{lhs} ~ " + " + ".join(written_fixed + [str(term) for term in random_terms])
+    text = f"{lhs} ~ " + " + ".join(fixed_terms + [str(term) for term in random_terms])
     return ParsedFormula(text=text, response=response, fixed=fixed, random=tuple(random_terms))
 
 
@@ -137,7 +137,7 @@ def column_name(text: str, formula: str, role: str) -> str:
     backticked = re.fullmatch(r"`([^`]+)`", text.strip())
     if backticked:
         return backticked.group(1)
-    if _IDENTIFIER.match(text.strip()):
+    if _is_name(text.strip()):
         return text.strip()
     if role == "grouping factor":
         raise FormulaError(
@@ -149,33 +149,100 @@ def column_name(text: str, formula: str, role: str) -> str:
         "column in pandas first, e.g. data['log_y'] = np.log(data['y'])")
 
 
+def _is_name(text: str) -> bool:
+    """Whether ``text`` is a column name that needs no backticks.
+
+    An identifier in Python's sense, so in any script (``größe``, ``体重``),
+    that may also hold dots as R's names do (``my.var``, ``.x``).
+    """
+    return text.replace(".", "_").isidentifier()
+
+
 def _quoted(name: str) -> str:
-    return name if _IDENTIFIER.match(name) else f"`{name}`"
+    return name if _is_name(name) else f"`{name}`"
 
 
-def _split_random_terms(rhs: str, formula: str) -> tuple[list[RandomTerm], str]:
-    """Pull every parenthesised term containing ``|`` out of the right-hand side."""
-    terms: list[RandomTerm] = []
+def _split_terms(rhs: str, formula: str) -> tuple[list[RandomTerm], list[str]]:
+    """The random and the fixed terms of the right-hand side ``rhs``.
+
+    Terms are the pieces between top-level ``+`` signs; a random term is a
+    piece wholly in parentheses with a ``|`` inside, as ``(1 | g)``.
+
+    Raises
+    ------
+    FormulaError
+        If nothing is right of ``~`` or a ``+`` has no term on one side
+        (``y ~ x +``, ``y ~ x + + z``): R refuses both as syntax errors,
+        and dropping the ``+`` silently would fit a formula not written.
+    """
+    if not rhs.strip():
+        raise FormulaError(f"formula {formula!r} has nothing on the right of '~'; write the "
+                           "terms, as 'y ~ x + (1 | group)', or 'y ~ 1' for the mean alone")
+    random_terms: list[RandomTerm] = []
+    fixed_terms: list[str] = []
+    for piece in _top_level_pieces(rhs, formula):
+        inner = _random_inner(piece)
+        if inner is not None:
+            random_terms.append(_random_term(inner, formula))
+        elif "|" in _BACKTICKED.sub("", piece):
+            raise FormulaError(f"term {piece!r} of formula {formula!r} uses '|' outside a random "
+                               "term; a random term stands alone in parentheses between '+' "
+                               "signs, as 'y ~ x + (1 | group)'")
+        else:
+            fixed_terms.append(piece)
+    return random_terms, fixed_terms
+
+
+def _top_level_pieces(rhs: str, formula: str) -> list[str]:
+    """``rhs`` split at the ``+`` signs outside parentheses and backticks, each stripped.
+
+    Raises
+    ------
+    FormulaError
+        For an unmatched parenthesis or backtick, or an empty piece: a
+        ``+`` with no term on one side.
+    """
     pieces: list[str] = []
-    depth, start, last = 0, None, 0
+    depth, quoted, last = 0, False, 0
     for pos, char in enumerate(rhs):
-        if char == "(":
-            if depth == 0:
-                start = pos
+        if char == "`":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
             if depth < 0:
                 raise FormulaError(f"formula {formula!r} has an unmatched ')'")
-            inner = rhs[start + 1:pos]
-            if depth == 0 and "|" in inner:
-                terms.append(_random_term(inner, formula))
-                pieces.append(rhs[last:start])
-                last = pos + 1
+        elif char == "+" and depth == 0:
+            pieces.append(rhs[last:pos].strip())
+            last = pos + 1
+    if quoted:
+        raise FormulaError(f"formula {formula!r} has an unmatched '`'; a column name with "
+                           "spaces goes between two backticks, as `reaction time`")
     if depth != 0:
         raise FormulaError(f"formula {formula!r} has an unmatched '('")
-    pieces.append(rhs[last:])
-    return terms, _clean_fixed("".join(pieces))
+    pieces.append(rhs[last:].strip())
+    if not all(pieces):
+        raise FormulaError(f"formula {formula!r} has a '+' with no term on one side; remove "
+                           "the extra '+' or write the missing term, as 'y ~ x + z'")
+    return pieces
+
+
+def _random_inner(piece: str) -> str | None:
+    """The inside of ``piece`` if it is one parenthesised term with a ``|``, else None."""
+    if not piece.startswith("("):
+        return None
+    depth, quoted = 0, False
+    for pos, char in enumerate(piece):
+        quoted = quoted != (char == "`")
+        if not quoted and char in "()":
+            depth += 1 if char == "(" else -1
+            if depth == 0:
+                inner = piece[1:pos]
+                return inner if pos == len(piece) - 1 and "|" in inner else None
+    return None
 
 
 def _random_term(inner: str, formula: str) -> RandomTerm:
@@ -183,13 +250,8 @@ def _random_term(inner: str, formula: str) -> RandomTerm:
     expr, group = " ".join(expr.split()), group.strip()
     if not expr or not group:
         raise FormulaError(f"random term ({inner}) in {formula!r} must look like (1 | group)")
+    _top_level_pieces(expr, formula)  # a dangling '+' on the left of the bar
     return RandomTerm(expr=expr, group=column_name(group, formula, "grouping factor"))
-
-
-def _clean_fixed(text: str) -> str:
-    parts = [part.strip() for part in text.split("+")]
-    kept = [part for part in parts if part]
-    return " + ".join(kept) if kept else "1"
 
 
 # ----- the allow-list of terms -------------------------------------------------
@@ -243,13 +305,26 @@ def _parse_terms(expr: str) -> tuple[list[str], list[str]]:
     except Exception as err:  # formulaic's syntax errors are not ValueErrors
         raise FormulaError(f"could not read the formula terms {expr!r}: {_plain(err)}. Check "
                            "the parentheses and operators: terms look like x, x:z, x*z, "
-                           "C(f) or I(x**2)") from None
+                           f"C(f) or I(x**2){_unicode_hint(expr)}") from None
     if not isinstance(parsed, SimpleFormula):
         raise FormulaError(f"formula terms {expr!r} use '|' outside a random term; write a random "
                          "effect in parentheses, as (1 | group)")
     factors = [factor for term in parsed for factor in term.factors]
     return ([factor.expr for factor in factors if factor.eval_method.name == "LOOKUP"],
             [factor.expr for factor in factors if factor.eval_method.name not in ("LOOKUP", "LITERAL")])
+
+
+#: How to fix a name typed in another Unicode form than the one Python reads names in.
+UNICODE_FIX = ("normalise the formula and the column names, e.g. data.columns = "
+               "[unicodedata.normalize('NFKC', c) for c in data.columns]")
+
+
+def _unicode_hint(text: str) -> str:
+    """A hint when ``text`` is not in the Unicode form Python reads names in (NFKC)."""
+    if unicodedata.normalize("NFKC", text) == text:
+        return ""
+    return (". The formula has characters that Unicode normalisation changes (such as an "
+            f"accent typed as a separate combining mark, or a ligature); {UNICODE_FIX}")
 
 
 def _plain(err: BaseException) -> str:

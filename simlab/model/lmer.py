@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from simlab._checks import check_bool
+
 from .design import build_design
 from .estimates import exact_estimates
 from .formula import parse_formula
@@ -82,8 +84,7 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, engine: str = "
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    if not isinstance(reml, bool):
-        raise TypeError(f"reml must be True or False, got {reml!r}")
+    reml = check_bool("reml", reml)
     parsed = parse_formula(formula)
     _check_random_part(parsed, engine)
     design = build_design(parsed, data)

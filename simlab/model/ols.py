@@ -22,6 +22,7 @@ from simlab._checks import check_level
 from .design import (check_full_rank, fixed_part, fixed_variables, model_frame,
                      new_fixed_matrix, numeric_response)
 from .formula import parse_formula
+from .profiled import standardizing_map
 from .summary import format_like_r, zapsmall
 
 __all__ = ["lm", "LmResult", "FStatistic"]
@@ -180,12 +181,14 @@ def lm(formula: str, data: pd.DataFrame, *, data_name: str | None = None) -> LmR
     y = numeric_response(complete[parsed.response], parsed.response)
     X, terms, spec = fixed_part(parsed.fixed, complete)
     _check_estimable(X, terms)
-    fit = _ols(y, X, "(Intercept)" in terms)
+    # Fitted on standardised columns: on X itself, x + 1e8 squares the condition number
+    # past 1 / eps and statsmodels' pinv returns a wrong slope without a word.
+    x_map = standardizing_map(X[None])[0]
+    fit = _ols(y, X @ x_map, "(Intercept)" in terms)
+    coef, vcov = _coef_table(fit, x_map, terms)
     return LmResult(
-        formula=parsed.text, coef=_coef_table(fit, terms),
-        vcov=pd.DataFrame(fit.cov_params(), index=pd.Index(terms, name="term"),
-                          columns=pd.Index(terms, name="term")),
-        nobs=len(y), sigma=float(np.sqrt(fit.scale)), df_resid=int(fit.df_resid),
+        formula=parsed.text, coef=coef, vcov=vcov, nobs=len(y),
+        sigma=float(np.sqrt(fit.scale)), df_resid=int(fit.df_resid),
         r_squared=float(fit.rsquared), adj_r_squared=float(fit.rsquared_adj),
         fstatistic=_fstatistic(fit), n_dropped=n_dropped,
         fitted=np.asarray(fit.fittedvalues, dtype=float), residuals=np.asarray(fit.resid, dtype=float),
@@ -214,10 +217,22 @@ def _ols(y: np.ndarray, X: np.ndarray, has_intercept: bool):
     return fit
 
 
-def _coef_table(fit, terms: tuple[str, ...]) -> pd.DataFrame:
+def _coef_table(fit, x_map: np.ndarray,
+                terms: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The coefficient table and covariance on X's scale, from a fit on ``X @ x_map``.
+
+    ``beta = x_map beta_s`` and ``cov = x_map cov_s x_map'``; t and p as
+    ``summary.lm``, on ``df_resid`` degrees of freedom.
+    """
+    index = pd.Index(terms, name="term")
+    beta = x_map @ np.asarray(fit.params)
+    cov = x_map @ np.asarray(fit.cov_params()) @ x_map.T
+    se = np.sqrt(np.diag(cov))
     with np.errstate(divide="ignore", invalid="ignore"):  # se = 0 on a perfect fit
-        return pd.DataFrame({"estimate": fit.params, "se": fit.bse, "t": fit.tvalues,
-                             "p": fit.pvalues}, index=pd.Index(terms, name="term"))
+        t = beta / se
+    table = pd.DataFrame({"estimate": beta, "se": se, "t": t,
+                          "p": 2 * special.stdtr(fit.df_resid, -np.abs(t))}, index=index)
+    return table, pd.DataFrame(cov, index=index, columns=index.copy())
 
 
 def _fstatistic(fit) -> FStatistic | None:

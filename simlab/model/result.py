@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from simlab._checks import check_level
+from simlab._checks import check_bool, check_level
 
 from .design import Design
 from .estimates import FitEstimates
@@ -159,7 +159,17 @@ class LmerResult:
         allow_new_levels : bool
             Give groups not seen at fit time the population prediction.
             Without it they raise a ``ValueError``.
+
+        Raises
+        ------
+        TypeError
+            If ``newdata`` is not a DataFrame, or a flag is not ``True``/``False``.
+        ValueError
+            If ``newdata`` lacks a model column, has a missing or infinite
+            value, or a group not seen at fit time (without ``allow_new_levels``).
         """
+        random_effects = check_bool("random_effects", random_effects)
+        allow_new_levels = check_bool("allow_new_levels", allow_new_levels)
         if newdata is None:
             X, Z, codes = self.design.X, self.design.Z, self.design.groups
         else:

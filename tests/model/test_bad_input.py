@@ -1,6 +1,7 @@
 """Every bad input of the core issue gets a clear error naming the problem and the fix."""
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -247,3 +248,160 @@ def test_complex_values_are_refused(data, column):
     data = data.assign(**{column: data[column] + 1j})
     with pytest.raises(ValueError, match=rf"\['{column}'\] hold complex numbers"):
         simlab.lmer("y ~ x + (1 | group)", data)
+
+
+# ----- issue 10, items 9 and 10: the Python API's own messages ----------------
+
+@pytest.mark.parametrize("values, kind", [
+    (lambda g: [g], "list"), (lambda g: {"g": g}, "dict"), (lambda g: {g}, "set"),
+])
+def test_unhashable_group_values_are_refused_clearly(data, values, kind):
+    bad = data.assign(group=[values(g) for g in data["group"]])
+    with pytest.raises(ValueError, match=rf"grouping column 'group' of data holds {kind} values "
+                                         r"such as .* \(row 0\); group values must be hashable "
+                                         r"scalars.*astype\(str\)"):
+        simlab.lmer("y ~ x + (1 | group)", bad)
+    fit = simlab.lmer("y ~ x + (1 | group)", data)
+    with pytest.raises(ValueError, match=rf"'group' of newdata holds {kind} values"):
+        fit.predict(bad.head(3))
+
+
+@pytest.mark.parametrize("column", ["x", "y", "group"])
+def test_duplicated_column_names_are_refused_clearly(data, column):
+    doubled = pd.concat([data, data[[column]]], axis=1)
+    message = (rf"data has several columns named \['{column}'\].*rename or drop the duplicates"
+               r".*columns.duplicated\(\)")
+    with pytest.raises(ValueError, match=message):
+        simlab.lmer("y ~ x + (1 | group)", doubled)
+    if column != "group":
+        with pytest.raises(ValueError, match=message):
+            simlab.lm("y ~ x", doubled)
+    if column != "y":   # predict reads x and group only
+        fit = simlab.lmer("y ~ x + (1 | group)", data)
+        with pytest.raises(ValueError, match=rf"newdata has several columns named \['{column}'\]"):
+            fit.predict(doubled.head(3))
+    # A duplicated column that the model does not read is no obstacle.
+    others = [name for name in ("x", "y") if name != column]
+    if column != "group":
+        np.testing.assert_allclose(
+            simlab.lmer(f"{others[0]} ~ 1 + (1 | group)", doubled).fixef["estimate"],
+            simlab.lmer(f"{others[0]} ~ 1 + (1 | group)", data).fixef["estimate"])
+
+
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_predict_refuses_infinite_newdata(data, value):
+    fit = simlab.lmer("y ~ x + (1 | group)", data)
+    new = data.head(4).copy()
+    new.loc[2, "x"] = value
+    message = r"1 infinite value\(s\) in \['x'\] \(rows \[2\]\); replace or drop those rows"
+    for options in ({}, {"random_effects": False}):
+        with pytest.raises(ValueError, match=message):
+            fit.predict(new, **options)
+    with pytest.raises(ValueError, match=message):
+        simlab.lm("y ~ x", data).predict(new)
+
+
+def test_predict_names_missing_newdata_values(data):
+    fit = simlab.lm("y ~ x", data)
+    with pytest.raises(ValueError, match=r"newdata has missing values in \['x'\] \(rows \[1\]\); "
+                                         "a prediction needs every model column"):
+        fit.predict(data.head(3).assign(x=[0.0, np.nan, 1.0]))
+
+
+@pytest.mark.parametrize("option", ["random_effects", "allow_new_levels"])
+@pytest.mark.parametrize("value", ["no", "False", 0, 1, None])
+def test_predict_flags_must_be_booleans(data, option, value):
+    fit = simlab.lmer("y ~ x + (1 | group)", data)
+    message = rf"{option} must be True or False, got {re.escape(repr(value))}"
+    with pytest.raises(TypeError, match=message):
+        fit.predict(data.head(3), **{option: value})
+    np.testing.assert_array_equal(fit.predict(data.head(3), **{option: np.False_}),
+                                  fit.predict(data.head(3), **{option: False}))
+
+
+def test_reml_flag_uses_the_same_check(data):
+    with pytest.raises(TypeError, match="reml must be True or False, got 'no'"):
+        simlab.lmer("y ~ x + (1 | group)", data, reml="no")
+    assert simlab.lmer("y ~ x + (1 | group)", data, reml=np.False_).reml is False
+
+
+def test_levels_too_close_to_one_are_refused_without_warnings(data):
+    fit = simlab.lmer("y ~ x + (1 | group)", data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for level in (1 - 1e-16, 1 - 1e-13, np.nextafter(1.0, 0.0)):
+            for call in (lambda: fit.confint(level=level),
+                         lambda: fit.confint("wald", level=level),
+                         lambda: fit.ranef(level=level),
+                         lambda: simlab.lm("y ~ x", data).confint(level)):
+                with pytest.raises(ValueError, match=r"too close to 1.*at most 1 - 1e-12"):
+                    call()
+        # The largest level accepted gives finite bounds, without a warning.
+        for method in ("profile", "wald"):
+            table = fit.confint(method, level=1 - 1e-12)
+            assert np.isfinite(table.dropna().to_numpy()).all()
+        assert np.isfinite(fit.ranef(level=1 - 1e-12).iloc[:, -2:].to_numpy()).all()
+
+
+@pytest.fixture()
+def german(data) -> pd.DataFrame:
+    return data.rename(columns={"y": "gewicht", "x": "größe", "group": "grüppe"})
+
+
+def test_non_ascii_column_names_work_like_ascii_ones(data, german):
+    reference = simlab.lmer("y ~ x + (1 | group)", data)
+    for formula in ("gewicht ~ größe + (1 | grüppe)", "gewicht ~ größe + (1|grüppe)",
+                    "`gewicht` ~ `größe` + (1 | `grüppe`)"):
+        fit = simlab.lmer(formula, german)
+        np.testing.assert_allclose(fit.fixef["estimate"], reference.fixef["estimate"], rtol=1e-12)
+        assert fit.design.group_name == "grüppe" and fit.fixef.index[1] == "größe"
+        np.testing.assert_allclose(fit.predict(german.head(5)), reference.predict(data.head(5)),
+                                   rtol=1e-12)
+        ols = simlab.lm(formula.split(" + (")[0], german)
+        np.testing.assert_allclose(ols.predict(german.head(5)), simlab.lm("y ~ x", data).fitted[:5])
+
+
+def test_non_ascii_names_inside_terms_and_other_scripts(data, german):
+    squared = simlab.lmer("gewicht ~ I(größe**2) + (1 | grüppe)", german)
+    reference = simlab.lmer("y ~ I(x**2) + (1 | group)", data)
+    np.testing.assert_allclose(squared.fixef["estimate"], reference.fixef["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(squared.predict(german.head(3)), reference.predict(data.head(3)))
+    japanese = data.rename(columns={"y": "体重", "x": "身長", "group": "班"})
+    assert simlab.lmer("体重 ~ 身長 + (1 | 班)", japanese).fixef.index[1] == "身長"
+
+
+def test_a_name_in_another_unicode_form_is_refused_for_the_right_reason(data):
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "größe")   # o + combining diaeresis
+    spelled = data.rename(columns={"x": decomposed})
+    with pytest.raises(ValueError, match=r"differ from it only in their Unicode form.*NFKC"):
+        simlab.lm(f"y ~ I({decomposed}**2)", spelled)
+    with pytest.raises(ValueError, match=r"Unicode normalisation changes.*NFKC"):
+        simlab.lm(f"y ~ {decomposed}", spelled)
+    assert simlab.lm(f"y ~ `{decomposed}`", spelled).coef.index[1] == decomposed
+
+
+@pytest.mark.parametrize("formula, message", [
+    ("y ~ x +", "'\\+' with no term on one side"),
+    ("y ~ x + + x", "'\\+' with no term on one side"),
+    ("y ~ + x", "'\\+' with no term on one side"),
+    ("y ~ x + (1 | group) +", "'\\+' with no term on one side"),
+    ("y ~ x + (1 + + x | group)", "'\\+' with no term on one side"),
+    ("y ~ ~ x", "exactly one '~'"),
+    ("~ x", "no response"),
+    ("y ~", "nothing on the right of '~'.*'y ~ 1'"),
+    ("y ~ ", "nothing on the right of '~'"),
+    ("y ~ (x", "unmatched '\\('"),
+    ("y ~ x)", "unmatched '\\)'"),
+    ("y ~ `x + (1 | group)", "unmatched '`'"),
+    ("", "exactly one '~'"),
+    ("y ~ x -", "could not read the formula terms"),
+    ("y ~ x *", "could not read the formula terms"),
+])
+def test_malformed_formulas_are_formula_errors(data, formula, message):
+    from simlab.model import FormulaError
+
+    for fit in (simlab.lmer, simlab.lm):
+        with pytest.raises(FormulaError, match=message):
+            fit(formula, data)

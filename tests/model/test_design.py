@@ -53,3 +53,34 @@ def test_predict_matches_group_labels_by_text():
     fit = simlab.lmer("y ~ x + (1 | group)", d)
     by_text = fit.predict(d.assign(group=d["group"].astype(str)))
     np.testing.assert_allclose(by_text, fit.predict(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shift", [1e7, -1e9])
+def test_rank_check_is_relative_to_the_columns_scale(data, shift):
+    """Shifting x (issue 10, item 2) changes neither the rank nor the slope, and a truly
+    collinear design on the shifted scale is still refused."""
+    import warnings
+
+    moved = data.assign(x=data["x"] + shift)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # lme4's predictor-scale warning
+        shifted = simlab.lmer("y ~ x + (1 | group)", moved)
+    assert shifted.fixef.loc["x", "estimate"] == pytest.approx(
+        simlab.lmer("y ~ x + (1 | group)", data).fixef.loc["x", "estimate"], rel=1e-8)
+    assert simlab.lm("y ~ x", moved).coef.loc["x", "estimate"] == pytest.approx(
+        simlab.lm("y ~ x", data).coef.loc["x", "estimate"], rel=1e-8)
+    collinear = moved.assign(x2=2 * moved["x"])
+    with pytest.raises(ValueError, match=r"rank deficient.*\['x2'\] is a linear combination"):
+        simlab.lmer("y ~ x + x2 + (1 | group)", collinear)
+    with pytest.raises(ValueError, match=r"rank deficient.*\['x2'\] is a linear combination"):
+        simlab.lm("y ~ x + x2", collinear)
+
+
+def test_every_dependent_term_is_named(data):
+    collinear = data.assign(x2=data["x"] + 1e7, x3=3 - data["x"])
+    message = (r"rank deficient \(rank 2 < 4 columns\): \['x2', 'x3'\] are linear combinations"
+               ".*drop them")
+    with pytest.raises(ValueError, match=message):
+        simlab.lmer("y ~ x + x2 + x3 + (1 | group)", collinear)
+    with pytest.raises(ValueError, match=message):
+        simlab.lm("y ~ x + x2 + x3", collinear)

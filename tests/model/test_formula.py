@@ -52,3 +52,31 @@ def test_backticked_response_and_group_are_column_names():
 def test_refused_formulas(text, message):
     with pytest.raises(FormulaError, match=message):
         parse_formula(text)
+
+
+def test_non_ascii_names_need_no_backticks():
+    parsed = parse_formula("größe ~ gewicht + (1 | grüppe)")
+    assert (parsed.response, parsed.fixed) == ("größe", "gewicht")
+    assert parsed.random == (RandomTerm("1", "grüppe"),)
+    assert parsed.text == "größe ~ gewicht + (1 | grüppe)"
+    assert str(RandomTerm("1", "my.group")) == "(1 | my.group)"
+    assert str(RandomTerm("1", "grüppe id")) == "(1 | `grüppe id`)"
+
+
+def test_terms_split_at_top_level_plus_signs_only():
+    parsed = parse_formula("y ~ `a+b` + I(x+1) + (1 + x | g)")
+    assert parsed.fixed == "`a+b` + I(x+1)"
+    assert parsed.random == (RandomTerm("1 + x", "g"),)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("y ~ x +", "'\\+' with no term on one side"),
+    ("y ~ x + + z", "'\\+' with no term on one side"),
+    ("y ~ (1 | g) + + x", "'\\+' with no term on one side"),
+    ("y ~", "nothing on the right of '~'"),
+    ("y ~ `a b + x", "unmatched '`'"),
+    ("y ~ x:(1 | g)", "'\\|' outside a random term"),
+])
+def test_dangling_operators_are_refused(text, message):
+    with pytest.raises(FormulaError, match=message):
+        parse_formula(text)

@@ -39,6 +39,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from simlab._checks import name_list
+
 __all__ = ["main", "build_parser", "command", "COMMANDS"]
 
 PROG = "simlab"
@@ -339,7 +341,7 @@ def _refuse_duplicated_names(path: str, names: list[str]) -> None:
             repeated.append(name)
         seen.add(name)
     if repeated:
-        raise ValueError(f"the header of {path} names the column(s) {repeated} more than once; "
+        raise ValueError(f"the header of {path} names the column(s) {name_list(repeated)} more than once; "
                          "give every column its own name.")
 
 

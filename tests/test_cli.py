@@ -232,6 +232,17 @@ def test_a_duplicated_csv_header_is_refused(capsys, tmp_path):
                                     "once; give every column its own name.")
 
 
+def test_a_csv_with_20000_columns_gets_a_short_message(capsys, tmp_path):
+    """Issue 10: the missing-column message listed all 20,000 names (169 KB)."""
+    path = tmp_path / "wide.csv"
+    pd.DataFrame(np.zeros((3, 20_000)), columns=[f"c{i}" for i in range(20_000)]).to_csv(
+        path, index=False)
+    code, _, err = _run(capsys, "fit", str(path), "y ~ x + (1 | group)")
+    line = _one_error_line(err)
+    assert code == 2 and len(line) < 500
+    assert "it has ['c0', 'c1', 'c2', 'c3', 'c4', 'c5', 'c6', 'c7', 'c8', 'c9', ...] (19,990 more)" in line
+
+
 def test_a_csv_that_is_not_utf8_is_named(capsys, tmp_path):
     path = tmp_path / "latin1.csv"
     path.write_bytes("y,x,group\n1,2,Zo\u00eb\n".encode("latin-1"))

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simlab._checks import name_list
+
 __all__ = ["STUDENT_ENV", "SIGMAS", "RATIOS", "ID_FIELDS", "SimVariant", "student_seed",
            "sim_variant", "variant_id", "student_id_from_metadata", "read_roster",
            "variant_table"]
@@ -188,7 +190,7 @@ def _csv_ids(text: str, path: Path) -> list[tuple[int, str]]:
     columns = [str(c) for c in reader.fieldnames or []]
     if not {c.strip().lower() for c in columns} & set(ID_FIELDS):
         raise ValueError(f"the roster {str(path)!r} has no SID or Email column; its columns "
-                         f"are {columns}. Export the roster from Gradescope (it has both), or "
+                         f"are {name_list(columns)}. Export the roster from Gradescope (it has both), or "
                          "list one student id per line in a .txt file")
     rows, blank = [], []
     for row in reader:

@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 
+from simlab._checks import name_list
+
 from .formula import UNICODE_FIX, FormulaError, ParsedFormula, check_terms
 from .profiled import standardizing_map
 
@@ -172,7 +174,7 @@ def _require_complete(newdata: pd.DataFrame, columns: list[str]) -> None:
         rows = newdata.index[missing.any(axis=1).to_numpy()]
         raise ValueError(
             f"newdata has missing values in {[str(c) for c in missing.columns[missing.any()]]} "
-            f"(rows {_some(rows)}); a prediction needs every model column: fill or drop "
+            f"(rows {name_list(rows, shown=5)}); a prediction needs every model column: fill or drop "
             "those rows first")
 
 
@@ -305,7 +307,7 @@ def _require_columns(data: pd.DataFrame, names: list[str], what: str) -> None:
     missing = [name for name in names if name not in data.columns]
     if missing:
         raise ValueError(
-            f"column(s) {missing} not found in {what}; it has {list(map(str, data.columns))}. "
+            f"column(s) {missing} not found in {what}; it has {name_list(map(str, data.columns))}. "
             f"Check the spelling in the formula or add the column.{_unicode_twins(missing, data)}"
         )
     repeated = data.columns[data.columns.duplicated()]
@@ -360,15 +362,9 @@ def _check_finite(values: np.ndarray, names: tuple[str, ...], rows: pd.Index,
         cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
         kind = "non-finite (inf or NaN)" if np.isnan(values).any() else "infinite"
         raise ValueError(
-            f"{int(bad.sum())} {kind} value(s) in {cols} (rows {_some(rows[bad.any(axis=1)])}); "
+            f"{int(bad.sum())} {kind} value(s) in {cols} (rows {name_list(rows[bad.any(axis=1)], shown=5)}); "
             f"{fix}"
         )
-
-
-def _some(labels: pd.Index, shown: int = 5) -> str:
-    """Up to ``shown`` row labels for a message, with '...' if there are more."""
-    listed = ", ".join(map(repr, labels[:shown].tolist()))
-    return f"[{listed}{', ...' if len(labels) > shown else ''}]"
 
 
 def _factorize(column: pd.Series) -> tuple[np.ndarray, pd.Index]:

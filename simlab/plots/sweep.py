@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from simlab._checks import name_list
+
 __all__ = ["Z_MCSE", "reference_value", "sweep_plot_data", "plot_sweep"]
 
 #: Error bars and ``lower``/``upper`` span this many MCSEs either side.
@@ -45,7 +47,7 @@ def sweep_plot_data(summary: pd.DataFrame, measure: str, *, x: str, hue: str | N
     missing = [k for k in keys if k not in summary.columns]
     if missing:
         raise ValueError(f"columns {missing} are not in the summary; available columns: "
-                         f"{list(summary.columns)}")
+                         f"{name_list(map(str, summary.columns))}")
     out = summary[keys].reset_index(drop=True)
     out["value"] = summary[measure].to_numpy(dtype=float)
     out["mcse"] = summary[f"{measure}_mcse"].to_numpy(dtype=float)

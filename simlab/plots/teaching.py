@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from simlab._checks import is_int
+from simlab._checks import is_int, name_list
 from simlab.model.design import fixed_variables
 from simlab.model.result import LmerResult, interval_columns, require_lmer
 
@@ -56,7 +56,7 @@ def _require_columns(data: pd.DataFrame, columns: Sequence[str], what: str = "da
     missing = [c for c in dict.fromkeys(columns) if c not in data.columns]
     if missing:
         raise ValueError(f"column(s) {missing} not found in {what}; available columns: "
-                         f"{list(map(str, data.columns))}")
+                         f"{name_list(map(str, data.columns))}")
 
 
 def _require_numeric(data: pd.DataFrame, columns: Sequence[str], what: str = "data") -> None:

@@ -10,6 +10,7 @@ Replicate ``rep`` of cell ``c`` is simulated from
 ``numpy.random.SeedSequence([seed, c, rep])``, so results do not depend on
 how the work is split or scheduled.
 """
+from .backends import WorkerLostError
 from .batch import CI_METHODS
 from .grid import GRID_KEYS, make_grid
 from .runner import SweepConfig, sweep
@@ -17,4 +18,4 @@ from .store import read_store
 from .summarize import summarize
 
 __all__ = ["sweep", "read_store", "summarize", "make_grid", "SweepConfig", "CI_METHODS",
-           "GRID_KEYS"]
+           "GRID_KEYS", "WorkerLostError"]

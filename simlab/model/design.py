@@ -32,7 +32,8 @@ from .formula import UNICODE_FIX, FormulaError, ParsedFormula, check_terms
 from .profiled import standardizing_map
 
 __all__ = ["Design", "build_design", "r_term_name", "model_frame", "fixed_part",
-           "fixed_variables", "numeric_response", "check_full_rank", "new_fixed_matrix"]
+           "fixed_variables", "numeric_response", "check_full_rank", "new_fixed_matrix",
+           "require_columns"]
 
 _LEVEL_SUFFIX = re.compile(r"\[(?:T\.)?(.*?)\]")
 #: R's ``qr`` tolerance (``lm``, lme4's rank check): a column whose residual on the earlier
@@ -117,7 +118,7 @@ class Design:
             holds unhashable values such as lists.
         """
         if isinstance(labels, pd.DataFrame):  # what newdata[name] gives for a duplicated name
-            _require_columns(labels, [self.group_name], "newdata")
+            require_columns(labels, [self.group_name], "newdata")
         given = labels
         try:
             labels = pd.Index(labels)
@@ -134,7 +135,7 @@ class Design:
 
     def random_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
         """Random-effect columns of ``newdata``."""
-        _require_columns(newdata, _random_variables(self.formula), "newdata")
+        require_columns(newdata, _random_variables(self.formula), "newdata")
         return _random_matrix(self.formula, newdata, _PREDICT_FIX)
 
 
@@ -150,7 +151,7 @@ def new_fixed_matrix(spec: Any, fixed: str, newdata: pd.DataFrame) -> np.ndarray
         factor level was not seen at fit time.
     """
     columns = list(_variables_of(fixed))
-    _require_columns(newdata, columns, "newdata")
+    require_columns(newdata, columns, "newdata")
     _require_complete(newdata, columns)
     newdata = _in_float(newdata, check_terms(fixed).as_numbers)
     with warnings.catch_warnings():
@@ -218,7 +219,7 @@ def model_frame(data: pd.DataFrame, variables: list[str]) -> tuple[pd.DataFrame,
     """
     _check_dataframe(data)
     variables = list(dict.fromkeys(variables))
-    _require_columns(data, variables, "data")
+    require_columns(data, variables, "data")
     frame = data[variables]
     complete = frame.dropna() if frame.isna().to_numpy().any() else frame
     if complete.empty:
@@ -302,7 +303,7 @@ def _random_variables(formula: ParsedFormula) -> list[str]:
     return sorted({name for term in formula.random for name in _variables_of(term.expr)})
 
 
-def _require_columns(data: pd.DataFrame, names: list[str], what: str) -> None:
+def require_columns(data: pd.DataFrame, names: list[str], what: str) -> None:
     """Refuse a model column missing from ``data`` or present more than once."""
     missing = [name for name in names if name not in data.columns]
     if missing:

@@ -45,8 +45,9 @@ from typing import NamedTuple, Union
 import numpy as np
 import pandas as pd
 
-from simlab._checks import check_level, is_int, numpy_generator
+from simlab._checks import check_bool, check_level, is_int, numpy_generator
 
+from .design import require_columns
 from .result import LmerResult, require_lmer
 
 __all__ = ["re_sim", "predict_interval", "penalized_rss", "conditional_covariance"]
@@ -152,8 +153,7 @@ def predict_interval(model: LmerResult, newdata: pd.DataFrame | None = None, lev
     require_lmer(model, "predict_interval")
     level, n_sims = check_level(level), _check_n_sims(n_sims)
     rng = numpy_generator(seed)
-    if not isinstance(include_random, bool):
-        raise TypeError(f"include_random must be True or False, got {include_random!r}")
+    include_random = check_bool("include_random", include_random)
     rows = _prediction_rows(model, newdata, include_random)
     sigma = _draw_sigma(model, n_sims, rng)
     beta = _normal_draws(model.estimates.beta[None], _cholesky_like(model.estimates.vcov)[None],
@@ -323,6 +323,7 @@ def _check_newdata(model: LmerResult, newdata, include_random: bool) -> None:
     if group not in newdata.columns:
         raise ValueError(f"newdata needs the grouping column {group!r} to add the random effects; "
                          "add it, or pass include_random=False for population predictions")
+    require_columns(newdata, [group], "newdata")
     if newdata[group].isna().any():
         raise ValueError(f"newdata has missing values in the grouping column {group!r}; drop or "
                          "fill those rows, or pass include_random=False")

@@ -408,3 +408,15 @@ def test_newdata_empty(sleep_fit, sleepstudy_data):
 def test_include_random_not_bool(sleep_fit):
     with pytest.raises(TypeError, match="include_random must be True or False"):
         predict_interval(sleep_fit, n_sims=10, include_random="no")
+
+
+def test_include_random_takes_numpy_bools_like_predict(sleep_fit):
+    """One bool check for every flag: numpy's bools count, strings do not."""
+    frame = predict_interval(sleep_fit, n_sims=10, include_random=np.False_, seed=1)
+    assert frame.shape == (180, 3)
+
+
+def test_newdata_with_a_duplicated_group_column_is_named(sleep_fit, sleepstudy_data):
+    newdata = pd.concat([sleepstudy_data.head(3), sleepstudy_data.head(3)[["Subject"]]], axis=1)
+    with pytest.raises(ValueError, match=r"newdata has several columns named \['Subject'\]"):
+        predict_interval(sleep_fit, newdata, n_sims=10)

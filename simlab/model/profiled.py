@@ -23,6 +23,8 @@ __all__ = [
     "pieces",
     "working_pieces",
     "standardizing_map",
+    "accurate_residual",
+    "EXACT_FIT_RTOL",
     "criterion",
     "fit_theta",
 ]
@@ -290,7 +292,7 @@ def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray, X_w: np.
     within-group fit, which large-``theta`` fits are made of. Any ``beta0``
     keeps the fit exact, so both steps are float64 algebra on p x p
     matrices; the residual ``y - X beta0`` is exact for its ``beta0``
-    (:func:`_accurate_residual`) even when it is 1e-9 of y.
+    (:func:`accurate_residual`) even when it is 1e-9 of y.
     """
     p = X.shape[-1]
     dev_t = np.swapaxes(x_dev, -1, -2)
@@ -302,7 +304,7 @@ def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray, X_w: np.
     within = both[:, p:] - dev_t @ X_w @ step
     step = step + np.linalg.solve(gram, within * varies[..., None])
     beta0 = (x_map @ step)[..., 0]
-    resid, rms, size = _accurate_residual(y, X, beta0)
+    resid, rms, size = accurate_residual(y, X, beta0)
     exact = rms <= EXACT_FIT_RTOL * size
     return beta0, resid, np.where(rms > 0, rms, 1.0), exact
 
@@ -323,7 +325,7 @@ def _cross(X: np.ndarray, r: np.ndarray) -> np.ndarray:
     return (np.swapaxes(X, -1, -2) @ r[..., None])[..., 0]
 
 
-def _accurate_residual(y: np.ndarray, X: np.ndarray, beta0: np.ndarray) -> np.ndarray:
+def accurate_residual(y: np.ndarray, X: np.ndarray, beta0: np.ndarray) -> np.ndarray:
     """``(y - X beta0, its rms, the size of y and X beta0)``, exact for ``beta0``.
 
     Rounding perturbs each residual by about ``eps (|X beta0| + |resid|)``; where

@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .profiled import EXACT_FIT_RTOL, _accurate_residual, standardizing_map
+from .profiled import EXACT_FIT_RTOL, accurate_residual, standardizing_map
 
 __all__ = [
     "ThetaLayout",
@@ -416,7 +416,7 @@ def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray,
     gram_pinv = np.linalg.pinv(design.wxx / np.outer(scale, scale), rcond=1e-10, hermitian=True)
     step = step + (within / scale) @ gram_pinv / scale
     beta0 = step @ x_map[0].T
-    resid, rms, size = _accurate_residual(y, X[None], beta0)
+    resid, rms, size = accurate_residual(y, X[None], beta0)
     exact = rms <= EXACT_FIT_RTOL * size
     y_scale = np.where(rms > 0, rms, 1.0)
     return beta0, resid / y_scale[:, None], y_scale, exact

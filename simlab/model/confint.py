@@ -9,6 +9,7 @@ from simlab._checks import check_level, is_int
 
 from .bootstrap import parametric_bootstrap
 from .estimates import group_sums
+from .parameters import parameter_names as names_of_parameters
 from .profile import profile_bounds
 
 __all__ = ["confint", "parameter_names"]
@@ -17,18 +18,9 @@ METHODS = ("profile", "wald", "boot")
 
 
 def parameter_names(result) -> list[str]:
-    """lme4's ``confint(oldNames = FALSE)`` row names.
-
-    Random-effect parameters come first in lme4's order (the lower triangle of
-    the covariance, column by column: ``sd_a``, ``cor_b.a``, ``sd_b``), then
-    ``sigma`` and the fixed effects.
-    """
-    terms, group = result.design.random_terms, result.design.group_name
-    names = []
-    for j, column in enumerate(terms):
-        names.append(f"sd_{column}|{group}")
-        names += [f"cor_{row}.{column}|{group}" for row in terms[j + 1:]]
-    return [*names, "sigma", *result.design.terms]
+    """lme4's ``confint(oldNames = FALSE)`` row names of a fitted model (see :mod:`.parameters`)."""
+    design = result.design
+    return names_of_parameters(design.terms, design.random_terms, design.group_name)
 
 
 def confint(result, method: str = "profile", level: float = 0.95, nsim: int = 1000,

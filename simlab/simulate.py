@@ -1,8 +1,11 @@
-"""The data-generating process of the random-intercept model.
+"""The data-generating process of the random-intercept (and random-slope) model.
 
 ``y = intercept + slope * x + u[group] + e`` with ``u ~ N(0, tau^2)`` per group,
 ``e ~ N(0, sigma^2)`` per row and ``x ~ N(0, 1)``; optionally a cluster-level
-covariate ``z ~ N(0, 1)`` per group adds ``cluster_effect * z[group]``.
+covariate ``z ~ N(0, 1)`` per group adds ``cluster_effect * z[group]``. With
+``tau_slope`` each group's slope also varies: ``y = intercept + u0[group] +
+(slope + u1[group]) x + e`` with ``(u0, u1)`` bivariate normal, standard
+deviations ``tau`` and ``tau_slope`` and correlation ``rho``.
 
 Two random streams are available:
 
@@ -43,6 +46,8 @@ MAX_ROWS = np.iinfo(np.intp).max // 8
 #: A bound on |z| for every standard normal either stream can draw: numpy's ziggurat tail
 #: stays below 14 and R's inversion below 9 (its smallest uniform is about 1e-18).
 _DRAW_BOUND = 40.0
+#: A bound on ``|u1 x| / tau_slope``: ``|u1| <= sqrt(2) B tau_slope`` and ``|x| <= B``.
+_SLOPE_BOUND = float(np.sqrt(2.0)) * _DRAW_BOUND ** 2
 
 
 def _check_real(name: str, value: object, *, minimum: float | None = None) -> float:
@@ -283,10 +288,13 @@ def simulate(
     icc: float | None = None,
     total_var: float | None = None,
     cluster_effect: float | None = None,
+    tau_slope: float | None = None,
+    rho: float = 0.0,
     seed: SeedLike = None,
     rng: str = "numpy",
 ) -> pd.DataFrame:
-    """Simulate ``y = intercept + slope*x + u[group] + e`` from a random-intercept model.
+    """Simulate ``y = intercept + slope*x + u[group] + e`` from a random-intercept model,
+    or with ``tau_slope`` ``y = intercept + u0[group] + (slope + u1[group]) x + e``.
 
     Parameters
     ----------
@@ -309,6 +317,15 @@ def simulate(
     cluster_effect : float, optional
         If given, draw a cluster-level covariate ``z ~ N(0, 1)`` per group,
         add ``cluster_effect * z`` to ``y`` and return ``z`` as a column.
+    tau_slope : float, optional
+        Standard deviation (>= 0) of each group's slope deviation ``u1``, the
+        slope's counterpart of ``tau``. If given, every group has its own
+        slope ``slope + u1[group]``; the default None simulates a random
+        intercept only, with the same draws as without the argument.
+    rho : float, default 0.0
+        Correlation of the intercept and slope deviations, in [-1, 1]; needs
+        ``tau_slope``. With ``tau = 0`` the intercepts do not vary and ``rho``
+        has no effect.
     seed : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Seed of the stream. With ``rng="R"`` it must be an int, the value of
         R's ``set.seed``. A Generator is used (and advanced) as it is.
@@ -331,12 +348,24 @@ def simulate(
     Notes
     -----
     Draw order, in both streams: the group sizes (numpy, range only), then
-    ``u`` (n_groups), ``e`` (N), ``x`` (N) and finally ``z`` (n_groups), so
-    asking for ``z`` leaves ``u``, ``e`` and ``x`` unchanged. With
-    ``rng="R"``, ``simulate(100, 3, .5, .25, seed=1234, rng="R")`` is the R
-    exercise ``set.seed(1234); u <- rnorm(100, sd=.5); e <- rnorm(300,
-    sd=.25); x <- rnorm(300)``. As in R, a zero sd draws nothing from the R
-    stream; the numpy stream draws regardless.
+    ``u`` (n_groups, sd ``tau``), with ``tau_slope`` the slope draws ``v``
+    (n_groups, sd ``tau_slope``), then ``e`` (N), ``x`` (N) and finally
+    ``z`` (n_groups), so asking for ``z`` leaves the other draws unchanged,
+    and without ``tau_slope`` nothing is drawn for slopes. The slope
+    deviations are ``u1 = tau_slope * rho * u / tau + sqrt(1 - rho^2) * v``,
+    that is ``tau_slope * (rho * u / tau + sqrt(1 - rho^2) * w)`` with ``w``
+    the standard normals behind ``v``: ``(u, u1)`` has standard deviations
+    ``tau``, ``tau_slope`` and correlation ``rho``, and ``rho = 0`` gives
+    ``u1 = v``, R's ``rnorm(n_groups, sd = tau_slope)`` itself.
+
+    With ``rng="R"``, ``simulate(100, 3, .5, .25, seed=1234, rng="R")`` is the
+    R exercise ``set.seed(1234); u <- rnorm(100, sd=.5); e <- rnorm(300,
+    sd=.25); x <- rnorm(300)``, and ``simulate(50, 3, .75, .25,
+    tau_slope=.25, seed=1234, rng="R")`` is the random-slopes chapter's
+    ``set.seed(1234); re_int <- rnorm(50, sd=.75); re_slope <- rnorm(50,
+    sd=.25); e <- rnorm(150, sd=.25); x <- rnorm(150); y <- (2 +
+    re_int[groups]) + (.5 + re_slope[groups]) * x + e``. As in R, a zero sd
+    draws nothing from the R stream; the numpy stream draws regardless.
 
     Examples
     --------
@@ -345,15 +374,21 @@ def simulate(
     (['group', 'x', 'y'], 300)
     """
     spec = check_settings(n_groups, n_per_group, tau, sigma, intercept=intercept, slope=slope,
-                          icc=icc, total_var=total_var, cluster_effect=cluster_effect)
+                          icc=icc, total_var=total_var, cluster_effect=cluster_effect,
+                          tau_slope=tau_slope, rho=rho)
     draw, sizes = _random_source(_check_backend(rng), seed, spec.sizes, spec.n_groups)
     n_total = int(sizes.sum())
     u = draw(spec.n_groups, spec.tau)
+    if spec.tau_slope is not None:
+        u1 = _slope_deviations(u, draw(spec.n_groups, spec.tau_slope), spec)
     e = draw(n_total, spec.sigma)
     x = draw(n_total, 1.0)
     group = np.repeat(np.arange(1, spec.n_groups + 1, dtype=np.int64), sizes)
-    # Summed in the R exercise's order, so the R stream matches to rounding.
-    y = spec.intercept + spec.slope * x + np.repeat(u, sizes) + e
+    # Summed in the R exercises' order, so the R stream matches to rounding.
+    if spec.tau_slope is None:
+        y = spec.intercept + spec.slope * x + np.repeat(u, sizes) + e
+    else:
+        y = (spec.intercept + np.repeat(u, sizes)) + (spec.slope + np.repeat(u1, sizes)) * x + e
     columns = {"group": group, "x": x, "y": y}
     if spec.cluster_effect is not None:
         z = np.repeat(draw(spec.n_groups, 1.0), sizes)
@@ -362,6 +397,21 @@ def simulate(
     import pandas as pd
 
     return pd.DataFrame(columns)
+
+
+def _slope_deviations(u: np.ndarray, v: np.ndarray, spec: "Settings") -> np.ndarray:
+    """The groups' slope deviations ``u1`` from the intercepts ``u`` and the slope draws ``v``.
+
+    ``v ~ N(0, tau_slope^2)`` independent of ``u ~ N(0, tau^2)``; then
+    ``u1 = tau_slope * rho * (u / tau) + sqrt(1 - rho^2) * v`` has standard
+    deviation ``tau_slope`` and correlation ``rho`` with ``u``. ``rho = 0``
+    returns ``v`` itself (R's ``rnorm(n, sd = tau_slope)``); with ``tau = 0``
+    there is nothing to correlate with, and ``v`` is returned too.
+    """
+    if spec.rho == 0.0 or spec.tau == 0.0:
+        return v
+    # u / tau first: tau_slope / tau could overflow for a tiny tau.
+    return spec.tau_slope * (spec.rho * (u / spec.tau)) + np.sqrt(1.0 - spec.rho ** 2) * v
 
 
 @dataclass(frozen=True)
@@ -377,6 +427,10 @@ class Settings:
         Standard deviations, resolved from ``icc`` and ``total_var`` if given.
     intercept, slope : float
     cluster_effect : float or None
+    tau_slope : float or None
+        Standard deviation of the slope deviations; None for a random intercept only.
+    rho : float
+        Intercept-slope correlation (0.0 without ``tau_slope``).
     """
 
     n_groups: int
@@ -386,6 +440,8 @@ class Settings:
     intercept: float
     slope: float
     cluster_effect: float | None
+    tau_slope: float | None = None
+    rho: float = 0.0
 
     @property
     def largest_group(self) -> int:
@@ -409,7 +465,8 @@ def _constant(sizes: np.ndarray) -> bool:
 def check_settings(n_groups: int, n_per_group: SizesLike, tau: float | None = None,
                    sigma: float | None = None, *, intercept: float = 2.0, slope: float = 0.5,
                    icc: float | None = None, total_var: float | None = None,
-                   cluster_effect: float | None = None) -> Settings:
+                   cluster_effect: float | None = None, tau_slope: float | None = None,
+                   rho: float = 0.0) -> Settings:
     """Check :func:`simulate`'s parameters without drawing anything.
 
     Sweeps call it to reject a bad grid cell before any work starts.
@@ -423,24 +480,45 @@ def check_settings(n_groups: int, n_per_group: SizesLike, tau: float | None = No
     tau, sigma = _resolve_sds(tau, sigma, icc, total_var)
     if cluster_effect is not None:
         cluster_effect = _check_real("cluster_effect", cluster_effect)
+    tau_slope, rho = _check_slope(tau_slope, rho)
     settings = Settings(n_groups=n_groups, sizes=_check_sizes(n_per_group, n_groups), tau=tau,
                         sigma=sigma, intercept=_check_real("intercept", intercept),
-                        slope=_check_real("slope", slope), cluster_effect=cluster_effect)
+                        slope=_check_real("slope", slope), cluster_effect=cluster_effect,
+                        tau_slope=tau_slope, rho=rho)
     _check_scale(settings)
     return settings
+
+
+def _check_slope(tau_slope: object, rho: object) -> tuple[float | None, float]:
+    """Return the checked ``(tau_slope, rho)`` of a random slope, or raise a clear error."""
+    rho = _check_real("rho", rho)
+    if not -1.0 <= rho <= 1.0:
+        raise ValueError(f"rho must lie in [-1, 1] (a correlation), got {rho}.")
+    if tau_slope is None:
+        if rho != 0.0:
+            raise ValueError(
+                f"rho={rho:g} was given without tau_slope: rho is the correlation of the "
+                "random intercepts and slopes, so it needs a random slope; give tau_slope "
+                "(the slope's standard deviation) too, or leave rho at 0."
+            )
+        return None, 0.0
+    return _check_real("tau_slope", tau_slope, minimum=0.0), rho
 
 
 def _check_scale(settings: Settings) -> None:
     """Refuse settings whose simulated ``y`` could overflow float64 to inf or NaN.
 
-    ``|y| <= |intercept| + B (|slope| + tau + sigma + |cluster_effect|)``
-    with ``B`` a bound on every standard normal drawn, so a finite bound
-    means finite data; the message names the largest part. (``tau`` and
-    ``sigma`` from ``icc`` and a finite ``total_var`` are below 1.4e154.)
+    ``|y| <= |intercept| + B (|slope| + tau + sigma + |cluster_effect|)
+    + sqrt(2) B^2 tau_slope`` with ``B`` a bound on every standard normal
+    drawn (``|u1| <= tau_slope (|rho| + sqrt(1 - rho^2)) B <= sqrt(2) B
+    tau_slope``, times ``|x| <= B``), so a finite bound means finite data,
+    every partial sum included; the message names the largest part. (``tau``
+    and ``sigma`` from ``icc`` and a finite ``total_var`` are below 1.4e154.)
     """
     parts = {"intercept": abs(settings.intercept), "slope": _DRAW_BOUND * abs(settings.slope),
              "tau": _DRAW_BOUND * settings.tau, "sigma": _DRAW_BOUND * settings.sigma,
-             "cluster_effect": _DRAW_BOUND * abs(settings.cluster_effect or 0.0)}
+             "cluster_effect": _DRAW_BOUND * abs(settings.cluster_effect or 0.0),
+             "tau_slope": _SLOPE_BOUND * (settings.tau_slope or 0.0)}
     largest = np.finfo(float).max
     if sum(parts.values()) <= largest:  # Python floats: an overflow gives inf, never an error
         return
@@ -448,6 +526,6 @@ def _check_scale(settings: Settings) -> None:
     raise ValueError(
         f"{name}={getattr(settings, name):g} is too large: the simulated y could exceed the "
         f"largest float ({largest:.3g}) and become inf or NaN. Use a smaller {name}, keeping "
-        f"|intercept| + {_DRAW_BOUND:g} * (|slope| + tau + sigma + |cluster_effect|) below "
-        f"{largest:.3g}, e.g. by measuring y in larger units."
+        f"|intercept| + {_DRAW_BOUND:g} * (|slope| + tau + sigma + |cluster_effect|) + "
+        f"{_SLOPE_BOUND:.4g} * tau_slope below {largest:.3g}, e.g. by measuring y in larger units."
     )

@@ -28,6 +28,38 @@ def test_r_stream_reproduces_seed_exercise():
     np.testing.assert_allclose(df["y"], ref["y"], rtol=0, atol=1e-12)
 
 
+def test_r_stream_reproduces_the_random_slopes_chapter():
+    """set.seed(1234); re_int, re_slope, e, x drawn in that order (shared/reference/slopes.R)."""
+    ref = pd.read_csv(REFERENCE / "sim_slopes1234.csv")
+    df = simulate(50, 3, tau=0.75, sigma=0.25, tau_slope=0.25, intercept=2, slope=0.5,
+                  seed=1234, rng="R")
+    assert list(df.columns) == ["group", "x", "y"] and len(df) == len(ref) == 150
+    np.testing.assert_array_equal(df["group"].to_numpy(), ref["groups"].astype(int).to_numpy())
+    np.testing.assert_allclose(df["x"], ref["x"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(df["y"], ref["y"], rtol=0, atol=1e-12)
+
+
+def test_r_stream_correlated_slopes_follow_the_recipe():
+    """u1 = tau_slope * (rho * u0 / tau + sqrt(1 - rho^2) * w), w R's next standard normals."""
+    from simlab.rng import RRandom
+
+    r = RRandom(99)
+    u0, v = r.rnorm(6, sd=0.7), r.rnorm(6, sd=0.3)
+    e, x = r.rnorm(12, sd=0.2), r.rnorm(12)
+    u1 = 0.3 * (-0.4 * u0 / 0.7) + np.sqrt(1 - 0.16) * v
+    df = simulate(6, 2, 0.7, 0.2, tau_slope=0.3, rho=-0.4, seed=99, rng="R")
+    np.testing.assert_array_equal(df["x"], x)
+    np.testing.assert_allclose(df["y"], 2.0 + np.repeat(u0, 2) + (0.5 + np.repeat(u1, 2)) * x + e,
+                               rtol=0, atol=1e-14)
+
+
+def test_r_stream_zero_slope_sd_draws_nothing_as_r_does():
+    plain = simulate(8, 3, 0.5, 0.25, seed=5, rng="R")
+    flat = simulate(8, 3, 0.5, 0.25, tau_slope=0.0, rho=0.5, seed=5, rng="R")
+    np.testing.assert_array_equal(flat["x"], plain["x"])
+    np.testing.assert_allclose(flat["y"], plain["y"], rtol=0, atol=1e-14)
+
+
 def test_r_stream_name_is_case_insensitive():
     pd.testing.assert_frame_equal(
         simulate(10, 2, 0.5, 0.25, seed=1, rng="r"), simulate(10, 2, 0.5, 0.25, seed=1, rng="R")
@@ -86,6 +118,70 @@ def test_numpy_draw_order_u_e_x():
     df = simulate(4, 3, 0.5, 0.25, seed=6)
     np.testing.assert_allclose(df["x"], x)
     np.testing.assert_allclose(df["y"], 2.0 + 0.5 * x + np.repeat(u, 3) + e)
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.6, -1.0, 1.0])
+def test_numpy_draw_order_u0_slopes_e_x_z(rho):
+    gen = np.random.default_rng(16)
+    u0, v = gen.normal(0, 0.5, 4), gen.normal(0, 0.3, 4)
+    e, x, z = gen.normal(0, 0.25, 12), gen.normal(0, 1, 12), gen.normal(0, 1, 4)
+    u1 = 0.3 * (rho * u0 / 0.5) + np.sqrt(1 - rho ** 2) * v if rho else v
+    df = simulate(4, 3, 0.5, 0.25, tau_slope=0.3, rho=rho, cluster_effect=0.2, seed=16)
+    assert list(df.columns) == ["group", "x", "y", "z"]
+    np.testing.assert_array_equal(df["x"], x)
+    np.testing.assert_array_equal(df["z"], np.repeat(z, 3))
+    expected = (2.0 + np.repeat(u0, 3)) + (0.5 + np.repeat(u1, 3)) * x + e + 0.2 * np.repeat(z, 3)
+    np.testing.assert_allclose(df["y"], expected, rtol=0, atol=1e-14)
+
+
+def test_without_tau_slope_every_draw_is_unchanged():
+    """tau_slope=None (the default) draws exactly what simulate drew before random slopes."""
+    gen = np.random.default_rng(17)
+    sizes = gen.integers(2, 5, size=6, endpoint=True)
+    u, e, x = gen.normal(0, 0.5, 6), gen.normal(0, 0.25, sizes.sum()), gen.normal(0, 1, sizes.sum())
+    for df in (simulate(6, (2, 5), 0.5, 0.25, seed=17),
+               simulate(6, (2, 5), 0.5, 0.25, tau_slope=None, rho=0.0, seed=17)):
+        np.testing.assert_array_equal(df["x"], x)
+        np.testing.assert_array_equal(df["y"], 2.0 + 0.5 * x + np.repeat(u, sizes) + e)
+
+
+def _group_lines(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's intercept and slope from its two rows (exact when sigma = 0)."""
+    x = df["x"].to_numpy().reshape(-1, 2)
+    y = df["y"].to_numpy().reshape(-1, 2)
+    slopes = (y[:, 1] - y[:, 0]) / (x[:, 1] - x[:, 0])
+    return y[:, 0] - slopes * x[:, 0], slopes
+
+
+@pytest.mark.parametrize("rho", [0.0, -0.6, 0.3])
+def test_numpy_slopes_have_the_stated_sds_and_correlation(rho):
+    """Moments of 40,000 groups' (u0, u1) within 4 Monte Carlo SEs of tau, tau_slope and rho."""
+    n, tau, tau_slope = 40_000, 0.8, 0.5
+    df = simulate(n, 2, tau, 0.0, tau_slope=tau_slope, rho=rho, intercept=1.0, slope=-2.0,
+                  seed=2024)
+    intercepts, slopes = _group_lines(df)
+    u0, u1 = intercepts - 1.0, slopes + 2.0
+    # se of an sd is about sd / sqrt(2 n); of a correlation (1 - rho^2) / sqrt(n).
+    assert abs(u0.std(ddof=1) - tau) < 4 * tau / np.sqrt(2 * n)
+    assert abs(u1.std(ddof=1) - tau_slope) < 4 * tau_slope / np.sqrt(2 * n)
+    assert abs(np.corrcoef(u0, u1)[0, 1] - rho) < 4 * (1 - rho ** 2) / np.sqrt(n)
+    assert abs(u0.mean()) < 4 * tau / np.sqrt(n) and abs(u1.mean()) < 4 * tau_slope / np.sqrt(n)
+
+
+@pytest.mark.parametrize("rho", [-1, 1])
+def test_perfect_correlation_is_allowed(rho):
+    intercepts, slopes = _group_lines(simulate(50, 2, 0.8, 0.0, tau_slope=0.4, rho=rho, seed=3))
+    np.testing.assert_allclose(slopes - 0.5, rho * 0.5 * (intercepts - 2.0), rtol=0, atol=1e-12)
+
+
+def test_zero_tau_leaves_slopes_uncorrelated_with_their_sd():
+    """tau = 0: no intercept variation to correlate with; u1 keeps its sd tau_slope."""
+    gen = np.random.default_rng(18)
+    gen.normal(0, 0.0, 5)
+    v = gen.normal(0, 0.4, 5)
+    intercepts, slopes = _group_lines(simulate(5, 2, 0.0, 0.0, tau_slope=0.4, rho=0.7, seed=18))
+    np.testing.assert_allclose(slopes - 0.5, v, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(intercepts, 2.0, rtol=0, atol=1e-12)
 
 
 def test_intercept_and_slope_used():
@@ -233,6 +329,16 @@ def _call(**changes):
         ({"intercept": np.nan}, ValueError, "intercept must be finite"),
         ({"slope": None}, TypeError, "slope must be a real number"),
         ({"cluster_effect": "big"}, TypeError, "cluster_effect must be a real number"),
+        ({"tau_slope": -0.1}, ValueError, "tau_slope must be >= 0"),
+        ({"tau_slope": np.inf}, ValueError, "tau_slope must be finite"),
+        ({"tau_slope": np.nan}, ValueError, "tau_slope must be finite"),
+        ({"tau_slope": "0.25"}, TypeError, "tau_slope must be a real number"),
+        ({"tau_slope": True}, TypeError, "tau_slope must be a real number"),
+        ({"tau_slope": 0.25, "rho": 1.5}, ValueError, r"rho must lie in \[-1, 1\]"),
+        ({"tau_slope": 0.25, "rho": -1.01}, ValueError, r"rho must lie in \[-1, 1\]"),
+        ({"tau_slope": 0.25, "rho": np.nan}, ValueError, "rho must be finite"),
+        ({"tau_slope": 0.25, "rho": None}, TypeError, "rho must be a real number"),
+        ({"rho": 0.5}, ValueError, "rho=0.5 was given without tau_slope.*give tau_slope"),
     ],
 )
 def test_bad_input_raises_clear_error(changes, error, message):
@@ -263,9 +369,13 @@ def test_every_float_setting_takes_any_real_number():
     pd.testing.assert_frame_equal(
         simulate(20, 5, icc=Fraction(1, 5), total_var=Fraction(2), seed=1),
         simulate(20, 5, icc=0.2, total_var=2.0, seed=1))
+    pd.testing.assert_frame_equal(
+        simulate(20, 5, 0.5, 1.0, tau_slope=Fraction(1, 4), rho=np.float32(-0.5), seed=1),
+        simulate(20, 5, 0.5, 1.0, tau_slope=0.25, rho=-0.5, seed=1))
 
 
-@pytest.mark.parametrize("name", ["tau", "sigma", "intercept", "slope", "cluster_effect"])
+@pytest.mark.parametrize("name", ["tau", "sigma", "intercept", "slope", "cluster_effect",
+                                  "tau_slope", "rho"])
 def test_a_decimal_is_refused_with_the_fix(name):
     from decimal import Decimal
 
@@ -297,12 +407,16 @@ def test_sizes_of_python_ints_are_checked_as_ints():
 def test_settings_that_would_overflow_are_refused():
     for changes, name in [({"tau": 1e308}, "tau"), ({"sigma": 1e307}, "sigma"),
                           ({"intercept": -1.7e308, "slope": 1e306}, "intercept"),
-                          ({"slope": 5e306}, "slope"), ({"cluster_effect": 1e307}, "cluster_effect")]:
+                          ({"slope": 5e306}, "slope"), ({"cluster_effect": 1e307}, "cluster_effect"),
+                          ({"tau_slope": 1e305}, "tau_slope"),
+                          ({"tau_slope": 1e305, "rho": -1.0}, "tau_slope")]:
         with pytest.raises(ValueError, match=rf"{name}=\S+ is too large: the simulated y could "
                                              rf"exceed the largest float .* Use a smaller {name}"):
             _call(**changes)
     # Huge settings below the bound give finite data, in both streams.
     for rng in ("numpy", "R"):
         df = simulate(50, 4, tau=1e306, sigma=1e306, intercept=1e307, seed=1, rng=rng)
+        assert np.isfinite(df["y"]).all()
+        df = simulate(50, 4, tau=1e-300, sigma=1.0, tau_slope=1e303, rho=0.7, seed=1, rng=rng)
         assert np.isfinite(df["y"]).all()
     assert np.isfinite(simulate(50, 4, icc=0.5, total_var=1.7e308, seed=1)["y"]).all()

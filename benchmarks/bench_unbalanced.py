@@ -40,7 +40,7 @@ seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
 print(json.dumps({"peak_mib": peak, "seconds": seconds, "rows": len(data),
                   "groups": int(sizes.size), "distinct_sizes": int(np.unique(sizes).size),
-                  "theta": float(fit.theta), "converged": bool(fit.converged)}))
+                  "theta": float(fit.theta[0]), "converged": bool(fit.converged)}))
 """
 
 

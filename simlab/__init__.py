@@ -23,13 +23,15 @@ __version__ = "0.1.0"
 _LAZY = {
     "lmer": "simlab.model", "LmerResult": "simlab.model",
     "SingularFitWarning": "simlab.model", "lm": "simlab.model.ols",
-    "LmResult": "simlab.model.ols",
+    "LmResult": "simlab.model.ols", "anova": "simlab.model",
+    "ConvergenceWarning": "simlab.model",
     "sweep": "simlab.study", "summarize": "simlab.study", "plot_sweep": "simlab.plots",
     "re_sim": "simlab.model.posterior", "predict_interval": "simlab.model.posterior",
 }
 _SUBMODULES = ("datasets", "model", "study", "plots", "grading")
 
-__all__ = ["lmer", "LmerResult", "SingularFitWarning", "lm", "LmResult", "simulate", "sweep",
+__all__ = ["lmer", "LmerResult", "SingularFitWarning", "ConvergenceWarning", "lm", "LmResult",
+           "anova", "simulate", "sweep",
            "summarize", "plot_sweep", "re_sim", "predict_interval", "datasets",
            "__version__"]
 

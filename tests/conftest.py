@@ -65,6 +65,29 @@ def reference_case(request):
     return load_reference(request.param), simlab.lmer(formula, data), data
 
 
+#: The random-slope references (issue 11): (json name, formula, data loader name).
+SLOPE_REFERENCE_MODELS = {
+    "sleepstudy_slopes": ("Reaction ~ Days + (Days | Subject)", "sleepstudy"),
+    "sleepstudy_uncorrelated": ("Reaction ~ Days + (Days || Subject)", "sleepstudy"),
+    "gpa_slopes": ("gpa ~ occasion + (1 + occasion | student)", "gpa"),
+    "sim_slopes1234": ("y ~ x + (1 | groups) + (0 + x | groups)", "sim_slopes1234"),
+}
+
+
+@pytest.fixture(scope="session")
+def sim_slopes1234_data() -> pd.DataFrame:
+    return pd.read_csv(REFERENCE / "sim_slopes1234.csv")
+
+
+@pytest.fixture(scope="session", params=sorted(SLOPE_REFERENCE_MODELS))
+def slope_case(request):
+    """(reference dict, REML fit, ML fit, data) for every stored lme4 random-slope fit."""
+    formula, kind = SLOPE_REFERENCE_MODELS[request.param]
+    data = _data(kind, request)
+    return (load_reference(request.param), simlab.lmer(formula, data),
+            simlab.lmer(formula, data, reml=False), data)
+
+
 @pytest.fixture(scope="session")
 def gpa_fit(gpa_data):
     return simlab.lmer("gpa ~ occasion + (1 | student)", gpa_data, data_name="gpa")

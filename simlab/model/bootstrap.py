@@ -1,6 +1,7 @@
-"""Parametric bootstrap of a random-intercept fit, like lme4's ``bootMer``.
+"""Parametric bootstrap of a fitted mixed model, like lme4's ``bootMer``.
 
-New responses are drawn from the fitted model (new ``u`` and ``e``) and
+New responses are drawn from the fitted model (new random effects
+``b_i ~ N(0, re_cov)`` and residuals ``e``) and
 refitted through the batch engine, a chunk of replicates at a time, so
 memory stays bounded by about :data:`CHUNK_VALUES` simulated values however
 large ``nsim`` x rows is. Replicate ``r`` draws from its own stream, spawned
@@ -14,8 +15,8 @@ import numpy as np
 
 from .._checks import is_int, numpy_generator
 from .design import Design
-from .estimates import FitEstimates
-from .profiled import GroupSums, fit_theta
+from .engine import refit_replicates
+from .estimates import FitEstimates, covariance_root
 
 __all__ = ["BootstrapDraws", "parametric_bootstrap", "CHUNK_VALUES"]
 
@@ -29,8 +30,9 @@ class BootstrapDraws:
 
     Attributes
     ----------
-    values : ndarray, shape (nsim, 2 + p)
-        sd of the intercept, sigma, then the fixed effects (lme4's order).
+    values : ndarray, shape (nsim, P)
+        The random effects' sds and correlations, sigma, then the fixed
+        effects (lme4's ``confint`` order, :mod:`.parameters`).
     converged : ndarray of bool, shape (nsim,)
     singular : ndarray of bool, shape (nsim,)
     """
@@ -58,21 +60,24 @@ def parametric_bootstrap(design: Design, estimates: FitEstimates, nsim: int,
     if not is_int(chunk_values) or chunk_values < 1:
         raise ValueError(f"chunk_values must be a positive int, got {chunk_values!r}")
     streams = numpy_generator(seed).spawn(nsim)
-    tau = float(np.sqrt(estimates.re_cov[0, 0]))
+    root = covariance_root(np.asarray(estimates.re_cov, dtype=float))
     mean = design.X @ estimates.beta
     size = max(1, chunk_values // max(design.nobs, 1))
-    parts = [_refit(design, mean, tau, estimates, streams[start:start + size])
+    parts = [_refit(design, mean, root, estimates, streams[start:start + size])
              for start in range(0, nsim, size)]
     return BootstrapDraws(*(np.concatenate(column) for column in zip(*parts)))
 
 
-def _refit(design: Design, mean: np.ndarray, tau: float, estimates: FitEstimates,
+def _refit(design: Design, mean: np.ndarray, root: np.ndarray, estimates: FitEstimates,
            streams: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Draw one chunk of responses (one stream per replicate) and refit them together."""
+    """Draw one chunk of responses (one stream per replicate) and refit them together.
+
+    With one random effect, ``standard_normal((G, 1)) @ root.T`` draws the
+    same numbers as ``standard_normal(G) * tau``.
+    """
     y = np.empty((len(streams), design.nobs))
     for row, rng in zip(y, streams):
-        u = rng.standard_normal(design.n_groups) * tau
-        row[:] = mean + u[design.groups] + rng.standard_normal(design.nobs) * estimates.sigma
-    fit = fit_theta(GroupSums.from_arrays(y, design.X, design.groups, design.n_groups),
-                    reml=estimates.reml)
-    return np.column_stack([fit.tau, fit.sigma, fit.beta]), fit.converged, fit.singular
+        b = rng.standard_normal((design.n_groups, root.shape[0])) @ root.T
+        row[:] = (mean + (design.Z * b[design.groups]).sum(axis=1)
+                  + rng.standard_normal(design.nobs) * estimates.sigma)
+    return refit_replicates(design, y, estimates.reml)

@@ -7,10 +7,9 @@ from scipy import special
 
 from simlab._checks import check_level, is_int
 
+from . import engine
 from .bootstrap import parametric_bootstrap
-from .estimates import group_sums
 from .parameters import parameter_names as names_of_parameters
-from .profile import profile_bounds
 
 __all__ = ["confint", "parameter_names"]
 
@@ -20,32 +19,24 @@ METHODS = ("profile", "wald", "boot")
 def parameter_names(result) -> list[str]:
     """lme4's ``confint(oldNames = FALSE)`` row names of a fitted model (see :mod:`.parameters`)."""
     design = result.design
-    return names_of_parameters(design.terms, design.random_terms, design.group_name)
+    return names_of_parameters(design.terms, design.random_terms, design.group_name,
+                               correlated=design.correlated)
 
 
 def confint(result, method: str = "profile", level: float = 0.95, nsim: int = 1000,
             seed=None) -> pd.DataFrame:
-    """Intervals for (sd, sigma, fixed effects); see :meth:`LmerResult.confint`."""
+    """Intervals for (sd, cor, sigma, fixed effects); see :meth:`LmerResult.confint`."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     check_level(level)
-    if method != "wald":
-        _require_random_intercept(result, method)
     if method == "profile":
-        bounds = profile_bounds(group_sums(result.design), level)
-        lower, upper = bounds.lower[0], bounds.upper[0]
+        lower, upper = engine.profile(result.design, level)
     elif method == "wald":
         lower, upper = _wald(result, level)
     else:
         lower, upper = _bootstrap(result, level, nsim, seed)
     return pd.DataFrame({"lower": lower, "upper": upper},
                         index=pd.Index(parameter_names(result), name="parameter"))
-
-
-def _require_random_intercept(result, method: str) -> None:
-    if result.design.random_terms != ("(Intercept)",):
-        raise ValueError(f"method={method!r} needs a random-intercept model; this one has "
-                         f"random terms {result.design.random_terms}. Use method='wald'.")
 
 
 def _wald(result, level: float) -> tuple[np.ndarray, np.ndarray]:

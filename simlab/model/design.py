@@ -33,7 +33,7 @@ from .profiled import standardizing_map
 
 __all__ = ["Design", "build_design", "r_term_name", "model_frame", "fixed_part",
            "fixed_variables", "numeric_response", "check_full_rank", "new_fixed_matrix",
-           "require_columns"]
+           "require_columns", "check_random_part"]
 
 _LEVEL_SUFFIX = re.compile(r"\[(?:T\.)?(.*?)\]")
 #: R's ``qr`` tolerance (``lm``, lme4's rank check): a column whose residual on the earlier
@@ -93,6 +93,21 @@ class Design:
     @property
     def group_name(self) -> str:
         return self.formula.random[0].group
+
+    @property
+    def correlated(self) -> bool:
+        """Whether the random effects have a full covariance matrix.
+
+        True for one term such as ``(1 + x | g)``; False for lme4's
+        ``(1 + x || g)`` and for single-column terms written apart,
+        ``(1 | g) + (0 + x | g)``, whose effects are independent.
+        """
+        return len(self.formula.random) == 1 and self.formula.random[0].correlated
+
+    @property
+    def random_intercept_only(self) -> bool:
+        """The model has one random effect per group, its intercept: ``(1 | g)``."""
+        return self.random_terms == ("(Intercept)",)
 
     @property
     def nobs(self) -> int:
@@ -202,6 +217,7 @@ def build_design(formula: ParsedFormula, data: pd.DataFrame) -> Design:
                     Z=_random_matrix(formula, complete), random_terms=_random_names(formula, complete),
                     row_index=complete.index, n_dropped=n_dropped, spec=spec)
     _check_identifiable(design)
+    check_random_part(design, complete)
     return design
 
 
@@ -435,6 +451,65 @@ def _check_identifiable(design: Design) -> None:
             "variance and the residual variance cannot be told apart; check the grouping column"
         )
     check_full_rank(design.X, design.terms)
+
+
+def check_random_part(design: Design, frame: pd.DataFrame) -> None:
+    """Refuse random parts the model cannot estimate, as lme4's checks do.
+
+    Raises
+    ------
+    ValueError
+        For a factor (text or categorical column) in the random part, a term
+        listed twice, several terms of which one has several columns, a slope
+        variable constant within every group, or no more observations than
+        random effects (lme4's "number of observations <= number of random
+        effects").
+    """
+    _check_numeric_slopes(design.formula, frame)
+    names, q = design.random_terms, len(design.random_terms)
+    if len(set(names)) < q:
+        raise ValueError(f"random terms {design.formula.random} name the effect(s) "
+                         f"{sorted({n for n in names if names.count(n) > 1})} twice; list each once")
+    if len(design.formula.random) > 1 and q > len(design.formula.random):
+        raise ValueError(
+            f"random terms {', '.join(map(str, design.formula.random))}: with several terms for "
+            f"{design.group_name!r}, each must have one column; write one term with a full "
+            f"covariance, (1 + x | {design.group_name}), or independent ones, "
+            f"(1 + x || {design.group_name})")
+    if design.nobs <= q * design.n_groups and q > 1:
+        raise ValueError(
+            f"number of observations ({design.nobs}) <= number of random effects "
+            f"({q * design.n_groups} = {q} per group x {design.n_groups} groups), as lme4 says: "
+            "the random effects and the residual cannot be told apart; use fewer random terms "
+            "or more observations per group")
+    _check_slopes_vary(design)
+
+
+def _check_numeric_slopes(formula: ParsedFormula, frame: pd.DataFrame) -> None:
+    """A factor in the random part would need one effect per level: not supported."""
+    factors = [name for name in _random_variables(formula)
+               if not pd.api.types.is_numeric_dtype(frame[name])
+               or pd.api.types.is_bool_dtype(frame[name])]
+    if factors:
+        raise ValueError(
+            f"the random part uses the factor column(s) {name_list(factors)}; simlab's random "
+            "effects are an intercept and numeric slopes: use a numeric column, or move the "
+            "factor to the fixed part")
+
+
+def _check_slopes_vary(design: Design) -> None:
+    """Refuse a random slope whose variable is constant within every group."""
+    high = np.full((design.n_groups, design.Z.shape[1]), -np.inf)
+    low = np.full_like(high, np.inf)
+    np.maximum.at(high, design.groups, design.Z)
+    np.minimum.at(low, design.groups, design.Z)
+    constant = [name for j, name in enumerate(design.random_terms)
+                if name != "(Intercept)" and (high[:, j] <= low[:, j]).all()]
+    if constant:
+        raise ValueError(
+            f"the random slope(s) {constant} are constant within every level of "
+            f"{design.group_name!r}, so they cannot vary between groups apart from the random "
+            "intercept; put the variable in the fixed part only (a cluster-level covariate)")
 
 
 def check_full_rank(X: np.ndarray, terms: tuple[str, ...]) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 from .design import Design
 from .profiled import GroupSums, ThetaFit, fit_theta
 
-__all__ = ["FitEstimates", "exact_estimates", "group_sums"]
+__all__ = ["FitEstimates", "exact_estimates", "group_sums", "covariance_root"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,11 @@ class FitEstimates:
     messages : tuple of str
         Convergence and boundary messages, like lme4's ``optinfo``.
     iterations : int
+    theta : ndarray, shape (k,)
+        lme4's ``theta``: the lower triangle, by columns, of the relative
+        covariance factor ``Lambda`` with ``re_cov = sigma^2 Lambda Lambda'``
+        (only its diagonal for independent effects); ``tau / sigma`` for a
+        random intercept.
     """
 
     beta: np.ndarray
@@ -57,11 +62,7 @@ class FitEstimates:
     engine: str
     messages: tuple[str, ...]
     iterations: int
-
-    @property
-    def theta(self) -> float:
-        """``tau / sigma`` of a random-intercept model."""
-        return float(np.sqrt(self.re_cov[0, 0]) / self.sigma)
+    theta: np.ndarray
 
 
 def group_sums(design: Design) -> GroupSums:
@@ -92,7 +93,7 @@ def estimates_from_theta(design: Design, fit: ThetaFit, rep: int) -> FitEstimate
         sigma=sigma, modes=modes[:, None], mode_sd=mode_sd[:, None],
         criterion=float(fit.value[rep]), reml=fit.reml, converged=bool(fit.converged[rep]),
         singular=bool(fit.singular[rep]), engine="exact", messages=tuple(messages),
-        iterations=int(fit.iterations[rep]),
+        iterations=int(fit.iterations[rep]), theta=np.array([theta]),
     )
 
 
@@ -108,3 +109,17 @@ def conditional_modes(design: Design, beta: np.ndarray, theta: float,
                             minlength=design.n_groups)
     shrink = theta ** 2 / (1.0 + counts * theta ** 2)
     return shrink * resid_sum, sigma * theta / np.sqrt(1.0 + counts * theta ** 2)
+
+
+def covariance_root(covariance: np.ndarray) -> np.ndarray:
+    """A root ``L`` with ``L L' = covariance`` (batched over leading axes).
+
+    Cholesky where the matrix is positive definite, as merTools' ``rmvnorm``
+    (``method = "chol"``); a symmetric eigen root otherwise, because a
+    singular fit has a zero variance, which Cholesky rejects.
+    """
+    try:
+        return np.linalg.cholesky(covariance)
+    except np.linalg.LinAlgError:
+        values, vectors = np.linalg.eigh(covariance)
+        return vectors * np.sqrt(np.clip(values, 0.0, None))[..., None, :]

@@ -69,17 +69,22 @@ class RandomTerm:
         The left of the bar, normalised (``"1"`` for a random intercept).
     group : str
         The grouping column.
+    correlated : bool
+        False for lme4's double bar ``(1 + x || g)``: the terms get
+        independent random effects, as ``(1 | g) + (0 + x | g)``.
     """
 
     expr: str
     group: str
+    correlated: bool = True
 
     @property
     def is_intercept_only(self) -> bool:
         return self.expr.replace(" ", "") in {"1", "1+1"}
 
     def __str__(self) -> str:
-        return f"({self.expr} | {_quoted(self.group)})"
+        bar = "|" if self.correlated else "||"
+        return f"({self.expr} {bar} {_quoted(self.group)})"
 
 
 @dataclass(frozen=True)
@@ -246,12 +251,14 @@ def _random_inner(piece: str) -> str | None:
 
 
 def _random_term(inner: str, formula: str) -> RandomTerm:
+    correlated = "||" not in inner
     expr, _, group = inner.replace("||", "|").partition("|")
     expr, group = " ".join(expr.split()), group.strip()
     if not expr or not group:
         raise FormulaError(f"random term ({inner}) in {formula!r} must look like (1 | group)")
     _top_level_pieces(expr, formula)  # a dangling '+' on the left of the bar
-    return RandomTerm(expr=expr, group=column_name(group, formula, "grouping factor"))
+    return RandomTerm(expr=expr, group=column_name(group, formula, "grouping factor"),
+                      correlated=correlated)
 
 
 # ----- the allow-list of terms -------------------------------------------------

@@ -9,11 +9,11 @@ import pandas as pd
 from simlab._checks import check_bool
 
 from .design import build_design
-from .estimates import exact_estimates
+from . import engine as exact_engine
 from .formula import parse_formula
 from .result import LmerResult
 
-__all__ = ["lmer", "SingularFitWarning", "ConvergenceWarning", "PredictorScaleWarning"]
+__all__ = ["lmer", "fit_design", "SingularFitWarning", "ConvergenceWarning", "PredictorScaleWarning"]
 
 #: lme4's ``check.scaleX`` tolerance: column sds (and their ratios) beyond 1e3 warn.
 SCALE_TOLERANCE = 1e3
@@ -39,13 +39,17 @@ class PredictorScaleWarning(UserWarning):
 
 def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, engine: str = "exact",
          data_name: str | None = None) -> LmerResult:
-    """Fit a linear mixed model with one random intercept, like R's ``lme4::lmer``.
+    """Fit a linear mixed model with one grouping factor, like R's ``lme4::lmer``.
 
     Parameters
     ----------
     formula : str
-        ``"y ~ x1 + x2 + (1 | group)"``. The fixed part accepts formulaic
-        syntax (factors, interactions, transforms); strings get treatment
+        ``"y ~ x1 + x2 + (1 | group)"``. The random part is one grouping
+        factor with a random intercept, ``(1 | g)``, random slopes with a full
+        covariance, ``(1 + x | g)`` (or ``(x | g)``, ``(0 + x | g)``), or
+        independent ones, ``(1 + x || g)`` or ``(1 | g) + (0 + x | g)``. The
+        fixed part accepts formulaic syntax (factors, interactions,
+        transforms); strings get treatment
         coding with the first sorted level as reference and pandas
         Categoricals keep their category order, as in R.
     data : DataFrame
@@ -54,9 +58,9 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, engine: str = "
     reml : bool
         REML (default, as lme4) or maximum likelihood.
     engine : {"exact", "statsmodels"}
-        ``exact`` minimises the profiled criterion in ``theta = tau / sigma``
-        exactly from per-group sums. ``statsmodels`` fits the same model with
-        ``MixedLM`` (and also fits random slopes).
+        ``exact`` minimises lme4's profiled criterion in ``theta`` exactly
+        from per-group cross products. ``statsmodels`` fits the same model
+        with ``MixedLM`` (full covariances only), as a cross-check.
     data_name : str, optional
         Name of the data in the summary.
 
@@ -89,11 +93,7 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, engine: str = "
     _check_random_part(parsed, engine)
     design = build_design(parsed, data)
     _check_scales(design.X)
-    if engine == "exact":
-        estimates = _exact_fit(design, reml)
-    else:
-        from .statsmodels_engine import statsmodels_estimates
-        estimates = statsmodels_estimates(design, reml)
+    estimates = fit_design(design, reml, engine)
     if estimates.singular:
         warnings.warn("boundary (singular) fit: the group variance is estimated as 0",
                       SingularFitWarning, stacklevel=2)
@@ -103,9 +103,17 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, engine: str = "
     return LmerResult(design=design, estimates=estimates, data_name=data_name or "data")
 
 
+def fit_design(design, reml: bool, engine: str = "exact"):
+    """Fit a checked design with ``engine``: the optimisation step of :func:`lmer`."""
+    if engine == "exact":
+        return _exact_fit(design, reml)
+    from .statsmodels_engine import statsmodels_estimates
+    return statsmodels_estimates(design, reml)
+
+
 def _exact_fit(design, reml: bool):
     """The exact engine's estimates; a ValueError when the fixed effects fit y exactly."""
-    estimates = exact_estimates(design, reml)
+    estimates = exact_engine.fit(design, reml)
     if np.isneginf(estimates.criterion):
         raise ValueError(
             f"the fixed effects {list(design.terms)} reproduce the response exactly (residual "
@@ -127,13 +135,19 @@ def _check_scales(X: np.ndarray) -> None:
 
 
 def _check_random_part(parsed, engine: str) -> None:
+    """One grouping factor; the statsmodels engine only fits a full covariance."""
     if not parsed.random:
         raise ValueError(f"formula {parsed.text!r} has no random effect; add one such as "
                          "'+ (1 | group)', or use simlab.lm for a fixed-effects model")
-    if len(parsed.random) > 1:
-        raise ValueError(f"formula {parsed.text!r} has {len(parsed.random)} random terms; only "
-                         "one grouping factor is supported yet")
-    term = parsed.random[0]
-    if not term.is_intercept_only and engine != "statsmodels":
-        raise ValueError(f"random term {term} is not supported yet by the exact engine, which "
-                         "fits random intercepts (1 | g); pass engine='statsmodels' to fit it")
+    groups = list(dict.fromkeys(term.group for term in parsed.random))
+    if len(groups) > 1:
+        raise ValueError(
+            f"formula {parsed.text!r} has the grouping factors {groups}; simlab fits one grouping "
+            "factor, so crossed or nested random effects ((1 | a) + (1 | b), (1 | a/b)) are not "
+            "supported: keep the terms of one factor")
+    independent = len(parsed.random) > 1 or not parsed.random[0].correlated
+    if engine == "statsmodels" and independent:
+        raise ValueError(
+            f"engine='statsmodels' fits a full covariance of the random effects, not the "
+            f"independent ones of {', '.join(map(str, parsed.random))}; use the exact engine "
+            "(the default) for this model")

@@ -48,6 +48,7 @@ import pandas as pd
 from simlab._checks import check_bool, check_level, is_int, numpy_generator
 
 from .design import require_columns
+from .estimates import covariance_root
 from .result import LmerResult, require_lmer
 
 __all__ = ["re_sim", "predict_interval", "penalized_rss", "conditional_covariance"]
@@ -94,7 +95,7 @@ def re_sim(model: LmerResult, n_sims: int = 1000, seed: SeedLike = None) -> pd.D
     require_lmer(model, "re_sim")
     n_sims = _check_n_sims(n_sims)
     rng = numpy_generator(seed)
-    roots = _cholesky_like(conditional_covariance(model))
+    roots = covariance_root(conditional_covariance(model))
     n_groups, q = model.estimates.modes.shape
     stats = np.empty((3, n_groups, q))
     # Groups are drawn in blocks so memory stays bounded for many groups.
@@ -156,7 +157,7 @@ def predict_interval(model: LmerResult, newdata: pd.DataFrame | None = None, lev
     include_random = check_bool("include_random", include_random)
     rows = _prediction_rows(model, newdata, include_random)
     sigma = _draw_sigma(model, n_sims, rng)
-    beta = _normal_draws(model.estimates.beta[None], _cholesky_like(model.estimates.vcov)[None],
+    beta = _normal_draws(model.estimates.beta[None], covariance_root(model.estimates.vcov)[None],
                          n_sims, rng)[:, 0]
     effects = _draw_slot_effects(model, rows, n_sims, rng) if include_random else None
     probabilities = [0.5, (1 + level) / 2, (1 - level) / 2]
@@ -215,11 +216,11 @@ def _draw_slot_effects(model: LmerResult, rows: "_Rows", n_sims: int,
     level (``N(0, re_cov)``), so rows of one new group share their draws.
     """
     known = rows.known_codes
-    roots = _cholesky_like(conditional_covariance(model))[known]
+    roots = covariance_root(conditional_covariance(model))[known]
     effects = [_normal_draws(model.estimates.modes[known], roots, n_sims, rng)]
     if rows.n_new:
         q = model.estimates.modes.shape[1]
-        population_root = _cholesky_like(np.asarray(model.estimates.re_cov, dtype=float))
+        population_root = covariance_root(np.asarray(model.estimates.re_cov, dtype=float))
         effects.append(_normal_draws(np.zeros((rows.n_new, q)),
                                      np.broadcast_to(population_root, (rows.n_new, q, q)),
                                      n_sims, rng))
@@ -250,20 +251,6 @@ def _normal_draws(means: np.ndarray, roots: np.ndarray, n_sims: int,
     """``n_sims`` draws of ``N(means[k], roots[k] roots[k]')``, shape ``(n_sims, K, q)``."""
     z = rng.standard_normal((n_sims, *means.shape))
     return means + np.einsum("kij,skj->ski", roots, z)
-
-
-def _cholesky_like(covariance: np.ndarray) -> np.ndarray:
-    """A root ``L`` with ``L L' = covariance`` (batched over leading axes).
-
-    Cholesky where the matrix is positive definite, as merTools' ``rmvnorm``
-    (``method = "chol"``); a symmetric eigen root otherwise, because a
-    singular fit has a zero variance, which Cholesky rejects.
-    """
-    try:
-        return np.linalg.cholesky(covariance)
-    except np.linalg.LinAlgError:
-        values, vectors = np.linalg.eigh(covariance)
-        return vectors * np.sqrt(np.clip(values, 0.0, None))[..., None, :]
 
 
 # ----- rows to predict ---------------------------------------------------------

@@ -13,7 +13,7 @@ from simlab._checks import check_bool, check_level
 from .design import Design
 from .estimates import FitEstimates
 
-__all__ = ["LmerResult", "require_lmer", "interval_columns", "ml_deviance_at", "ml_deviance_general"]
+__all__ = ["LmerResult", "require_lmer", "interval_columns"]
 
 
 def interval_columns(level: float) -> tuple[str, str]:
@@ -88,6 +88,27 @@ class LmerResult:
         })
         return table
 
+    def varcorr(self) -> pd.DataFrame:
+        """lme4's ``as.data.frame(VarCorr(fit))``: ``grp, var1, var2, vcov, sdcor``.
+
+        Per block of correlated effects, the variances (``sdcor`` the sd),
+        then the covariances of its lower triangle by columns (``sdcor`` the
+        correlation); then the residual. Independent terms, as in
+        ``(1 + x || g)``, are blocks of their own, named ``g``, ``g.1``, ...
+        """
+        cov, terms = self.estimates.re_cov, self.design.random_terms
+        sd = np.sqrt(np.diag(cov))
+        blocks = [range(len(terms))] if self.design.correlated else [range(j, j + 1) for j in range(len(terms))]
+        rows = []
+        for number, block in enumerate(blocks):
+            grp = self.design.group_name + (f".{number}" if number else "")
+            rows += [(grp, terms[a], None, cov[a, a], sd[a]) for a in block]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rows += [(grp, terms[a], terms[b], cov[a, b], cov[a, b] / (sd[a] * sd[b]))
+                         for a in block for b in block if b > a]
+        rows.append(("Residual", None, None, self.sigma ** 2, self.sigma))
+        return pd.DataFrame(rows, columns=["grp", "var1", "var2", "vcov", "sdcor"])
+
     @property
     def sigma(self) -> float:
         """Residual standard deviation."""
@@ -95,19 +116,34 @@ class LmerResult:
 
     @property
     def tau(self) -> float:
-        """Standard deviation of the random intercept."""
+        """Standard deviation of the random intercept of a ``(1 | g)`` model."""
+        self._require_random_intercept("tau")
         return float(np.sqrt(self.estimates.re_cov[0, 0]))
 
     @property
-    def theta(self) -> float:
-        """``tau / sigma``, the parameter lme4 optimises."""
-        return self.estimates.theta
+    def theta(self) -> np.ndarray:
+        """lme4's ``theta`` (``getME(m, "theta")``), the parameters lme4 optimises.
+
+        The lower triangle, column by column, of the relative covariance
+        factor ``Lambda`` (``re_cov = sigma^2 Lambda Lambda'``); for
+        ``(1 | g)`` the one value ``tau / sigma``.
+        """
+        return self.estimates.theta.copy()
 
     @property
     def icc(self) -> float:
-        """Intraclass correlation ``tau^2 / (tau^2 + sigma^2)``."""
+        """Intraclass correlation ``tau^2 / (tau^2 + sigma^2)`` of a ``(1 | g)`` model."""
+        self._require_random_intercept("icc")
         tau2 = self.estimates.re_cov[0, 0]
         return float(tau2 / (tau2 + self.sigma ** 2))
+
+    def _require_random_intercept(self, name: str) -> None:
+        if not self.design.random_intercept_only:
+            raise ValueError(
+                f"{name} is defined for a random intercept (1 | g) only; this model has the random "
+                f"effects {list(self.design.random_terms)}, whose variance depends on the value of "
+                "the slope variables: read result.varcomp (sd per term) and result.varcorr() "
+                "(with the correlations) instead")
 
     # ----- random effects ------------------------------------------------
     def ranef(self, level: float = 0.95) -> pd.DataFrame:
@@ -228,15 +264,36 @@ class LmerResult:
         """
         if not self.reml:
             return self.estimates.criterion
-        resid = self.design.y - self.design.X @ self.estimates.beta
-        if self.design.random_terms == ("(Intercept)",):
-            return ml_deviance_at(self.design, resid, self.tau, self.sigma)
-        return ml_deviance_general(self.design, resid, self.estimates.re_cov, self.sigma)
+        from .engine import ml_deviance
+        return ml_deviance(self.design, self.estimates.beta, self.estimates.re_cov, self.sigma)
 
     @property
     def loglik(self) -> float:
-        """Log-likelihood of the fit: REML for REML fits, ML otherwise."""
+        """Log-likelihood of the fit: REML for REML fits, ML otherwise (R's ``logLik``)."""
         return -0.5 * self.estimates.criterion
+
+    def refit_ml(self) -> "LmerResult":
+        """The same model fitted by maximum likelihood (lme4's ``refitML``); itself if ML already."""
+        if not self.reml:
+            return self
+        from .lmer import fit_design
+        return LmerResult(design=self.design, data_name=self.data_name,
+                          estimates=fit_design(self.design, False, self.estimates.engine))
+
+    @property
+    def npar(self) -> int:
+        """Parameters counted by R's ``logLik`` ``df``: fixed effects, ``theta`` and ``sigma``."""
+        return len(self.design.terms) + len(self.estimates.theta) + 1
+
+    @property
+    def aic(self) -> float:
+        """R's ``AIC``: ``-2 logLik + 2 npar``, with the log-likelihood as fitted (REML or ML)."""
+        return -2.0 * self.loglik + 2.0 * self.npar
+
+    @property
+    def bic(self) -> float:
+        """R's ``BIC``: ``-2 logLik + log(nobs) npar``."""
+        return -2.0 * self.loglik + np.log(self.nobs) * self.npar
 
     @property
     def nobs(self) -> int:
@@ -299,42 +356,10 @@ class LmerResult:
 
     def __repr__(self) -> str:
         kind = "REML" if self.reml else "ML"
+        sds = ", ".join(f"sd_{name}={sd:.4g}" for name, sd in
+                        zip(self.design.random_terms, np.sqrt(np.diag(self.estimates.re_cov))))
         return (f"<LmerResult {self.formula!r} ({kind}, {self.estimates.engine} engine): "
-                f"nobs={self.nobs}, ngroups={self.ngroups}, sigma={self.sigma:.4g}, tau={self.tau:.4g}>")
-
-
-def ml_deviance_at(design: Design, resid: np.ndarray, tau: float, sigma: float) -> float:
-    """-2 ML log-likelihood of a random-intercept model at given parameters."""
-    counts = np.bincount(design.groups, minlength=design.n_groups).astype(float)
-    sums = np.bincount(design.groups, weights=resid, minlength=design.n_groups)
-    s = (tau / sigma) ** 2
-    quad = (resid @ resid - (s / (1.0 + counts * s) * sums ** 2).sum()) / sigma ** 2
-    return float(design.nobs * np.log(2 * np.pi * sigma ** 2) + np.log1p(counts * s).sum() + quad)
-
-
-def ml_deviance_general(design: Design, resid: np.ndarray, re_cov: np.ndarray,
-                        sigma: float) -> float:
-    """-2 ML log-likelihood of a model with random columns ``design.Z`` (slopes too).
-
-    Per group, with ``Psi = re_cov / sigma^2`` and ``M = I + Z'Z Psi``:
-    ``log det V = log det M`` (Sylvester) and
-    ``r' V^-1 r = r'r - (Z'r)' Psi M^-1 Z'r`` (Woodbury), so only q x q
-    matrices are factorised and a singular ``Psi`` is fine.
-    """
-    Z, n_groups, q = design.Z, design.n_groups, design.Z.shape[1]
-
-    def group_sum(values: np.ndarray) -> np.ndarray:
-        return np.stack([np.bincount(design.groups, weights=column, minlength=n_groups)
-                         for column in values.T], axis=1)
-
-    ztr = group_sum(Z * resid[:, None])
-    ztz = group_sum((Z[:, :, None] * Z[:, None, :]).reshape(len(resid), -1)).reshape(-1, q, q)
-    psi = np.asarray(re_cov, dtype=float) / sigma ** 2
-    inner = np.eye(q) + ztz @ psi
-    logdet = np.linalg.slogdet(inner)[1].sum()
-    solved = np.linalg.solve(inner, ztr[:, :, None])[:, :, 0]
-    quad = resid @ resid - np.einsum("gi,ij,gj->", ztr, psi, solved)
-    return float(design.nobs * np.log(2 * np.pi * sigma ** 2) + logdet + quad / sigma ** 2)
+                f"nobs={self.nobs}, ngroups={self.ngroups}, sigma={self.sigma:.4g}, {sds}>")
 
 
 def require_lmer(model: object, caller: str) -> None:

@@ -101,7 +101,7 @@ def statsmodels_estimates(design: Design, reml: bool) -> FitEstimates:
         re_cov=re_cov, sigma=sigma, modes=modes, mode_sd=mode_sd,
         criterion=float(-2.0 * fit.llf), reml=reml, converged=bool(fit.converged),
         singular=singular, engine="statsmodels", messages=tuple(messages),
-        iterations=iterations,
+        iterations=iterations, theta=_lower_by_columns(relative_cholesky(re_cov, sigma)),
     )
 
 
@@ -195,8 +195,8 @@ def _warning_texts(caught) -> list[str]:
     return texts
 
 
-def relative_cholesky_diagonal(re_cov: np.ndarray, sigma: float) -> np.ndarray:
-    """Diagonal of the lower Cholesky factor of ``re_cov / sigma^2`` (lme4's ``theta``).
+def relative_cholesky(re_cov: np.ndarray, sigma: float) -> np.ndarray:
+    """The lower Cholesky factor of ``re_cov / sigma^2`` (lme4's ``Lambda``).
 
     Computed column by column so that a singular (only semi-definite)
     matrix gives zeros on the diagonal instead of a ``LinAlgError``.
@@ -209,7 +209,17 @@ def relative_cholesky_diagonal(re_cov: np.ndarray, sigma: float) -> np.ndarray:
         factor[j, j] = np.sqrt(max(pivot, 0.0))
         if factor[j, j] > 0:
             factor[j + 1:, j] = (relative[j + 1:, j] - factor[j + 1:, :j] @ factor[j, :j]) / factor[j, j]
-    return np.diag(factor).copy()
+    return factor
+
+
+def _lower_by_columns(factor: np.ndarray) -> np.ndarray:
+    """lme4's ``theta`` order: the lower triangle of ``factor``, column by column."""
+    return factor.T[np.triu_indices(len(factor))]
+
+
+def relative_cholesky_diagonal(re_cov: np.ndarray, sigma: float) -> np.ndarray:
+    """Diagonal of :func:`relative_cholesky` (lme4's ``isSingular`` looks at it)."""
+    return np.diag(relative_cholesky(re_cov, sigma)).copy()
 
 
 def fixed_vcov(design: Design, re_cov: np.ndarray, sigma: float) -> np.ndarray:

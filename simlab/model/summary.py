@@ -78,10 +78,8 @@ class ModelSummary:
 
 
 def _fit_statistics(r) -> str:
-    q = len(r.design.random_terms)
-    n_par = len(r.design.terms) + q * (q + 1) // 2 + 1   # fixed, covariance, sigma
-    stats = {"AIC": r.deviance + 2 * n_par, "BIC": r.deviance + np.log(r.nobs) * n_par,
-             "logLik": r.loglik, "deviance": r.deviance, "df.resid": r.nobs - n_par}
+    stats = {"AIC": r.aic, "BIC": r.bic, "logLik": r.loglik, "deviance": r.deviance,
+             "df.resid": r.nobs - r.npar}
     return text_table({k: [f"{v:.1f}" if k != "df.resid" else f"{v:d}"] for k, v in stats.items()})
 
 
@@ -92,12 +90,36 @@ def _scaled_residuals(r) -> str:
 
 
 def _random_effects(r) -> str:
-    vc = r.varcomp
-    table = text_table({"Groups": list(vc["group"]), "Name": list(vc["effect"]),
-                        "Variance": format_like_r(vc["variance"]),
-                        "Std.Dev.": format_like_r(vc["sd"])},
-                       left=("Groups", "Name", "Variance", "Std.Dev."))
+    """lme4's ``print(VarCorr)``: a group's name on its first row, correlations to the right."""
+    vc = r.varcorr()
+    sds = vc[vc["var2"].isna()].reset_index(drop=True)
+    groups = [name if k == 0 or name != sds["grp"][k - 1] else "" for k, name in enumerate(sds["grp"])]
+    columns = {"Groups": groups, "Name": [v if isinstance(v, str) else "" for v in sds["var1"]],
+               "Variance": _padded(format_like_r(sds["sdcor"] ** 2)),
+               "Std.Dev.": _padded(format_like_r(sds["sdcor"]))}
+    columns.update(_correlation_columns(vc, sds))
+    table = text_table(columns, left=tuple(columns))
     return "\n".join(" " + row for row in table.splitlines())
+
+
+def _padded(texts: list[str]) -> list[str]:
+    """Right-justify to a common width, as R's ``format`` of a column does."""
+    width = max(map(len, texts))
+    return [text.rjust(width) for text in texts]
+
+
+def _correlation_columns(vc, sds) -> dict[str, list[str]]:
+    """The lower triangle of each block's correlations, rounded to 2 decimals as lme4 prints."""
+    pairs = vc[vc["var2"].notna()]
+    if pairs.empty:
+        return {}
+    width = int(sds.groupby("grp").size().max()) - 1
+    out = {("Corr" if j == 0 else " " * j): [""] * len(sds) for j in range(width)}
+    for k, row in sds.iterrows():
+        earlier = pairs[(pairs["grp"] == row["grp"]) & (pairs["var2"] == row["var1"])]
+        for j, value in enumerate(earlier["sdcor"]):
+            out["Corr" if j == 0 else " " * j][k] = f"{value:.2f}"
+    return out
 
 
 def _fixed_effects(r) -> str:

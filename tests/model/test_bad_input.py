@@ -55,9 +55,57 @@ def test_formula_without_random_effect(data):
         simlab.lmer("y ~ x", data)
 
 
-def test_random_slope_not_supported_by_exact_engine(data):
-    with pytest.raises(ValueError, match=r"\(x \| group\) is not supported yet.*engine='statsmodels'"):
-        simlab.lmer("y ~ x + (x | group)", data)
+def test_no_more_observations_than_random_effects(data):
+    """lme4: 'number of observations (=40) <= number of random effects (=40)'."""
+    two_each = data.groupby("group").head(2)
+    with pytest.raises(ValueError, match=r"number of observations \(40\) <= number of random "
+                                         r"effects \(40 = 2 per group x 20 groups\)"):
+        simlab.lmer("y ~ x + (1 + x | group)", two_each)
+
+
+def test_a_slope_constant_within_every_group(data):
+    level = data["group"].astype(float) / 7
+    with pytest.raises(ValueError, match=r"random slope\(s\) \['w'\] are constant within every "
+                                         r"level of 'group'.*fixed part only"):
+        simlab.lmer("y ~ x + w + (1 + w | group)", data.assign(w=level))
+
+
+def test_a_factor_in_the_random_part(data):
+    kind = np.where(data["x"] > 0, "high", "low")
+    with pytest.raises(ValueError, match=r"random part uses the factor column\(s\) \['f'\].*numeric"):
+        simlab.lmer("y ~ x + (1 + f | group)", data.assign(f=kind))
+
+
+@pytest.mark.parametrize("random", ["(1 | group) + (1 | other)", "(1 | other) + (x | group)"])
+def test_two_grouping_factors(data, random):
+    other = np.arange(len(data)) % 3
+    with pytest.raises(ValueError, match=r"grouping factors \[.*\]; simlab fits one grouping "
+                                         r"factor, so crossed or nested"):
+        simlab.lmer(f"y ~ x + {random}", data.assign(other=other))
+
+
+@pytest.mark.parametrize("group", ["group/other", "group:other"])
+def test_nested_grouping_is_named(data, group):
+    with pytest.raises(ValueError, match="nested or crossed grouping"):
+        simlab.lmer(f"y ~ x + (1 | {group})", data.assign(other=np.arange(len(data)) % 3))
+
+
+def test_several_terms_each_need_one_column(data):
+    with pytest.raises(ValueError, match=r"each must have one column; write one term with a full "
+                                         r"covariance, \(1 \+ x \| group\), or independent"):
+        simlab.lmer("y ~ x + z + (1 + x | group) + (0 + z | group)", data.assign(z=data["x"] ** 2))
+
+
+def test_a_random_term_twice(data):
+    with pytest.raises(ValueError, match=r"name the effect\(s\) \['\(Intercept\)'\] twice"):
+        simlab.lmer("y ~ x + (1 | group) + (1 | group)", data)
+
+
+def test_statsmodels_refuses_independent_slopes(data):
+    """statsmodels fitted (x || g) as the correlated (x | g): a different model, silently."""
+    for random in ["(1 + x || group)", "(1 | group) + (0 + x | group)"]:
+        with pytest.raises(ValueError, match="engine='statsmodels' fits a full covariance"):
+            simlab.lmer(f"y ~ x + {random}", data, engine="statsmodels")
 
 
 def test_rank_deficient_fixed_effects(data):
@@ -116,11 +164,6 @@ def test_data_must_be_a_dataframe(data):
 def test_unknown_engine(data):
     with pytest.raises(ValueError, match="engine must be one of"):
         simlab.lmer("y ~ x + (1 | group)", data, engine="lme4")
-
-
-def test_two_grouping_factors(data):
-    with pytest.raises(ValueError, match="only one grouping factor"):
-        simlab.lmer("y ~ x + (1 | group) + (1 | x)", data)
 
 
 def test_input_data_is_not_modified(data):

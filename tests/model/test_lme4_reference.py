@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simlab.model.result import ml_deviance_at
+from simlab.model.engine import ml_deviance_at
 
 RTOL = 1e-6
 CI_RTOL = 1e-4

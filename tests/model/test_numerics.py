@@ -108,7 +108,7 @@ def test_offset_in_y_leaves_the_fit_unchanged(base, offset):
     shifted = base.assign(y=base["y"] + offset)
     fit = simlab.lmer(FORMULA, shifted)
     assert fit.converged
-    assert fit.theta == pytest.approx(ref.theta, rel=1e-9)
+    assert fit.theta[0] == pytest.approx(ref.theta[0], rel=1e-9)
     assert fit.reml_criterion == pytest.approx(ref.reml_criterion, abs=1e-8)
     assert fit.fixef["estimate"]["x"] == pytest.approx(ref.fixef["estimate"]["x"], rel=1e-9)
     assert fit.fixef["estimate"]["(Intercept)"] == pytest.approx(
@@ -132,7 +132,7 @@ def test_offset_in_x_leaves_the_engine_unchanged(base, offset):
 def test_offset_in_x_through_lmer(base):
     ref = simlab.lmer(FORMULA, base)
     fit = simlab.lmer(FORMULA, base.assign(x=base["x"] + 1e6))
-    assert fit.theta == pytest.approx(ref.theta, rel=1e-9)
+    assert fit.theta[0] == pytest.approx(ref.theta[0], rel=1e-9)
     assert fit.reml_criterion == pytest.approx(ref.reml_criterion, abs=1e-8)
 
 
@@ -147,9 +147,9 @@ def test_criterion_at_least_as_low_as_the_exact_optimum(base, case):
     data = base.assign(y=base["y"] + 1e6) if case == "y+1e6" else base.assign(x=base["x"] + 1e6)
     fit = simlab.lmer(FORMULA, data)
     y, X, groups = arrays(data)
-    _, best = decimal_optimum(y, X, groups, fit.theta / 2, fit.theta * 2)
+    _, best = decimal_optimum(y, X, groups, fit.theta[0] / 2, fit.theta[0] * 2)
     assert fit.reml_criterion <= best + 1e-8
-    assert decimal_criterion(y, X, groups, fit.theta) == pytest.approx(fit.reml_criterion, abs=1e-8)
+    assert decimal_criterion(y, X, groups, fit.theta[0]) == pytest.approx(fit.reml_criterion, abs=1e-8)
 
 
 # ----- item 3: large and tiny theta -----------------------------------------
@@ -161,8 +161,8 @@ def test_large_theta_is_found_beyond_any_cap(sigma, seed):
         fit = simlab.lmer(FORMULA, data)
     assert fit.converged and not fit.messages
     y, X, groups = arrays(data)
-    theta, best = decimal_optimum(y, X, groups, fit.theta / 3, fit.theta * 3)
-    assert fit.theta == pytest.approx(theta, rel=1e-5)
+    theta, best = decimal_optimum(y, X, groups, fit.theta[0] / 3, fit.theta[0] * 3)
+    assert fit.theta[0] == pytest.approx(theta, rel=1e-5)
     assert fit.reml_criterion <= best + 1e-7
     assert fit.tau == pytest.approx(1.0, rel=0.3) and fit.sigma == pytest.approx(sigma, rel=0.3)
 
@@ -171,7 +171,7 @@ def test_large_theta_is_found_beyond_any_cap(sigma, seed):
 def test_small_theta_is_found(tau):
     data = simlab.simulate(200, 6, tau, 1.0, seed=6)
     fit = simlab.lmer(FORMULA, data)
-    assert fit.converged and 0 < fit.theta < 0.1
+    assert fit.converged and 0 < fit.theta[0] < 0.1
     assert_exact_optimum(fit, data, rel=1e-5, slack=1e-8)
 
 
@@ -179,8 +179,8 @@ def assert_exact_optimum(fit, data: pd.DataFrame, *, rel: float, slack: float) -
     """The fit's theta is the decimal reference's optimum near it, and its criterion is at
     least as low (up to ``slack``)."""
     y, X, groups = arrays(data)
-    theta, best = decimal_optimum(y, X, groups, fit.theta / 3, fit.theta * 3)
-    assert fit.theta == pytest.approx(theta, rel=rel)
+    theta, best = decimal_optimum(y, X, groups, fit.theta[0] / 3, fit.theta[0] * 3)
+    assert fit.theta[0] == pytest.approx(theta, rel=rel)
     assert fit.reml_criterion <= best + slack
 
 
@@ -269,7 +269,7 @@ def test_lmer_tables_are_invariant(base, y_shift, y_log_scale, x_shift, x_log_sc
     a, b = 10.0 ** y_log_scale, 10.0 ** x_log_scale
     ref = simlab.lmer(FORMULA, base)
     new = simlab.lmer(FORMULA, base.assign(y=a * (base["y"] + y_shift), x=b * (base["x"] + x_shift)))
-    assert new.theta == pytest.approx(ref.theta, rel=1e-6)
+    assert new.theta[0] == pytest.approx(ref.theta[0], rel=1e-6)
     n, p = 240, 2
     assert new.reml_criterion == pytest.approx(
         ref.reml_criterion + 2 * (n - p) * np.log(a) + 2 * np.log(b), abs=1e-6 * abs(ref.reml_criterion))
@@ -290,8 +290,8 @@ def test_statsmodels_engine_agrees_on_offset_data(base, offset):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         other = simlab.lmer(FORMULA, shifted, engine="statsmodels")
-    assert exact.theta == pytest.approx(other.theta, rel=1e-4)
+    assert exact.theta[0] == pytest.approx(other.theta[0], rel=1e-4)
     # statsmodels works on the raw data, so its criterion carries ~1e-8 of rounding
     assert exact.reml_criterion == pytest.approx(other.reml_criterion, abs=1e-6)
     y, X, groups = arrays(shifted)
-    assert exact.reml_criterion == pytest.approx(decimal_criterion(y, X, groups, exact.theta), abs=1e-9)
+    assert exact.reml_criterion == pytest.approx(decimal_criterion(y, X, groups, exact.theta[0]), abs=1e-9)

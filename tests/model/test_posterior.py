@@ -135,7 +135,7 @@ def test_penalized_rss_is_lme4_pwrss(fit_name, request):
     """pwrss = |y - X beta - Z b|^2 + |b / theta|^2 (lme4's definition, u = b / theta)."""
     fit = request.getfixturevalue(fit_name)
     b = fit.estimates.modes[:, 0]
-    direct = fit.residuals @ fit.residuals + b @ b / fit.theta ** 2
+    direct = fit.residuals @ fit.residuals + b @ b / fit.theta[0] ** 2
     assert penalized_rss(fit) == pytest.approx(direct, rel=1e-10)
     n, p = fit.design.X.shape
     assert penalized_rss(fit) / (n - p if fit.reml else n) == pytest.approx(fit.sigma ** 2)

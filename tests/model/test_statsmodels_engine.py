@@ -20,7 +20,7 @@ from scipy import stats
 
 import simlab
 from simlab.model import statsmodels_engine
-from simlab.model.result import ml_deviance_at, ml_deviance_general
+from simlab.model.engine import ml_deviance_at, ml_deviance_general
 
 RTOL = 1e-6
 CRIT_RTOL = 1e-10
@@ -92,8 +92,8 @@ def test_variance_components_agree(engine_pair):
     exact, sm, _ = engine_pair
     assert list(sm.varcomp["group"]) == list(exact.varcomp["group"])
     np.testing.assert_allclose(sm.varcomp["variance"], exact.varcomp["variance"], rtol=RTOL)
-    np.testing.assert_allclose([sm.sigma, sm.tau, sm.theta, sm.icc],
-                               [exact.sigma, exact.tau, exact.theta, exact.icc], rtol=RTOL)
+    np.testing.assert_allclose([sm.sigma, sm.tau, sm.theta[0], sm.icc],
+                               [exact.sigma, exact.tau, exact.theta[0], exact.icc], rtol=RTOL)
 
 
 def test_random_effects_agree(engine_pair):
@@ -184,10 +184,12 @@ def test_random_slope_deviance(slope_fit, slope_ml_fit, sleep_fit):
         ml_deviance_at(sleep_fit.design, resid, sleep_fit.tau, sleep_fit.sigma), rel=1e-12)
 
 
-@pytest.mark.parametrize("method", ["profile", "boot"])
-def test_random_slope_profile_and_boot_refused(slope_fit, method):
-    with pytest.raises(ValueError, match="needs a random-intercept model.*method='wald'"):
-        slope_fit.confint(method, nsim=10, seed=1)
+def test_random_slope_bootstrap_of_a_statsmodels_fit(slope_fit):
+    """Replicates are drawn from statsmodels' estimates and refitted by the exact engine."""
+    ci = slope_fit.confint("boot", nsim=20, seed=1)
+    assert list(ci.index) == ["sd_(Intercept)|Subject", "cor_Days.(Intercept)|Subject",
+                              "sd_Days|Subject", "sigma", "(Intercept)", "Days"]
+    assert (ci["lower"] < ci["upper"]).all() and (ci["lower"].iloc[[0, 2, 3]] > 0).all()
 
 
 def test_random_slope_wald(slope_fit):
@@ -232,7 +234,7 @@ def test_singular_fit_both_engines(singular_data, reml):
         assert all(issubclass(w.category, simlab.SingularFitWarning) for w in record)
     exact, sm = fits["exact"], fits["statsmodels"]
     assert exact.singular and sm.singular
-    assert sm.theta < statsmodels_engine.SINGULAR_TOL
+    assert sm.theta[0] < statsmodels_engine.SINGULAR_TOL
     assert any("singular" in message for message in sm.messages)
     assert sm.estimates.criterion == pytest.approx(exact.estimates.criterion, rel=1e-9)
     np.testing.assert_allclose(sm.fixef["estimate"], exact.fixef["estimate"], rtol=RTOL, atol=1e-12)
@@ -300,3 +302,19 @@ def test_relative_cholesky_diagonal(matrix, expected):
                                atol=1e-12)
     np.testing.assert_allclose(statsmodels_engine.relative_cholesky_diagonal(4 * matrix, 2.0),
                                expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("formula, kind", [
+    ("Reaction ~ Days + (Days | Subject)", "sleepstudy"),
+    ("gpa ~ occasion + (1 + occasion | student)", "gpa"),
+])
+def test_slope_models_agree_with_the_exact_engine(request, formula, kind):
+    """Issue 11: the cross-check engine agrees to 1e-5 on the slope models it can fit."""
+    data = request.getfixturevalue(f"{kind}_data")
+    exact = simlab.lmer(formula, data)
+    sm = simlab.lmer(formula, data, engine="statsmodels")
+    assert sm.reml_criterion == pytest.approx(exact.reml_criterion, rel=1e-8)
+    np.testing.assert_allclose(sm.fixef["estimate"], exact.fixef["estimate"], rtol=1e-5)
+    np.testing.assert_allclose(sm.fixef["se"], exact.fixef["se"], rtol=1e-5)
+    np.testing.assert_allclose(sm.varcorr()["sdcor"], exact.varcorr()["sdcor"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(sm.theta, exact.theta, rtol=1e-4, atol=1e-5)

@@ -18,7 +18,7 @@ def summary():
     rows = [{"n_groups": g, "tau": t, "cell": c, "parameter": p}
             for c, (g, t) in enumerate([(5, 0.1), (10, 0.1), (20, 0.1), (5, 1.0), (10, 1.0),
                                         (20, 1.0)])
-            for p in ("x", "sigma")]
+            for p in ("sd_(Intercept)|group", "x")]   # lme4's confint names and order
     out = pd.DataFrame(rows)
     for m in ("bias", "coverage_wald"):
         out[m] = rng.normal(size=len(out))
@@ -102,8 +102,8 @@ def test_plot_sweep_col_returns_one_axes_per_level(summary):
     assert len(axes) == 2
     assert all(isinstance(a, matplotlib.axes.Axes) for a in axes)
     assert [len(a.containers) for a in axes] == [2, 2]
-    assert "parameter = x" in axes[0].get_title()
-    assert "parameter = sigma" in axes[1].get_title()
+    assert "parameter = sd_(Intercept)|group" in axes[0].get_title()   # in the summary's order
+    assert "parameter = x" in axes[1].get_title()
     with pytest.raises(ValueError, match="levels"):
         plot_sweep(summary, "bias", x="n_groups", col="parameter", ax=[plt.subplots()[1]])
 

@@ -2,12 +2,22 @@
 
 Each replicate ``rep`` of cell ``c`` is simulated from
 ``numpy.random.SeedSequence([seed, c, rep])``, so its data do not depend on
-which chunk, process or machine runs it. The replicates' per-group sums are
-stacked along :class:`~simlab.model.profiled.GroupSums`' replicate axis and
-``y ~ x (+ z) + (1 | group)`` is fitted by REML for all of them in one call
-of :func:`~simlab.model.profiled.fit_theta`, the same exact engine as
-:func:`simlab.lmer`; profile intervals come from the vectorised
-:func:`~simlab.model.profile.profile_bounds`.
+which chunk, process or machine runs it.
+
+- A random-intercept cell: the replicates' per-group sums are stacked along
+  :class:`~simlab.model.profiled.GroupSums`' replicate axis and
+  ``y ~ x (+ z) + (1 | group)`` is fitted by REML for all of them in one
+  call of :func:`~simlab.model.profiled.fit_theta`, the same exact engine as
+  :func:`simlab.lmer`; profile intervals come from the vectorised
+  :func:`~simlab.model.profile.profile_bounds`.
+- A random-slope cell (``tau_slope``): ``y ~ x (+ z) + (1 + x | group)`` is
+  fitted by REML with :func:`simlab.model.relcov.fit`, the engine of
+  :func:`simlab.lmer`, one replicate at a time (see
+  :func:`fit_cross_products`); Wald intervals for the fixed effects and,
+  where :mod:`simlab.model.relcov_profile` exists, profile intervals.
+
+Columns follow :func:`simlab.model.parameters.parameter_names` (lme4's
+``confint`` rows): the variance parameters, ``sigma``, the fixed effects.
 
 A replicate whose simulation or fit fails keeps its rows, with NaN values and
 the reason in ``error``: failures are outcomes, never dropped or redrawn. A failure
@@ -16,21 +26,25 @@ aborts the chunk, which is then recomputed when the sweep resumes.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib.util
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
+from simlab.model import relcov
 from simlab.model.profile import profile_bounds
 from simlab.model.profiled import GroupSums, fit_theta
 from simlab.simulate import simulate
 
-from .grid import Cell
+from .grid import Cell, Grid
 
-__all__ = ["CI_METHODS", "ENVIRONMENT_ERRORS", "Chunk", "fit_reps", "fit_sums", "rep_seed", "rep_sums",
-           "run_chunk", "simulate_rep"]
+__all__ = ["CI_METHODS", "ENVIRONMENT_ERRORS", "Chunk", "check_methods", "fit_cross_products",
+           "fit_reps", "fit_sums", "rep_cross_products", "rep_seed", "rep_sums", "run_chunk",
+           "simulate_rep"]
 
 #: Interval methods a sweep can compute, in column order.
 CI_METHODS = ("wald", "profile")
@@ -76,13 +90,10 @@ def simulate_rep(cell: Cell, seed: int, rep: int) -> pd.DataFrame:
     return simulate(**cell.params, seed=rep_seed(seed, cell.index, rep))
 
 
-def rep_sums(data: pd.DataFrame) -> GroupSums:
-    """Per-group sums of ``y ~ x (+ z) + (1 | group)`` for one simulated data set.
+def _rep_arrays(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(y, X, group codes 0.., rows per group)`` of one simulated data set.
 
-    Raises
-    ------
-    ValueError
-        If every group has a single observation (as :func:`simlab.lmer` does).
+    X is ``1, x`` (and ``z``).
     """
     # One conversion of the whole frame: pandas' per-column access costs more than the sums.
     table = dict(zip(data.columns, data.to_numpy(dtype=float).T))
@@ -92,38 +103,160 @@ def rep_sums(data: pd.DataFrame) -> GroupSums:
         raise ValueError("every group has a single observation, so tau and sigma "
                          "cannot be told apart")
     covariates = [table[name] for name in ("x", "z") if name in table]
-    X = np.column_stack([np.ones(groups.size), *covariates])
-    return GroupSums.from_arrays(table["y"], X, groups, counts.size)
+    return table["y"], np.column_stack([np.ones(groups.size), *covariates]), groups, counts
+
+
+def rep_sums(data: pd.DataFrame) -> GroupSums:
+    """Per-group sums of ``y ~ x (+ z) + (1 | group)`` for one simulated data set.
+
+    Raises
+    ------
+    ValueError
+        If every group has a single observation (as :func:`simlab.lmer` does).
+    """
+    y, X, groups, counts = _rep_arrays(data)
+    return GroupSums.from_arrays(y, X, groups, counts.size)
+
+
+def rep_cross_products(data: pd.DataFrame) -> relcov.CrossProducts:
+    """Cross products of ``y ~ x (+ z) + (1 + x | group)`` for one simulated data set.
+
+    Raises
+    ------
+    ValueError
+        If every group has a single observation, or there are no more rows
+        than random effects (lme4: "number of observations <= number of
+        random effects").
+    """
+    y, X, groups, counts = _rep_arrays(data)
+    if groups.size <= 2 * counts.size:
+        raise ValueError(f"number of observations ({groups.size}) <= number of random effects "
+                         f"({2 * counts.size}): a random intercept and slope per group leave "
+                         "no residual to estimate sigma")
+    return relcov.CrossProducts.from_arrays(y, X, X[:, :2], groups, counts.size)
+
+
+def _estimates(variance: np.ndarray, beta: np.ndarray, se: np.ndarray, ci: Sequence[str],
+               level: float) -> dict[str, np.ndarray]:
+    """``estimate``, ``se`` and Wald bounds (R, P) in lme4's order: variance parameters
+    (``sigma`` last), then the fixed effects; se and Wald bounds NaN for the variances."""
+    no_se = np.full(variance.shape, np.nan)
+    out = {"estimate": np.hstack([variance, beta]), "se": np.hstack([no_se, se])}
+    if "wald" in ci:
+        half = special.ndtri(0.5 + level / 2) * se
+        out["lower_wald"] = np.hstack([no_se, beta - half])
+        out["upper_wald"] = np.hstack([no_se, beta + half])
+    return out
 
 
 def fit_sums(sums: GroupSums, ci: Sequence[str], level: float) -> dict[str, np.ndarray]:
-    """REML fit and intervals of every replicate in ``sums``.
+    """REML fit of ``(1 | group)`` and intervals of every replicate in ``sums``.
 
     Returns
     -------
     dict of str to ndarray
-        ``estimate`` and ``se`` of shape (R, P), with columns the fixed
-        effects, then ``sd_(Intercept)`` and ``sigma`` (se NaN for those two);
-        ``lower_<m>`` and ``upper_<m>`` (R, P) for each method ``m`` in
-        ``ci``; ``singular`` and ``converged`` (R,).
+        ``estimate`` and ``se`` of shape (R, P), with columns in lme4's
+        ``confint`` order: ``sd_(Intercept)|group``, ``sigma`` (se NaN for
+        those two), then the fixed effects; ``lower_<m>`` and ``upper_<m>``
+        (R, P) for each method ``m`` in ``ci``; ``singular`` and
+        ``converged`` (R,).
     """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         fit = fit_theta(sums, reml=True)
         se = fit.sigma[:, None] * np.sqrt(np.diagonal(fit.a_inv, axis1=1, axis2=2))
-        no_se = np.full((se.shape[0], 2), np.nan)
-        out = {"estimate": np.column_stack([fit.beta, fit.tau, fit.sigma]),
-               "se": np.hstack([se, no_se]),
-               "singular": fit.singular, "converged": fit.converged}
-        if "wald" in ci:
-            half = special.ndtri(0.5 + level / 2) * se
-            out["lower_wald"] = np.hstack([fit.beta - half, no_se])
-            out["upper_wald"] = np.hstack([fit.beta + half, no_se])
+        out = _estimates(np.column_stack([fit.tau, fit.sigma]), fit.beta, se, ci, level)
+        out.update(singular=fit.singular, converged=fit.converged)
         if "profile" in ci:
-            bounds = profile_bounds(sums, level)
-            # profile_bounds orders (sd, sigma, fixed...); the sweep puts fixed effects first.
-            out["lower_profile"] = np.roll(bounds.lower, -2, axis=1)
-            out["upper_profile"] = np.roll(bounds.upper, -2, axis=1)
+            bounds = profile_bounds(sums, level)   # lme4's order, as the columns
+            out["lower_profile"], out["upper_profile"] = bounds.lower, bounds.upper
     return out
+
+
+#: The relative covariance factor of ``(1 + x | group)``: one correlated 2 x 2 block.
+SLOPE_LAYOUT = relcov.ThetaLayout.full(2)
+
+
+def fit_cross_products(items: Sequence[relcov.CrossProducts], ci: Sequence[str],
+                       level: float) -> dict[str, np.ndarray]:
+    """REML fit of ``(1 + x | group)`` and intervals of every replicate in ``items``.
+
+    Each replicate is fitted by :func:`simlab.model.relcov.fit`, the engine
+    of :func:`simlab.lmer`. One call per replicate: ``relcov.fit``
+    vectorises over replicates that share one design (the replicate axis of
+    ``y``, as in a parametric bootstrap), while every replicate of a sweep
+    draws its own ``x``. This is the one place to make a single call per
+    chunk once :class:`~simlab.model.relcov.CrossProducts` holds a design
+    per replicate.
+
+    Returns
+    -------
+    dict of str to ndarray
+        As :func:`fit_sums`, with the columns ``sd_(Intercept)|group``,
+        ``cor_x.(Intercept)|group`` (NaN where an sd is 0), ``sd_x|group``,
+        ``sigma``, then the fixed effects.
+
+    Profile intervals (lme4's, on the ML deviance) come from
+    :func:`simlab.model.relcov_profile.profile_bounds`, as in
+    :meth:`simlab.LmerResult.confint`.
+
+    Raises
+    ------
+    ValueError
+        For ``"profile"`` in ``ci`` when this simlab has no profile intervals
+        for random slopes (:mod:`simlab.model.relcov_profile`).
+    """
+    _check_slope_methods(ci)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        fits = [relcov.fit(cp, SLOPE_LAYOUT, reml=True) for cp in items]
+
+        def joined(name: str) -> np.ndarray:
+            return np.concatenate([getattr(fit, name) for fit in fits])
+
+        sd, corr, vcov = joined("sd"), joined("corr"), joined("vcov")
+        variance = np.column_stack([sd[:, 0], corr[:, 1, 0], sd[:, 1], joined("sigma")])
+        se = np.sqrt(np.diagonal(vcov, axis1=1, axis2=2))
+        out = _estimates(variance, joined("beta"), se, ci, level)
+        if "profile" in ci:
+            profiles = [_slope_profile()(cp, SLOPE_LAYOUT, level) for cp in items]
+            out["lower_profile"] = np.concatenate([bounds.lower for bounds in profiles])
+            out["upper_profile"] = np.concatenate([bounds.upper for bounds in profiles])
+    out.update(singular=joined("singular"), converged=joined("converged"))
+    return out
+
+
+def _slope_profile() -> Callable | None:
+    """:func:`simlab.model.relcov_profile.profile_bounds`, or None in a simlab without it."""
+    if importlib.util.find_spec("simlab.model.relcov_profile") is None:
+        return None
+    from simlab.model.relcov_profile import profile_bounds as relcov_profile_bounds
+
+    return relcov_profile_bounds
+
+
+def slope_ci_methods() -> tuple[str, ...]:
+    """Interval methods a sweep can compute for random slopes."""
+    return CI_METHODS if _slope_profile() is not None else ("wald",)
+
+
+def _check_slope_methods(ci: Sequence[str]) -> None:
+    missing = [m for m in ci if m not in slope_ci_methods()]
+    if missing:
+        raise ValueError(f"{' and '.join(missing)} intervals for random slopes in sweeps are "
+                         "not available yet; use ci=(\"wald\",) for a grid with tau_slope "
+                         "(in a sweep config: ci = [\"wald\"]).")
+
+
+def check_methods(grid: Grid, ci: Sequence[str]) -> None:
+    """Refuse interval methods that some cell of ``grid`` cannot compute, before any work.
+
+    Raises
+    ------
+    ValueError
+        If ``ci`` asks for profile intervals, a cell has random slopes and
+        this simlab has no :mod:`simlab.model.relcov_profile`.
+    """
+    if any(cell.random_slope for cell in grid.cells):
+        _check_slope_methods(ci)
 
 
 def _empty(n_reps: int, n_params: int, ci: Sequence[str]) -> dict[str, np.ndarray]:
@@ -148,9 +281,36 @@ def _describe(stage: str, err: Exception) -> str:
     return f"{stage}: {type(err).__name__}: {err}"
 
 
-def fit_reps(sums: Sequence[GroupSums], n_params: int, ci: Sequence[str],
-             level: float) -> tuple[dict[str, np.ndarray], list[str]]:
+@dataclass(frozen=True)
+class _Engine:
+    """How one kind of cell is prepared, stacked and fitted (functions looked up at call time)."""
+
+    prepare: Callable[[pd.DataFrame], Any]
+    stack: Callable[[list], Any]
+    fit: Callable[[Any, Sequence[str], float], dict]
+
+
+_INTERCEPT = _Engine(prepare=lambda data: rep_sums(data),
+                     stack=lambda items: GroupSums.stack(items),
+                     fit=lambda items, ci, level: fit_sums(items, ci, level))
+_SLOPE = _Engine(prepare=lambda data: rep_cross_products(data), stack=list,
+                 fit=lambda items, ci, level: fit_cross_products(items, ci, level))
+
+
+def _engine(cell: Cell) -> _Engine:
+    return _SLOPE if cell.random_slope else _INTERCEPT
+
+
+def fit_reps(items: Sequence[Any], n_params: int, ci: Sequence[str], level: float,
+             engine: _Engine = _INTERCEPT) -> tuple[dict[str, np.ndarray], list[str]]:
     """Fit replicates in one batch; if the batch fails, one by one to isolate failures.
+
+    Parameters
+    ----------
+    items : sequence
+        One replicate's :class:`~simlab.model.profiled.GroupSums` each (the
+        default engine), or :class:`~simlab.model.relcov.CrossProducts` for
+        random slopes.
 
     Returns
     -------
@@ -159,19 +319,19 @@ def fit_reps(sums: Sequence[GroupSums], n_params: int, ci: Sequence[str],
     errors : list of str
         ``""`` for each fitted replicate, else the reason.
     """
-    out, errors = _empty(len(sums), n_params, ci), [""] * len(sums)
-    if not sums:
+    out, errors = _empty(len(items), n_params, ci), [""] * len(items)
+    if not items:
         return out, errors
     try:
-        _assign(out, slice(None), fit_sums(GroupSums.stack(list(sums)), ci, level))
+        _assign(out, slice(None), engine.fit(engine.stack(list(items)), ci, level))
         return out, errors
     except ENVIRONMENT_ERRORS:
         raise
     except Exception:  # noqa: BLE001 - refit one by one below to find the culprits
         pass
-    for i, one in enumerate(sums):
+    for i, one in enumerate(items):
         try:
-            _assign(out, slice(i, i + 1), fit_sums(one, ci, level))
+            _assign(out, slice(i, i + 1), engine.fit(engine.stack([one]), ci, level))
         except ENVIRONMENT_ERRORS:
             raise
         except Exception as err:  # noqa: BLE001 - a failed fit is an outcome
@@ -188,21 +348,28 @@ def run_chunk(chunk: Chunk) -> pd.DataFrame:
         The sweep's long format (see :func:`simlab.study.sweep`), sorted by
         rep, then parameter.
     """
-    n_params = len(chunk.cell.parameters)
+    cell = chunk.cell
+    engine = _engine(cell)
+    if cell.random_slope:
+        _check_slope_methods(chunk.ci)
+    n_params = len(cell.parameters)
     results = _empty(len(chunk.reps), n_params, chunk.ci)
     errors = [""] * len(chunk.reps)
-    sums = {}
+    prepared = {}
     for i, rep in enumerate(chunk.reps):
         try:
-            sums[i] = rep_sums(simulate_rep(chunk.cell, chunk.seed, rep))
+            prepared[i] = engine.prepare(simulate_rep(cell, chunk.seed, rep))
         except ENVIRONMENT_ERRORS:
             raise
         except Exception as err:  # noqa: BLE001 - a failed simulation is an outcome
             errors[i] = _describe("simulate", err)
-    fitted, fit_errors = fit_reps(list(sums.values()), n_params, chunk.ci, chunk.level)
-    _assign(results, list(sums), fitted)
-    for i, error in zip(sums, fit_errors):
-        bad = not error and not np.isfinite(results["estimate"][i]).all()
+    fitted, fit_errors = fit_reps(list(prepared.values()), n_params, chunk.ci, chunk.level,
+                                  engine)
+    _assign(results, list(prepared), fitted)
+    # A correlation is undefined (NaN) where an sd is 0; everything else must be finite.
+    needed = np.array([not name.startswith("cor_") for name in cell.parameters])
+    for i, error in zip(prepared, fit_errors):
+        bad = not error and not np.isfinite(results["estimate"][i, needed]).all()
         errors[i] = "fit: non-finite estimate" if bad else error
     return chunk_frame(chunk, results, errors)
 

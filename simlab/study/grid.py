@@ -2,7 +2,8 @@
 
 A grid maps :func:`simlab.simulate` parameters to the levels to cross, for
 example ``{"n_groups": [50, 100], "n_per_group": [3, 10], "tau": [.5],
-"sigma": [.25]}``. Cells are numbered ``0 .. n_cells - 1`` in
+"sigma": [.25]}``; ``tau_slope`` (and ``rho``) add random slopes, so those
+cells are analysed with ``y ~ x + (1 + x | group)``. Cells are numbered ``0 .. n_cells - 1`` in
 :func:`itertools.product` order over the keys taken in ``simulate``'s
 signature order (so the order of the dict does not matter); the cell number
 is part of every replicate's seed.
@@ -23,14 +24,17 @@ from typing import Any
 import numpy as np
 
 from simlab._checks import is_int
-from simlab.simulate import check_settings, simulate
+from simlab.model.parameters import parameter_names
+from simlab.simulate import Settings, check_settings, simulate
 
-__all__ = ["Cell", "Grid", "GRID_KEYS", "check_results_memory", "make_grid"]
+__all__ = ["Cell", "Grid", "GRID_KEYS", "GROUP", "check_results_memory", "make_grid"]
 
 _SIGNATURE = inspect.signature(simulate).parameters
 #: The simulate parameters a grid may vary (the sweep sets ``seed`` itself).
 GRID_KEYS = tuple(name for name in _SIGNATURE if name not in ("seed", "rng"))
 _REQUIRED = ("n_groups", "n_per_group")
+#: The grouping column of simulated data, as it appears in the parameter names.
+GROUP = "group"
 
 
 @dataclass(frozen=True)
@@ -44,13 +48,21 @@ class Cell:
     params : dict
         Keyword arguments for :func:`simlab.simulate` (without ``seed``).
     parameters : tuple of str
-        Names of the estimated parameters, in output order: the fixed
-        effects ``(Intercept)``, ``x`` (and ``z``), then ``sd_(Intercept)``
-        and ``sigma``.
+        Names of the estimated parameters in lme4's ``confint`` order
+        (:func:`simlab.model.parameters.parameter_names`):
+        ``sd_(Intercept)|group``, with random slopes
+        ``cor_x.(Intercept)|group`` and ``sd_x|group``, then ``sigma`` and
+        the fixed effects ``(Intercept)``, ``x`` (and ``z``).
     truth : tuple of float
-        True value of each parameter, in the same order.
+        True value of each parameter, in the same order: ``tau``, ``rho``
+        (NaN when ``tau`` or ``tau_slope`` is 0: no correlation is defined),
+        ``tau_slope``, ``sigma``, ``intercept``, ``slope``, ``cluster_effect``.
     labels : dict
         The value of every grid column for this cell, as stored in results.
+    fixed_terms, random_terms : tuple of str
+        R's names of the fixed-effect columns and of the random effects per
+        group: ``("(Intercept)",)``, or ``("(Intercept)", "x")`` for a cell
+        with ``tau_slope``.
     """
 
     index: int
@@ -58,6 +70,13 @@ class Cell:
     parameters: tuple[str, ...]
     truth: tuple[float, ...]
     labels: dict
+    fixed_terms: tuple[str, ...] = ("(Intercept)", "x")
+    random_terms: tuple[str, ...] = ("(Intercept)",)
+
+    @property
+    def random_slope(self) -> bool:
+        """Whether the cell simulates (and fits) a random slope for ``x``."""
+        return len(self.random_terms) > 1
 
 
 @dataclass(frozen=True)
@@ -105,7 +124,8 @@ def make_grid(spec: Mapping) -> Grid:
         A tuple is a list of levels, except for ``n_per_group``, where a
         tuple ``(min, max)`` is one level: group sizes drawn from that range.
         ``n_groups`` and ``n_per_group`` are required, and every cell needs
-        ``tau`` and ``sigma`` or ``icc`` and ``total_var``.
+        ``tau`` and ``sigma`` or ``icc`` and ``total_var``; ``tau_slope``
+        (None for no random slope) and ``rho`` are optional.
 
     Returns
     -------
@@ -183,17 +203,23 @@ def _label(value: Any, dtype: str) -> Any:
 def _cell(index: int, params: dict, dtypes: dict) -> Cell:
     """Check one combination and work out its parameters and true values."""
     try:
-        tau, sigma = _check_params(params)
+        settings = _check_params(params)
     except (TypeError, ValueError) as err:
         raise type(err)(f"grid cell {index} {params}: {err}") from None
-    fixed = {"(Intercept)": params.get("intercept", _SIGNATURE["intercept"].default),
-             "x": params.get("slope", _SIGNATURE["slope"].default)}
-    if params.get("cluster_effect") is not None:
-        fixed["z"] = params["cluster_effect"]
-    names = (*fixed, "sd_(Intercept)", "sigma")
-    truth = tuple(float(v) for v in (*fixed.values(), tau, sigma))
+    fixed = {"(Intercept)": settings.intercept, "x": settings.slope}
+    if settings.cluster_effect is not None:
+        fixed["z"] = settings.cluster_effect
+    variances = [settings.tau]
+    random_terms = ("(Intercept)",)
+    if settings.tau_slope is not None:
+        random_terms = ("(Intercept)", "x")
+        defined = settings.tau > 0 and settings.tau_slope > 0
+        variances += [settings.rho if defined else np.nan, settings.tau_slope]
+    names = tuple(parameter_names(list(fixed), random_terms, GROUP))
+    truth = tuple(float(v) for v in (*variances, settings.sigma, *fixed.values()))
     labels = {key: _label(value, dtypes[key]) for key, value in params.items()}
-    return Cell(index=index, params=params, parameters=names, truth=truth, labels=labels)
+    return Cell(index=index, params=params, parameters=names, truth=truth, labels=labels,
+                fixed_terms=tuple(fixed), random_terms=random_terms)
 
 
 #: Bytes one simulated row takes while a replicate is simulated and summed (a generous bound).
@@ -203,14 +229,19 @@ BYTES_PER_ROW = 64
 BYTES_PER_RESULT_ROW = 256
 
 
-def _check_params(params: dict) -> tuple[float, float]:
-    """Run simulate's own checks on one cell; return its ``(tau, sigma)``."""
+def _check_params(params: dict) -> Settings:
+    """Run simulate's own checks on one cell; return its checked settings."""
     settings = check_settings(**params)
     if settings.largest_group < 2:
         raise ValueError("every group would have a single observation, so tau and sigma "
                          "cannot be told apart; use n_per_group >= 2.")
+    if settings.tau_slope is not None and settings.largest_group < 3:
+        raise ValueError("a random intercept and slope need groups of at least 3 "
+                         "observations (with 2 per group each group's line fits its rows "
+                         "exactly, leaving no residual to estimate sigma); use "
+                         "n_per_group >= 3.")
     _check_memory(settings.max_rows, params)
-    return settings.tau, settings.sigma
+    return settings
 
 
 def _machine_memory() -> int | None:

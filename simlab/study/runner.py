@@ -16,7 +16,7 @@ from joblib import effective_n_jobs
 from simlab._checks import check_level, is_int
 
 from .backends import Executor, make_executor
-from .batch import CI_METHODS, ENVIRONMENT_ERRORS, Chunk, run_chunk
+from .batch import CI_METHODS, ENVIRONMENT_ERRORS, Chunk, check_methods, run_chunk
 from .grid import Grid, check_results_memory, make_grid
 from .store import Manifest, Store
 
@@ -94,10 +94,13 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
     """Simulate and fit ``reps`` replicates in every cell of a full-factorial grid.
 
     Each replicate is simulated by :func:`simlab.simulate` from
-    ``numpy.random.SeedSequence([seed, cell, rep])`` and fitted by REML with
-    ``y ~ x (+ z) + (1 | group)`` in the exact engine of :func:`simlab.lmer`
-    (all replicates of a chunk in one vectorised call). Results are identical
-    whatever ``n_jobs``, ``backend``, ``chunk_size`` or resuming.
+    ``numpy.random.SeedSequence([seed, cell, rep])`` and fitted by REML in
+    the exact engines of :func:`simlab.lmer`: ``y ~ x (+ z) + (1 | group)``
+    (all replicates of a chunk in one vectorised call), or
+    ``y ~ x (+ z) + (1 + x | group)`` in cells with ``tau_slope`` (one
+    engine call per replicate there: each replicate has its own ``x``).
+    Results are identical whatever ``n_jobs``, ``backend``, ``chunk_size``
+    or resuming.
 
     Parameters
     ----------
@@ -105,9 +108,10 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
         ``simulate`` parameter -> list of levels, e.g. ``{"n_groups": [50,
         100], "n_per_group": [3, 10], "tau": [.5], "sigma": [.25]}``. A
         scalar is one level; for ``n_per_group`` a tuple ``(min, max)`` is one
-        level, group sizes drawn from that range. Cells are numbered in
-        :func:`itertools.product` order over the keys in ``simulate``'s
-        signature order.
+        level, group sizes drawn from that range. ``tau_slope`` (None: no
+        random slope) and ``rho`` add correlated random slopes for ``x``.
+        Cells are numbered in :func:`itertools.product` order over the keys
+        in ``simulate``'s signature order.
     reps : int
         Replicates per cell, at least 1.
     seed : int
@@ -126,13 +130,19 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
         chunk, plus ``manifest.json``. Rerunning the same sweep resumes: the
         stored (cell, rep) pairs are skipped, and raising ``reps`` keeps the
         finished ones. A store made by a different grid, seed, ci or level is
-        refused. Every chunk is verified (SHA-256 digest, Parquet page
-        checksums, exactly the (cell, rep) range its name states); a damaged
+        refused, as is a store written by a simlab with another store
+        format (older stores named the parameters differently). Every chunk
+        is verified (SHA-256 digest, Parquet page checksums, exactly the
+        (cell, rep) range its name states); a damaged
         chunk is moved to ``<store>/quarantine/`` with a warning and
         recomputed. The store is locked for the whole sweep: a second sweep
         on it is refused. The return value is then read back from the store.
     ci : sequence of {"wald", "profile"}
         Interval methods; each adds ``lower_<m>`` and ``upper_<m>`` columns.
+        Profile intervals of random-slope cells need
+        :mod:`simlab.model.relcov_profile` (one profile per replicate, many
+        times the cost of the fit); without it a grid with ``tau_slope``
+        needs ``ci=("wald",)``.
     level : float, default 0.95
         Confidence level of the intervals.
     progress : bool, default True
@@ -147,11 +157,17 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
     -------
     pandas.DataFrame
         One row per cell x rep x parameter, sorted by cell, rep and
-        parameter: the grid keys, ``cell``, ``rep``, ``parameter``
-        (``(Intercept)``, ``x``, ``z`` if ``cluster_effect`` is used,
-        ``sd_(Intercept)``, ``sigma``), ``truth``, ``estimate``, ``se`` (Wald
-        se of the fixed effects, NaN for sd and sigma), ``lower_<m>``,
-        ``upper_<m>`` (Wald: NaN for sd and sigma), ``singular``,
+        parameter: the grid keys, ``cell``, ``rep``, ``parameter`` (lme4's
+        ``confint`` names and order, :func:`simlab.model.parameters.parameter_names`:
+        ``sd_(Intercept)|group``, with random slopes
+        ``cor_x.(Intercept)|group`` and ``sd_x|group``, then ``sigma``,
+        ``(Intercept)``, ``x`` and ``z`` if ``cluster_effect`` is used),
+        ``truth`` (``tau``, ``rho``, ``tau_slope``, ``sigma``, the fixed
+        effects; NaN for a correlation when ``tau`` or ``tau_slope`` is 0),
+        ``estimate`` (a correlation is NaN where an sd is estimated as 0),
+        ``se`` (Wald se of the fixed effects, NaN for the variance
+        parameters), ``lower_<m>``, ``upper_<m>`` (Wald: NaN for the
+        variance parameters), ``singular``,
         ``converged`` (nullable booleans, NA when the replicate failed) and
         ``error`` (``""``, or why the replicate's simulation or fit failed;
         failed replicates are kept, never redrawn).
@@ -160,7 +176,9 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
     ------
     TypeError, ValueError
         For any bad argument, before any work: unknown grid key, empty list
-        of levels, n_groups < 2, negative tau or sigma, reps < 1 or not an
+        of levels, n_groups < 2, negative tau or sigma, rho without
+        tau_slope, profile intervals with random slopes where they are not
+        available, reps < 1 or not an
         int, more reps x cells than the results can hold in this machine's
         memory (estimated, never allocated, and refused before anything is
         written), unknown ci method, an empty or unwritable store path, one
@@ -184,6 +202,7 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
     """
     config = SweepConfig.create(reps, seed, ci, level, chunk_size)
     cells = make_grid(grid)
+    check_methods(cells, config.ci)
     check_results_memory(cells, config.reps)
     executor = make_executor(n_jobs, backend, scheduler)
     if not isinstance(progress, bool):

@@ -2,7 +2,8 @@
 
 Layout of a store directory::
 
-    manifest.json                                what was swept: grid, seed, ci, level, versions
+    manifest.json                                what was swept: grid, seed, ci, level, versions,
+                                                 format
     cell-0003_reps-000000-000499.parquet         replicates 0..499 (inclusive) of cell 3
     cell-0003_reps-000000-000499.parquet.sha256  its SHA-256 (``sha256sum -c`` format)
     .lock                                        locked by the one sweep writing the store
@@ -28,6 +29,14 @@ One sweep at a time writes to a store: :meth:`Store.open` takes an OS lock
 refuses a second writer. The kernel drops the lock when its process dies, so
 a crashed sweep never blocks the next one. Stores made before digests were
 recorded (no ``chunk_digests`` in the manifest) are read without them.
+
+The manifest's ``format`` (:data:`STORE_FORMAT`) numbers the layout of the
+rows. A sweep refuses to resume a store of another format, whose chunks
+could not be mixed with its own; reading one still works. Format 1 (stores
+without the field) named the parameters ``(Intercept)``, ``x``,
+``sd_(Intercept)``, ``sigma`` in that order; format 2 uses lme4's
+``confint`` names and order (:func:`simlab.model.parameters.parameter_names`:
+``sd_(Intercept)|group``, ``sigma``, ``(Intercept)``, ``x``).
 """
 from __future__ import annotations
 
@@ -52,7 +61,7 @@ try:
 except ImportError:  # Windows: no advisory locks, one writer is up to the user
     fcntl = None
 
-__all__ = ["MANIFEST", "QUARANTINE", "DamagedChunkError", "Manifest", "Store",
+__all__ = ["MANIFEST", "QUARANTINE", "STORE_FORMAT", "DamagedChunkError", "Manifest", "Store",
            "StoreInUseError", "chunk_name", "directory_path", "read_store"]
 
 MANIFEST = "manifest.json"
@@ -67,6 +76,11 @@ _TEMP_SUFFIX = ".tmp"
 _PACKAGES = ("simlab", "numpy", "pandas", "scipy")
 #: The manifest fields that must match for a run to resume a store.
 IDENTITY = ("grid", "seed", "ci", "level")
+#: The layout of the rows this simlab writes (see the module docstring); manifests without
+#: a ``format`` are format 1.
+STORE_FORMAT = 2
+_FORMATS = {1: "parameters named (Intercept), x, sd_(Intercept), sigma, fixed effects first",
+            2: "parameters named as lme4's confint: sd_(Intercept)|group, sigma, (Intercept), x"}
 
 
 def _versions() -> dict[str, str]:
@@ -101,6 +115,9 @@ class Manifest:
     chunk_digests : bool
         Whether every chunk has a SHA-256 sidecar (False for stores made
         before simlab recorded them; their chunks are checked without).
+    format : int
+        The layout of the rows (:data:`STORE_FORMAT` for new stores; 1 for
+        manifests written before the field existed).
     """
 
     grid: dict
@@ -110,6 +127,7 @@ class Manifest:
     versions: dict = field(default_factory=_versions)
     created: str = field(default_factory=_now)
     chunk_digests: bool = True
+    format: int = STORE_FORMAT
 
     def differences(self, other: "Manifest") -> list[str]:
         """Describe each identity field where ``other`` differs from this one."""
@@ -208,7 +226,7 @@ class Store:
         if not file.exists():
             return None
         try:
-            return Manifest(**{"chunk_digests": False, **json.loads(file.read_text())})
+            return Manifest(**{"chunk_digests": False, "format": 1, **json.loads(file.read_text())})
         except (ValueError, TypeError) as err:
             raise ValueError(f"{file} is not a sweep manifest ({err}); choose a new --out "
                              "directory or remove the file.") from None
@@ -446,7 +464,24 @@ def _writable_directory(path: str | os.PathLike) -> Path:
     return path
 
 
+def _check_format(path: Path, existing: Manifest, manifest: Manifest) -> None:
+    """Refuse to add rows of one format to a store of another."""
+    if existing.format == manifest.format:
+        return
+    which = "an older" if existing.format < manifest.format else "a newer"
+    written = existing.versions.get("simlab", "unknown") if isinstance(existing.versions,
+                                                                       dict) else "unknown"
+    raise ValueError(
+        f"the store {str(path)!r} was written by {which} simlab ({written}; store format "
+        f"{existing.format}: {_FORMATS.get(existing.format, 'unknown to this simlab')}), and "
+        f"this simlab writes format {manifest.format} "
+        f"({_FORMATS.get(manifest.format, 'unknown')}), so the two cannot be mixed. Use a new "
+        "store (--out directory) for this sweep; the old store can still be read "
+        "(read_store, simlab report).")
+
+
 def _check_same_sweep(path: Path, existing: Manifest, manifest: Manifest) -> None:
+    _check_format(path, existing, manifest)
     differences = existing.differences(manifest)
     if differences:
         raise ValueError(

@@ -219,7 +219,9 @@ def summarize(results: pd.DataFrame, alpha: float = 0.05, *,
     -------
     DataFrame
         One row per cell x parameter (cells in ascending order, parameters in
-        order of appearance) with the columns of :func:`output_columns`. A
+        order of appearance: for a sweep, lme4's ``confint`` rows
+        ``sd_(Intercept)|group``, ..., ``sigma``, the fixed effects) with the
+        columns of :func:`output_columns`. A
         cell whose fits all failed has ``n_sim == 0`` and NaN measures.
         ``power_<m>`` and ``power_z`` are NaN for parameters without a finite
         ``se`` (the variance parameters).

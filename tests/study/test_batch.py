@@ -51,14 +51,14 @@ def test_matches_lmer_on_the_same_data(spec, formula):
         np.testing.assert_allclose(rows.loc[fixed.index, "estimate"], fixed["estimate"],
                                    rtol=0, atol=1e-8)
         np.testing.assert_allclose(rows.loc[fixed.index, "se"], fixed["se"], rtol=0, atol=1e-8)
-        np.testing.assert_allclose(rows.loc[["sd_(Intercept)", "sigma"], "estimate"],
+        np.testing.assert_allclose(rows.loc[["sd_(Intercept)|group", "sigma"], "estimate"],
                                    [fit.tau, fit.sigma], rtol=0, atol=1e-8)
-        order = [*fixed.index, "sd_(Intercept)", "sigma"]
         for method in CI:
-            ci = fit.confint(method=method).to_numpy()
-            ci = np.roll(ci, -2, axis=0)      # lme4 order (sd, sigma, fixed) -> sweep order
-            np.testing.assert_allclose(rows.loc[order, [f"lower_{method}", f"upper_{method}"]],
-                                       ci, rtol=0, atol=1e-6, equal_nan=True)
+            ci = fit.confint(method=method)
+            # One definition of names and order: the sweep's rows are confint's rows.
+            assert rows.index.tolist() == ci.index.tolist()
+            np.testing.assert_allclose(rows[[f"lower_{method}", f"upper_{method}"]], ci,
+                                       rtol=0, atol=1e-6, equal_nan=True)
         assert bool(rows["singular"].iloc[0]) == fit.singular
         assert bool(rows["converged"].iloc[0]) == fit.converged
 
@@ -71,9 +71,10 @@ def test_layout_of_a_chunk():
         "parameter", "truth", "estimate", "se", "lower_wald", "upper_wald", "lower_profile",
         "upper_profile", "singular", "converged", "error"]
     assert frame["rep"].tolist() == [5] * 5 + [6] * 5 + [7] * 5
-    assert frame["parameter"].tolist()[:5] == ["(Intercept)", "x", "z", "sd_(Intercept)", "sigma"]
-    assert frame["truth"].tolist()[:5] == [2.0, 0.5, 0.3, 0.5, 0.25]
-    variance = frame["parameter"].isin(["sd_(Intercept)", "sigma"])
+    assert frame["parameter"].tolist()[:5] == ["sd_(Intercept)|group", "sigma", "(Intercept)",
+                                               "x", "z"]
+    assert frame["truth"].tolist()[:5] == [0.5, 0.25, 2.0, 0.5, 0.3]
+    variance = frame["parameter"].isin(["sd_(Intercept)|group", "sigma"])
     assert frame.loc[variance, ["se", "lower_wald", "upper_wald"]].isna().all().all()
     assert frame.loc[~variance, ["se", "lower_wald", "upper_wald"]].notna().all().all()
     assert (frame["error"] == "").all() and frame["converged"].all()
@@ -94,7 +95,7 @@ def test_ci_subset_only_adds_its_columns():
 
 def test_singular_fits_are_recorded_not_dropped():
     frame = run_chunk(_chunk(_cell(tau=0.0, n_groups=10), stop=20))
-    sd = frame[frame["parameter"] == "sd_(Intercept)"]
+    sd = frame[frame["parameter"] == "sd_(Intercept)|group"]
     assert len(sd) == 20 and sd["singular"].any()
     singular = sd[sd["singular"].astype(bool)]
     assert (singular["estimate"] == 0).all() and (singular["lower_profile"] == 0).all()
@@ -199,3 +200,125 @@ def test_a_chunk_aborted_by_the_machine_is_computed_again_on_resume(monkeypatch,
     assert len(results) == 2 * 4 * 4 and (results["error"] == "").all()
     fresh = sweep(grid, reps=4, seed=3, progress=False, chunk_size=4)
     pd.testing.assert_frame_equal(results.reset_index(drop=True), fresh.reset_index(drop=True))
+
+
+# ----- random slopes (issue 11, items 4 and 6) ---------------------------------------------
+SLOPES = {"n_groups": 30, "n_per_group": 4, "tau": 0.6, "sigma": 0.3, "tau_slope": 0.3,
+          "rho": 0.4}
+
+
+def _slope_cell(**spec):
+    return make_grid({**SLOPES, **spec}).cells[0]
+
+
+def _single_relcov_fit(cell, seed, rep):
+    """The exact engine on one replicate's data, fitted alone."""
+    from simlab.model import relcov
+
+    data = simulate_rep(cell, seed, rep)
+    covariates = [data[name].to_numpy() for name in ("x", "z") if name in data]
+    X = np.column_stack([np.ones(len(data)), *covariates])
+    cp = relcov.CrossProducts.from_arrays(data["y"].to_numpy(), X, X[:, :2],
+                                          data["group"].to_numpy() - 1)
+    fit = relcov.fit(cp, relcov.ThetaLayout.full(2), reml=True)
+    variance = [fit.sd[0, 0], fit.corr[0, 1, 0], fit.sd[0, 1], fit.sigma[0]]
+    return fit, np.r_[variance, fit.beta[0]], np.sqrt(np.diag(fit.vcov[0]))
+
+
+@pytest.mark.parametrize("spec", [{}, {"n_per_group": (3, 6)}, {"cluster_effect": 0.4},
+                                  {"rho": -1.0, "tau_slope": 0.5}])
+def test_slope_cell_equals_single_relcov_fits(spec):
+    """Every replicate's row is the exact engine's fit of that replicate alone."""
+    cell = _slope_cell(**spec)
+    frame = run_chunk(_chunk(cell, stop=8, ci=("wald",)))
+    names = ["sd_(Intercept)|group", "cor_x.(Intercept)|group", "sd_x|group", "sigma",
+             "(Intercept)", "x", *(["z"] if "cluster_effect" in spec else [])]
+    assert frame["parameter"].tolist()[:len(names)] == names
+    assert (frame["error"] == "").all()
+    for rep in range(8):
+        fit, estimate, se = _single_relcov_fit(cell, 7, rep)
+        rows = frame[frame["rep"] == rep].set_index("parameter")
+        np.testing.assert_allclose(rows.loc[names, "estimate"], estimate, rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(rows.loc[names[4:], "se"], se, rtol=1e-7, atol=1e-9)
+        half = 1.959963984540054 * se
+        np.testing.assert_allclose(rows.loc[names[4:], "lower_wald"], estimate[4:] - half,
+                                   rtol=1e-7, atol=1e-9)
+        assert rows.loc[names[:4], ["se", "lower_wald", "upper_wald"]].isna().all().all()
+        assert bool(rows["singular"].iloc[0]) == bool(fit.singular[0])
+        assert bool(rows["converged"].iloc[0]) == bool(fit.converged[0])
+
+
+def test_slope_rows_are_lmers_confint_rows():
+    """The same names, order and Wald intervals as lmer's confint of the replicate."""
+    cell = _slope_cell(cluster_effect=0.4)
+    frame = run_chunk(_chunk(cell, stop=3, ci=("wald",)))
+    for rep in range(3):
+        fit = lmer("y ~ x + z + (1 + x | group)", simulate_rep(cell, 7, rep))
+        rows = frame[frame["rep"] == rep].set_index("parameter")
+        ci = fit.confint(method="wald")
+        assert rows.index.tolist() == ci.index.tolist() == list(cell.parameters)
+        np.testing.assert_allclose(rows[["lower_wald", "upper_wald"]], ci, rtol=0, atol=1e-6,
+                                   equal_nan=True)
+        np.testing.assert_allclose(rows.loc[fit.fixef.index, "estimate"], fit.fixef["estimate"],
+                                   rtol=0, atol=1e-6)
+
+
+def test_singular_slope_fits_are_recorded_not_dropped():
+    frame = run_chunk(_chunk(_slope_cell(tau_slope=0.0, n_groups=12), stop=12, ci=("wald",)))
+    sd_x = frame[frame["parameter"] == "sd_x|group"]
+    assert sd_x["singular"].any() and (frame["error"] == "").all()
+    assert frame.loc[~frame["parameter"].str.startswith("cor_"), "estimate"].notna().all()
+    assert frame.loc[frame["parameter"] == "cor_x.(Intercept)|group", "truth"].isna().all()
+
+
+def test_profile_intervals_of_slopes_are_refused_clearly(monkeypatch):
+    """In a simlab without simlab.model.relcov_profile (as before it was written)."""
+    from simlab import sweep
+
+    monkeypatch.setattr(batch, "_slope_profile", lambda: None)
+    message = r"profile intervals for random slopes in sweeps are not available yet; use ci=\("
+    with pytest.raises(ValueError, match=message):
+        run_chunk(_chunk(_slope_cell(), stop=2))
+    with pytest.raises(ValueError, match=message):
+        sweep({**SLOPES, "rho": 0.0, "tau_slope": [None, 0.2]}, reps=2, seed=1, progress=False)
+    # A grid without slopes keeps its profile intervals.
+    sweep({**SLOPES, "tau_slope": None, "rho": 0.0}, reps=1, seed=1, progress=False)
+
+
+def test_failed_slope_fits_are_isolated_per_replicate(monkeypatch):
+    real = batch.fit_cross_products
+    cell = _slope_cell()
+    bad = batch.rep_cross_products(simulate_rep(cell, 7, 1)).wyy[0]
+
+    def flaky(items, ci, level):
+        if len(items) > 1 or items[0].wyy[0] == bad:
+            raise np.linalg.LinAlgError("boom")
+        return real(items, ci, level)
+
+    expected = run_chunk(_chunk(cell, stop=4, ci=("wald",)))
+    monkeypatch.setattr(batch, "fit_cross_products", flaky)
+    frame = run_chunk(_chunk(cell, stop=4, ci=("wald",)))
+    failed = frame["rep"] == 1
+    assert (frame.loc[failed, "error"] == "fit: LinAlgError: boom").all()
+    assert frame.loc[failed, "estimate"].isna().all()
+    pd.testing.assert_frame_equal(frame[~failed], expected[~failed], rtol=0, atol=1e-10)
+
+
+def test_too_few_rows_for_slopes_is_a_recorded_outcome():
+    """Sizes drawn from (2, 3) can leave no more rows than random effects in a replicate."""
+    cell = _slope_cell(n_groups=3, n_per_group=(2, 3))
+    frame = run_chunk(_chunk(cell, stop=12, ci=("wald",)))
+    short = frame["error"].str.contains("number of observations")
+    assert short.any() and frame.loc[short, "estimate"].isna().all()
+
+
+@pytest.mark.skipif(batch._slope_profile() is None, reason="no simlab.model.relcov_profile")
+def test_slope_profile_intervals_are_lmers():
+    cell = _slope_cell()
+    frame = run_chunk(_chunk(cell, stop=2, ci=CI))
+    for rep in range(2):
+        ci = lmer("y ~ x + (1 + x | group)", simulate_rep(cell, 7, rep)).confint(method="profile")
+        rows = frame[frame["rep"] == rep].set_index("parameter")
+        assert rows.index.tolist() == ci.index.tolist()
+        np.testing.assert_allclose(rows[["lower_profile", "upper_profile"]], ci, rtol=0,
+                                   atol=1e-6)

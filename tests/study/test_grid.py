@@ -44,10 +44,10 @@ def test_parameters_and_truth():
     grid = make_grid({"n_groups": 20, "n_per_group": 3, "icc": 0.2, "total_var": 1.0,
                       "intercept": 1.0, "cluster_effect": [None, 0.3]})
     plain, with_z = grid.cells
-    assert plain.parameters == ("(Intercept)", "x", "sd_(Intercept)", "sigma")
-    np.testing.assert_allclose(plain.truth, [1.0, 0.5, np.sqrt(0.2), np.sqrt(0.8)])
-    assert with_z.parameters == ("(Intercept)", "x", "z", "sd_(Intercept)", "sigma")
-    assert with_z.truth[2] == 0.3
+    assert plain.parameters == ("sd_(Intercept)|group", "sigma", "(Intercept)", "x")
+    np.testing.assert_allclose(plain.truth, [np.sqrt(0.2), np.sqrt(0.8), 1.0, 0.5])
+    assert with_z.parameters == ("sd_(Intercept)|group", "sigma", "(Intercept)", "x", "z")
+    assert with_z.truth[4] == 0.3
     assert np.isnan(plain.labels["cluster_effect"]) and grid.dtypes["cluster_effect"] == "float64"
 
 
@@ -71,6 +71,12 @@ def test_dtypes():
     ({"n_groups": 5, "n_per_group": 3, "tau": 0.5}, ValueError, "variance parameters"),
     ({**BASE, "n_groups": [2.5]}, TypeError, "n_groups must be an int"),
     ({**BASE, "slope": ["a"]}, TypeError, "slope must be a real number"),
+    ({**BASE, "rho": [0.0, 0.5]}, ValueError, "cell 1.*rho=0.5 was given without tau_slope"),
+    ({**BASE, "tau_slope": [0.2, -0.1]}, ValueError, "cell 1.*tau_slope must be >= 0"),
+    ({**BASE, "tau_slope": 0.2, "rho": [1.2]}, ValueError, r"rho must lie in \[-1, 1\]"),
+    ({**BASE, "tau_slope": "big"}, TypeError, "tau_slope must be a real number"),
+    ({**BASE, "n_per_group": [2], "tau_slope": 0.2}, ValueError,
+     "random intercept and slope need groups of at least 3"),
 ])
 def test_bad_grids(spec, error, match):
     with pytest.raises(error, match=match):
@@ -84,7 +90,43 @@ def test_grid_must_be_a_mapping():
 
 def test_valid_keys_are_simulate_parameters():
     assert GRID_KEYS == ("n_groups", "n_per_group", "tau", "sigma", "intercept", "slope",
-                         "icc", "total_var", "cluster_effect")
+                         "icc", "total_var", "cluster_effect", "tau_slope", "rho")
+
+
+def test_parameter_names_are_confints():
+    """One definition of names and order: simlab.model.parameters, as confint uses."""
+    from simlab.model.parameters import parameter_names
+
+    grid = make_grid({"n_groups": 20, "n_per_group": 3, "tau": 0.5, "sigma": 0.25,
+                      "tau_slope": [None, 0.2], "cluster_effect": 0.1})
+    plain, slopes = grid.cells
+    assert plain.parameters == tuple(parameter_names(["(Intercept)", "x", "z"],
+                                                     ["(Intercept)"], "group"))
+    assert slopes.parameters == tuple(parameter_names(["(Intercept)", "x", "z"],
+                                                      ["(Intercept)", "x"], "group"))
+
+
+def test_random_slope_cells_and_their_truth():
+    grid = make_grid({"n_groups": 20, "n_per_group": 4, "tau": [0.5, 0.0], "sigma": 0.25,
+                      "tau_slope": [0.2, 0.0], "rho": [0.0, -0.3], "slope": 1.5})
+    assert len(grid.cells) == 8
+    cells = {(c.params["tau"], c.params["tau_slope"], c.params["rho"]): c for c in grid.cells}
+    slope = cells[(0.5, 0.2, -0.3)]
+    assert slope.random_slope and slope.random_terms == ("(Intercept)", "x")
+    assert slope.parameters == ("sd_(Intercept)|group", "cor_x.(Intercept)|group", "sd_x|group",
+                                "sigma", "(Intercept)", "x")
+    assert slope.truth == (0.5, -0.3, 0.2, 0.25, 2.0, 1.5)
+    assert slope.labels["tau_slope"] == 0.2 and slope.labels["rho"] == -0.3
+    # No correlation is defined when either sd is 0.
+    assert np.isnan(cells[(0.5, 0.0, -0.3)].truth[1]) and np.isnan(cells[(0.0, 0.2, -0.3)].truth[1])
+    assert cells[(0.5, 0.0, -0.3)].truth[2] == 0.0
+    mixed = make_grid({"n_groups": 20, "n_per_group": 4, "tau": 0.5, "sigma": 0.25,
+                       "tau_slope": [None, 0.2]})
+    plain = mixed.cells[0]
+    assert not plain.random_slope and np.isnan(plain.labels["tau_slope"])
+    assert plain.parameters == ("sd_(Intercept)|group", "sigma", "(Intercept)", "x")
+    assert mixed.dtypes["tau_slope"] == "float64"
+    assert grid.dtypes["tau_slope"] == "float64" and grid.dtypes["rho"] == "float64"
 
 
 def test_a_huge_cell_is_refused_without_allocating_it():

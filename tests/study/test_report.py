@@ -37,6 +37,23 @@ def test_write_report_default_folder(store):
     assert any(ln.startswith("| 5 | 4 | 0.5 | 1.0 | 0 | x |") for ln in table)
     assert any(ln.startswith("| 10 | 4 | 0.5 | 1.0 | 1 | x |") for ln in table)
     assert "±" in table[1]
+    # lme4's confint names and order, the "|" escaped for Markdown.
+    assert [ln.split(" | ")[5] for ln in table[1:5]] == [
+        "sd_(Intercept)\\|group", "sigma", "(Intercept)", "x"]
+
+
+def test_report_of_a_random_slope_sweep(tmp_path):
+    store = tmp_path / "store"
+    sweep({"n_groups": 8, "n_per_group": 4, "tau": 0.5, "sigma": 0.5, "tau_slope": [None, 0.3],
+           "rho": 0.0}, 6, seed=3, store=str(store), ci=("wald",), progress=False)
+    out = write_report(store)
+    text = (out / "summary.md").read_text()
+    table = [ln for ln in text.splitlines() if ln.startswith("| ")]
+    assert len(table) == 1 + 4 + 6   # header, the intercept cell's 4 rows, the slope cell's 6
+    assert [ln.split(" | ")[7] for ln in table[5:]] == [
+        "sd_(Intercept)\\|group", "cor_x.(Intercept)\\|group", "sd_x\\|group", "sigma",
+        "(Intercept)", "x"]
+    assert (out / "bias.png").stat().st_size > 1000
 
 
 def test_write_report_custom_out_and_measures(store, tmp_path):

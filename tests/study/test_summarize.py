@@ -12,8 +12,9 @@ from simlab.study import measures as ms
 from simlab.study.summarize import REQUIRED_COLUMNS, output_columns, summarize
 
 REPS = 50
-PARAMS = {"(Intercept)": 1.0, "x": 0.3, "sd_(Intercept)": None}  # None: the cell's tau
-SE = {"(Intercept)": 0.25, "x": 0.12, "sd_(Intercept)": float("nan")}
+# lme4's confint names and order (simlab.model.parameters), as sweeps write them.
+PARAMS = {"sd_(Intercept)|group": None, "(Intercept)": 1.0, "x": 0.3}  # None: the cell's tau
+SE = {"sd_(Intercept)|group": float("nan"), "(Intercept)": 0.25, "x": 0.12}
 GRID = [  # cell -> (n_groups, tau)
     (10, 0.5),
     (20, 0.0),
@@ -35,8 +36,8 @@ def _row(cell, rep, parameter, rng):
                 "upper_wald": GARBAGE, "lower_profile": np.nan, "upper_profile": np.nan,
                 "singular": False, "converged": False, "error": "LinAlgError: singular matrix"}
     singular = rep in SINGULAR_REPS.get(cell, ())
-    se = SE[parameter] * rng.uniform(0.8, 1.2) if parameter != "sd_(Intercept)" else np.nan
-    if parameter == "sd_(Intercept)":
+    se = SE[parameter] * rng.uniform(0.8, 1.2) if parameter != "sd_(Intercept)|group" else np.nan
+    if parameter == "sd_(Intercept)|group":
         est = 0.0 if singular else abs(truth + rng.normal(0, 0.15))
         lo_p, hi_p = max(est - 0.3, 0.0), est + 0.35
     else:
@@ -136,7 +137,7 @@ def test_all_failed_cell_appears_with_nan_measures(summary):
     assert len(rows) == len(PARAMS)
     assert (rows.n_sim == 0).all() and (rows.n_failed == REPS).all()
     assert (rows.failure_rate == 1.0).all() and (rows.failure_rate_mcse == 0.0).all()
-    assert rows.truth.tolist() == [1.0, 0.3, 0.5]
+    assert rows.truth.tolist() == [0.5, 1.0, 0.3]
     measure_cols = [c for c in summary.columns
                     if c not in {"n_groups", "tau", "cell", "parameter", "truth"}
                     and not c.startswith(("n_", "failure_rate"))]
@@ -202,15 +203,15 @@ def test_nan_bound_is_excluded_from_that_method_only(results, summary):
 
 
 def test_singular_fits_are_kept_in_the_measures(results, summary):
-    ok = _ok(results, 1, "sd_(Intercept)")
+    ok = _ok(results, 1, "sd_(Intercept)|group")
     assert (ok.singular & (ok.estimate == 0.0)).sum() == 4
-    row = _one(summary, 1, "sd_(Intercept)")
+    row = _one(summary, 1, "sd_(Intercept)|group")
     assert row.mean_estimate == pytest.approx(ok.estimate.mean())
     assert row.n_sim == 49
 
 
 def test_variance_parameters(summary):
-    sd_rows = summary[summary.parameter == "sd_(Intercept)"]
+    sd_rows = summary[summary.parameter == "sd_(Intercept)|group"]
     for col in ("model_se", "relative_error_model_se", "coverage_wald", "width_wald",
                 "power_wald", "power_profile", "power_z"):
         assert sd_rows[col].isna().all(), col
@@ -219,7 +220,7 @@ def test_variance_parameters(summary):
 
 
 def test_relative_bias_is_nan_at_zero_truth(summary):
-    row = _one(summary, 1, "sd_(Intercept)")
+    row = _one(summary, 1, "sd_(Intercept)|group")
     assert row.truth == 0.0 and math.isnan(row.relative_bias)
     assert not math.isnan(row.bias)
 
@@ -314,3 +315,23 @@ def test_truth_must_be_constant_within_cell_and_parameter(results):
 def test_not_a_dataframe(results):
     with pytest.raises(TypeError, match="DataFrame"):
         summarize(results.to_dict("records"))
+
+
+# --- a real sweep with random slopes (issue 11, item 4) -----------------------
+
+def test_a_slope_sweep_covers_the_slope_at_its_level():
+    """Wald intervals of x in 40 groups x 5 with random slopes: coverage 0.95 within 3 MCSEs."""
+    from simlab.study import sweep
+
+    reps = 250
+    results = sweep({"n_groups": 40, "n_per_group": 5, "tau": 0.5, "sigma": 0.5,
+                     "tau_slope": 0.3, "rho": 0.3}, reps, seed=11, ci=("wald",), progress=False)
+    summary = summarize(results).set_index("parameter")
+    assert summary.index.tolist() == ["sd_(Intercept)|group", "cor_x.(Intercept)|group",
+                                      "sd_x|group", "sigma", "(Intercept)", "x"]
+    assert summary["truth"].tolist() == [0.5, 0.3, 0.3, 0.5, 2.0, 0.5]
+    assert (summary["n_sim"] == reps).all() and (summary["n_failed"] == 0).all()
+    mcse = math.sqrt(0.95 * 0.05 / reps)
+    assert abs(summary.loc["x", "coverage_wald"] - 0.95) < 3 * mcse
+    assert abs(summary.loc["x", "bias"]) < 3 * summary.loc["x", "bias_mcse"]
+    assert summary.loc[["sd_(Intercept)|group", "sigma"], "coverage_wald"].isna().all()

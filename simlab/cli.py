@@ -538,6 +538,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 # ----- simlab figures -----------------------------------------------------------
 FIGURE_DATA = ("gpa", "sleepstudy", "sim")
+FIGURE_MODELS = ("intercept", "slopes")
 
 
 @command("figures", "write the tutorial's teaching figures as PNG files")
@@ -546,6 +547,10 @@ def _figures(parser: argparse.ArgumentParser) -> Runner:
     parser.add_argument("--data", choices=FIGURE_DATA, default="gpa",
                         help="data set: gpa (needs $SIMLAB_DATA_DIR), the bundled sleepstudy, "
                              "or the simulated tutorial data (default: %(default)s)")
+    parser.add_argument("--model", choices=FIGURE_MODELS, default="intercept",
+                        help="intercept: the random-intercept model of the first chapter; "
+                             "slopes: a random slope (each group's line against separate "
+                             "regressions, a caterpillar panel per term) (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1234,
                         help="seed of the highlighted students and the simulations "
                              "(default: %(default)s)")
@@ -556,7 +561,7 @@ def run_figures(args: argparse.Namespace) -> int:
     """Write the figures of one data set and list them."""
     from simlab.figures import write_figures
 
-    paths = write_figures(args.out, data=args.data, seed=args.seed)
+    paths = write_figures(args.out, data=args.data, model=args.model, seed=args.seed)
     print(f"Wrote {len(paths)} figures to {args.out}:")
     for path in paths:
         print(f"  {Path(path).name}")

@@ -11,6 +11,29 @@ def test_figures_writes_the_pngs_and_lists_them(tmp_path, capsys):
     assert all((tmp_path / "figs" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in written)
 
 
+def test_figures_passes_the_model_on(tmp_path, capsys, monkeypatch):
+    calls = []
+
+    def fake(out, **options):  # the drawing itself is tested in tests/test_figures.py
+        calls.append((out, options))
+        return [tmp_path / "sleepstudy_slopes_caterpillar.png"]
+
+    monkeypatch.setattr("simlab.figures.write_figures", fake)
+    status = cli.main(["figures", "--out", str(tmp_path), "--data", "sleepstudy",
+                       "--model", "slopes"])
+    assert status == 0
+    assert calls == [(str(tmp_path), {"data": "sleepstudy", "model": "slopes", "seed": 1234})]
+    assert "Wrote 1 figures" in capsys.readouterr().out
+    cli.main(["figures", "--out", str(tmp_path), "--data", "sim"])
+    assert calls[-1][1]["model"] == "intercept"  # the default
+
+
+def test_figures_rejects_an_unknown_model(tmp_path, capsys):
+    status = cli.main(["figures", "--out", str(tmp_path), "--data", "sim", "--model", "quadratic"])
+    assert status == 2 and "invalid choice: 'quadratic'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
 def test_figures_rejects_an_unknown_data_set(tmp_path, capsys):
     status = cli.main(["figures", "--out", str(tmp_path), "--data", "iris"])
     assert status == 2 and "invalid choice: 'iris'" in capsys.readouterr().err

@@ -115,10 +115,11 @@ def test_plot_sweep_is_exported():
 
 def test_plots_package_reexports_sweep_and_teaching():
     import simlab.plots as plots
-    from simlab.plots import Z_MCSE, sweep, teaching
+    from simlab.plots import Z_MCSE, slopes, sweep, teaching
 
     assert plots.plot_sweep is sweep.plot_sweep and Z_MCSE == sweep.Z_MCSE == 1.96
     assert plots.sweep_plot_data is sweep.sweep_plot_data
     assert plots.reference_value is sweep.reference_value
-    assert set(sweep.__all__) | set(teaching.__all__) == set(plots.__all__)
-    assert all(getattr(plots, name) is getattr(teaching, name) for name in teaching.__all__)
+    assert set(sweep.__all__) | set(teaching.__all__) | set(slopes.__all__) == set(plots.__all__)
+    assert all(getattr(plots, name) is getattr(module, name)
+               for module in (teaching, slopes) for name in module.__all__)

@@ -8,13 +8,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from scipy import special  # noqa: E402
 
 import simlab  # noqa: E402
-from simlab.plots import (caterpillar_data, plot_caterpillar, plot_predictions,  # noqa: E402
-                          plot_re_density, plot_re_sim, plot_scatter, plot_trajectories,
-                          prediction_data, re_density_data, re_sim_plot_data, scatter_data,
-                          trajectory_data)
+from simlab.plots import (caterpillar_data, caterpillar_figure, plot_caterpillar,  # noqa: E402
+                          plot_predictions, plot_re_density, plot_re_sim, plot_scatter,
+                          plot_trajectories, prediction_data, re_density_data, re_sim_plot_data,
+                          scatter_data, trajectory_data)
 
 SLEEP = dict(x="Days", y="Reaction", group="Subject")
 
@@ -28,6 +29,11 @@ def _close():
 @pytest.fixture(scope="module")
 def sleep_lm(sleepstudy_data):
     return simlab.lm("Reaction ~ Days", sleepstudy_data)
+
+
+@pytest.fixture(scope="session")
+def sleep_slopes_fit(sleepstudy_data):
+    return simlab.lmer("Reaction ~ Days + (Days | Subject)", sleepstudy_data)
 
 
 def _lines(ax, gid):
@@ -186,6 +192,70 @@ def test_caterpillar_bad_input(sleep_lm, sleep_fit):
     with pytest.raises(ValueError, match=r"effect 'Days' is not in the table; choose one of "
                                          r"\['\(Intercept\)'\]"):
         plot_caterpillar(sleep_fit, effect="Days")
+
+
+def test_plot_caterpillar_picks_one_term_of_a_slope_model(sleep_slopes_fit):
+    _, ax = plt.subplots()
+    plot_caterpillar(sleep_slopes_fit, effect="Days", ax=ax)
+    (points,) = _lines(ax, "estimate")
+    days = sleep_slopes_fit.ranef().query("effect == 'Days'")
+    np.testing.assert_allclose(points.get_ydata(), np.sort(days["value"]))
+    assert "Days" in ax.get_ylabel()
+
+
+def test_caterpillar_data_order_by_ranks_every_term_alike(sleep_slopes_fit):
+    data = caterpillar_data(sleep_slopes_fit, order_by="(Intercept)")
+    assert list(data["effect"]) == ["(Intercept)"] * 18 + ["Days"] * 18
+    intercept, days = (data[data["effect"] == e] for e in ("(Intercept)", "Days"))
+    assert (np.diff(intercept["value"]) > 0).all()
+    assert list(days["group"]) == list(intercept["group"])
+    np.testing.assert_array_equal(days["rank"], np.arange(1, 19))
+    ranef = sleep_slopes_fit.ranef().query("effect == 'Days'").set_index("group")
+    np.testing.assert_array_equal(days["value"], ranef.loc[days["group"], "value"])
+    by_days = caterpillar_data(sleep_slopes_fit, order_by="Days")
+    assert (np.diff(by_days.loc[by_days["effect"] == "Days", "value"]) > 0).all()
+    own = caterpillar_data(sleep_slopes_fit)  # default: each term sorted by its own values
+    assert (np.diff(own.loc[own["effect"] == "Days", "value"]) > 0).all()
+    with pytest.raises(ValueError, match=r"order_by 'x' is not a random term of the model; "
+                                         r"choose one of \['\(Intercept\)', 'Days'\]"):
+        caterpillar_data(sleep_slopes_fit, order_by="x")
+    with pytest.raises(TypeError, match="order_by must be the name of a random term"):
+        caterpillar_data(sleep_slopes_fit, order_by=0)
+
+
+def test_caterpillar_figure_has_a_panel_per_term(sleep_slopes_fit):
+    before = len(plt.get_fignums())
+    fig = caterpillar_figure(sleep_slopes_fit, level=0.9)
+    assert isinstance(fig, Figure) and len(plt.get_fignums()) == before + 1
+    assert len(fig.axes) == 2
+    data = caterpillar_data(sleep_slopes_fit, level=0.9)
+    for ax, effect in zip(fig.axes, ["(Intercept)", "Days"]):
+        rows = data[data["effect"] == effect]
+        assert ax.get_title().startswith(effect) and "90%" in ax.get_ylabel()
+        (points,) = _lines(ax, "estimate")
+        np.testing.assert_array_equal(points.get_ydata(), rows["value"])
+        assert (np.diff(points.get_ydata()) > 0).all()  # sorted within the panel
+        assert [t.get_text() for t in ax.get_xticklabels()] == list(rows["group"])
+        bold = [c for c in ax.collections if c.get_gid() == "interval_excludes_zero"]
+        assert len(bold[0].get_segments()) == rows["excludes_zero"].sum()
+    assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is None
+    assert "each panel" in fig.axes[1].get_xlabel()
+
+
+def test_caterpillar_figure_shared_order_and_given_figure(sleep_slopes_fit, sleep_fit):
+    fig = Figure()
+    assert caterpillar_figure(sleep_slopes_fit, order_by="(Intercept)", fig=fig) is fig
+    top, bottom = fig.axes
+    assert top.get_shared_x_axes().joined(top, bottom)
+    order = caterpillar_data(sleep_slopes_fit, order_by="(Intercept)")
+    (points,) = _lines(bottom, "estimate")
+    np.testing.assert_array_equal(points.get_ydata(), order.loc[order["effect"] == "Days", "value"])
+    assert "(Intercept)" in bottom.get_xlabel()
+    assert len(caterpillar_figure(sleep_fit, fig=Figure()).axes) == 1  # a random intercept
+    with pytest.raises(TypeError, match="fig must be a matplotlib Figure"):
+        caterpillar_figure(sleep_fit, fig="figure")
+    with pytest.raises(ValueError, match="order_by 'Days' is not a random term"):
+        caterpillar_figure(sleep_fit, order_by="Days")
 
 
 # ----- 3. predictions -------------------------------------------------------------

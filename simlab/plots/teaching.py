@@ -1,4 +1,4 @@
-"""Teaching figures of random-intercept models: trajectories, caterpillars, predictions.
+"""Teaching figures of mixed models: trajectories, caterpillars, predictions.
 
 As in seaborn (and :mod:`simlab.plots.sweep`), every figure has a pure
 function that computes its numbers as tidy DataFrames (``*_data``) and a thin
@@ -12,7 +12,10 @@ groups :func:`plot_trajectories` highlights) takes an explicit ``seed``.
 Figures that show one random term (:func:`plot_caterpillar`,
 :func:`plot_re_density`, :func:`plot_re_sim`) show the first one unless told
 otherwise; for the random-intercept models of the tutorial that is the only
-one, ``(Intercept)``.
+one, ``(Intercept)``. :func:`caterpillar_figure` (figure-level: it returns
+the Figure) draws one caterpillar panel per random term of a random-slope
+model. The random-slope figures comparing each group's line with a
+separate regression are in :mod:`simlab.plots.slopes`.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from simlab.model.result import LmerResult, interval_columns, require_lmer
 
 __all__ = ["Z_RE_SIM", "RE_SIM_COLUMNS", "TrajectoryData",
            "trajectory_data", "plot_trajectories",
-           "caterpillar_data", "plot_caterpillar",
+           "caterpillar_data", "plot_caterpillar", "caterpillar_figure",
            "prediction_data", "plot_predictions",
            "re_density_data", "plot_re_density",
            "scatter_data", "plot_scatter",
@@ -238,28 +241,52 @@ def _sorted_intervals(frame: pd.DataFrame, by: list[str], value: str) -> pd.Data
     return out
 
 
-def caterpillar_data(model: LmerResult, *, level: float = 0.95) -> pd.DataFrame:
+def caterpillar_data(model: LmerResult, *, level: float = 0.95,
+                     order_by: str | None = None) -> pd.DataFrame:
     """The random effects sorted by estimate, with intervals, for :func:`plot_caterpillar`.
+
+    Parameters
+    ----------
+    model : LmerResult
+    level : float
+        Confidence level of the intervals.
+    order_by : str, optional
+        A random term (e.g. ``"(Intercept)"``): every effect's groups are
+        ranked by that term's estimates, so a group has the same ``rank``
+        in every effect. By default each effect is sorted by its own values.
 
     Returns
     -------
     DataFrame
         ``group_var, effect, group, value, se, lower, upper, rank,
         excludes_zero``: :meth:`LmerResult.ranef` at ``level`` (value +- z
-        se), sorted by ``value`` within each effect, ``rank`` counting from 1
-        and ``excludes_zero`` true where the interval lies wholly on one side of 0.
+        se), sorted by ``value`` within each effect (or by the ``order_by``
+        term's value), ``rank`` counting from 1 and ``excludes_zero`` true
+        where the interval lies wholly on one side of 0.
 
     Raises
     ------
     TypeError
-        If ``model`` is not a fit of :func:`simlab.lmer`.
+        If ``model`` is not a fit of :func:`simlab.lmer`, or ``order_by`` not a string.
     ValueError
-        If ``level`` is not strictly between 0 and 1.
+        If ``level`` is not strictly between 0 and 1, or ``order_by`` is not a random term.
     """
     require_lmer(model, "caterpillar_data")
     lower, upper = interval_columns(level)
     table = model.ranef(level).rename(columns={lower: "lower", upper: "upper"})
-    return _sorted_intervals(table, ["group_var", "effect"], "value")
+    if order_by is None:
+        return _sorted_intervals(table, ["group_var", "effect"], "value")
+    if not isinstance(order_by, str):
+        raise TypeError(f"order_by must be the name of a random term, got {order_by!r}")
+    effects = list(pd.unique(table["effect"]))
+    if order_by not in effects:
+        raise ValueError(f"order_by {order_by!r} is not a random term of the model; choose one "
+                         f"of {effects}")
+    key = table[table["effect"] == order_by].set_index(["group_var", "group"])["value"]
+    position = key.rank(method="first")
+    table["_key"] = position.reindex(pd.MultiIndex.from_frame(table[["group_var", "group"]])
+                                     ).to_numpy()
+    return _sorted_intervals(table, ["group_var", "effect"], "_key").drop(columns="_key")
 
 
 def _one_block(data: pd.DataFrame, column: str, chosen: str | None, what: str):
@@ -316,6 +343,67 @@ def plot_caterpillar(model: LmerResult, *, level: float = 0.95, effect: str | No
     ax.set_ylabel(f"random effect {effect} ({100 * level:g}% interval)")
     ax.set_title(f"Caterpillar plot: {effect} deviation of each of the {len(rows)} {group_var}s")
     return ax
+
+
+def caterpillar_figure(model: LmerResult, *, level: float = 0.95, order_by: str | None = None,
+                       fig=None):
+    """Caterpillar plot with one panel per random term (e.g. ``(Intercept)`` and ``Days``).
+
+    Each panel is :func:`plot_caterpillar` of one term, stacked top to
+    bottom in the model's order: groups sorted by their estimate within
+    the panel or, with ``order_by`` (a term name), ranked by that term in
+    every panel, so a group sits at the same place in each (the x axes are
+    then shared). Intervals that exclude 0 are bold, as in
+    :func:`plot_caterpillar`.
+
+    Parameters
+    ----------
+    model : LmerResult
+    level : float
+        Confidence level of the intervals.
+    order_by : str, optional
+        The random term that orders the groups of every panel.
+    fig : matplotlib Figure or SubFigure, optional
+        Where to draw, e.g. a bare :class:`matplotlib.figure.Figure` when
+        writing files; default a new pyplot figure.
+
+    Returns
+    -------
+    matplotlib Figure
+        One Axes per random term, titled with the term.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`caterpillar_data`; TypeError if ``fig`` is not a Figure.
+    """
+    from matplotlib.figure import FigureBase
+
+    if fig is not None and not isinstance(fig, FigureBase):
+        raise TypeError(f"fig must be a matplotlib Figure (or SubFigure), got {type(fig).__name__}")
+    data = caterpillar_data(model, level=level, order_by=order_by)
+    effects = list(pd.unique(data["effect"]))
+    group_var = ", ".join(map(str, pd.unique(data["group_var"])))
+    n_groups = int((data["effect"] == effects[0]).sum())
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        width = max(6.5, min(16.0, 0.25 * n_groups + 2))
+        fig = plt.figure(figsize=(width, 2.9 * len(effects) + 0.6), layout="constrained")
+    axes = fig.subplots(len(effects), 1, sharex=order_by is not None, squeeze=False)[:, 0]
+    for index, (ax, effect) in enumerate(zip(axes, effects)):
+        rows = data[data["effect"] == effect]
+        _draw_intervals(ax, rows, "value")
+        if index > 0:
+            ax.get_legend().remove()  # one legend says it for every panel
+        if order_by is not None and index < len(effects) - 1:
+            ax.tick_params(labelbottom=False)
+        ax.set_ylabel(f"{effect}\n({100 * level:g}% interval)")
+        ax.set_title(f"{effect}: deviation of each {group_var}", fontsize="medium")
+    ranked_by = (f"ranked by estimated {order_by}" if order_by is not None
+                 else "ranked by the estimate in each panel")
+    axes[-1].set_xlabel(f"{group_var} ({n_groups}), {ranked_by}")
+    return fig
 
 
 # ----- 3. predictions with and without random effects ------------------------------

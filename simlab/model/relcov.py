@@ -17,14 +17,17 @@ rescalings of the data change nothing.
 
 :func:`fit` reports the global minimum over the bounded ``theta``: lme4's
 single search from its start can end at a boundary local optimum, so
-searches run from several starts and on every face of the bounds.
+searches run from several starts and on every face of the bounds, and
+they reflect columns of ``Lambda`` at the bounds rather than clip them
+(:func:`canonical`), which leaves no false optima on the faces. The
+searches of all replicates and starts run together, vectorised.
 
 This module knows nothing about pandas or formulas: it sees arrays.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -43,6 +46,7 @@ __all__ = [
     "fit",
     "local_fit",
     "projected_gradient",
+    "canonical",
     "theta_grid",
     "moment_start",
     "varcorr",
@@ -63,6 +67,13 @@ GRID_OFFDIAGONAL = (-1.0, 0.0, 1.0)
 GRADIENT_TOL = 1e-6
 #: Step lengths tried at once along a Newton step (one vectorised evaluation).
 STEP_FRACTIONS = 0.5 ** np.arange(21.0)
+#: A search at a saddle on a face of the bounds steps this far (times ``max(1, |theta|)``) off it.
+NUDGE = 1e-2
+#: A fitted diagonal element this small (times ``max(1, |theta|)``) is tried at exactly 0.
+SNAP = 1e-6
+#: The moment start's eigenvalues of ``Lambda Lambda'`` are at least this fraction of
+#: the largest: a start next to a face, where the criterion is flat, costs iterations.
+MOMENT_FLOOR = 0.05
 #: A Newton step is at most this many times ``max(1, |theta|)`` long (working units).
 STEP_CAP = 10.0
 
@@ -292,6 +303,11 @@ class CrossProducts:
         """``log |det M|``, shape (1,): the Jacobian between working and data units."""
         return np.linalg.slogdet(self.x_map)[1]
 
+    @cached_property
+    def _kernel(self) -> "_Kernel":
+        """The coefficients that evaluate the criterion at many points at once (:func:`_kernel`)."""
+        return _kernel(self)
+
     @property
     def ztz(self) -> np.ndarray:
         """``Z_i'Z_i`` (working units), shape (1, G, q, q)."""
@@ -323,11 +339,17 @@ class CrossProducts:
         """``y'y`` (working units), shape (R,)."""
         return self.wyy + np.trace(self.syy, axis1=-2, axis2=-1).sum(axis=1)
 
-    def replicates(self, index: slice) -> "CrossProducts":
+    def replicates(self, index: slice | np.ndarray) -> "CrossProducts":
         """The cross products of the replicates in ``index`` (the design is shared)."""
         picked = {name: getattr(self, name)[index]
                   for name in ("qy", "sy", "syy", "wxy", "wyy", "beta_offset", "y_scale", "exact")}
-        return replace(self, **picked)
+        out = replace(self, **picked)
+        if "_kernel" in self.__dict__:          # the design's coefficients carry over
+            kern = self.__dict__["_kernel"]
+            out.__dict__["_kernel"] = kern._replace(
+                cmap=kern.cmap[index], base=kern.base[index], sy=kern.sy[index],
+                syy=kern.syy[index], offset=tuple(o[index] for o in kern.offset))
+        return out
 
     def to_work(self, theta: np.ndarray, layout: ThetaLayout) -> np.ndarray:
         """lme4's ``theta`` (data units) -> working units: row ``a`` of Lambda times ``z_scale[a]``."""
@@ -436,6 +458,8 @@ class Evaluation(NamedTuple):
     ``value`` is the criterion in the data's units; ``gradient`` (if asked
     for) is its derivative with respect to the *working* ``Lambda``, a full
     (q, q) matrix of which the layout's entries are the gradient in ``theta``.
+    The fields that depend on ``Lambda`` only (``a_inv``, ``logdet_h``,
+    ``logdet_a``, ``h_inv``) have a leading axis of length 1 when ``lam`` has.
     """
 
     value: np.ndarray        # (R, m)
@@ -448,47 +472,320 @@ class Evaluation(NamedTuple):
     gradient: np.ndarray | None
 
 
-def _h_inverse(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(H^-1, log det H)`` for a stack of ``H = I + B B'``, from ``B`` (..., q, q).
+# --- the criterion at many points at once -----------------------------------------------------
+#
+# A symmetric q x q matrix is held as its q (q + 1) / 2 upper-triangle components
+# (``_Kernel.pairs``), the classes of groups on the last axis: ``W[..., w, k]`` is
+# component ``w`` of ``H^-1`` of class ``k``. Every sum over classes is then a
+# product with a matrix of design coefficients (one BLAS call), and the q x q
+# algebra is a handful of elementwise operations on arrays of all points: numpy's
+# cost per call, not per matrix, is what a single fit pays, and a batch pays per
+# element. Sums and products in the components, for ``H_i = I + root_i P root_i'``
+# with ``P = Lambda Lambda'``:
+#
+#   H_i components        = smap' P components
+#   A - W_xx              = amap' (m_i H_i^-1)                        (summed over classes)
+#   [c - w_xy, yy - w_yy] = cmap_r' H_i^-1                            (per replicate r)
+#   G_i = Q'X_i A^-1 X_i'Q = gmap' A^-1 components
+#   gradient / 2 Lambda'  = rmap' (m_i W_i - W_i (weight E_i + m_i G_i) W_i)
 
-    For q = 2, ``det H = 1 + tr(B B') + det(B)^2``: a sum of non-negative
-    terms, exact where ``h11 h22 - h12^2`` would cancel for a nearly
-    rank-one ``B B'`` (a correlation near +-1, large ``Lambda``).
+
+def _pairs(q: int) -> tuple[tuple[int, int], ...]:
+    """Components ``(i, j)``, ``i <= j``, of a symmetric q x q matrix, row by row."""
+    return tuple((i, j) for i in range(q) for j in range(i, q))
+
+
+def _lookup(q: int) -> np.ndarray:
+    """Component of each entry of a symmetric q x q matrix, shape (q, q)."""
+    out = np.empty((q, q), dtype=np.intp)
+    for w, (i, j) in enumerate(_pairs(q)):
+        out[i, j] = out[j, i] = w
+    return out
+
+
+class _Kernel(NamedTuple):
+    """Coefficients of the criterion in the components (see the comment above).
+
+    Design parts (shared by the replicates) and response parts (leading axis R).
     """
-    q = b.shape[-1]
-    s = b @ _t(b)
+
+    q: int
+    p: int
+    n_classes: int
+    pairs: tuple[tuple[int, int], ...]
+    lookup: np.ndarray       # (q, q)
+    rows: np.ndarray         # (s,) first index of each component
+    cols: np.ndarray         # (s,)
+    p_lookup: np.ndarray     # (p, p)
+    mult: np.ndarray         # (K,) groups per class
+    det_root: np.ndarray     # (K,) det root_i (q = 2)
+    smap: np.ndarray         # (s, s K)
+    amap: np.ndarray         # (s K, sp)
+    fmap: np.ndarray         # (p, q K): Q_i'X_i beta
+    gmap: np.ndarray         # (sp, s K)
+    rmap: np.ndarray         # (s K, s)
+    wxx: np.ndarray          # (sp,)
+    cmap: np.ndarray         # (R, s K, p + 1)
+    base: np.ndarray         # (R, p + 1): w_xy, w_yy
+    sy: np.ndarray           # (R, q, K)
+    syy: np.ndarray          # (R, s, K)
+    dof: dict                # {reml: n - p, ml: n}
+    offset: tuple            # (ML, REML): (R,) the criterion's terms without Lambda
+
+
+def _kernel(cp: "CrossProducts") -> _Kernel:
+    """The coefficients of :class:`_Kernel` from the cross products."""
+    root, qx, mult = cp.root[0], cp.qx[0], cp.multiplicity
+    n_classes, q, p = qx.shape
+    pairs, p_pairs = _pairs(q), _pairs(p)
+    s, sp = len(pairs), len(p_pairs)
+
+    def sym(left: np.ndarray, right: np.ndarray, outer, inner) -> np.ndarray:
+        """``[o, i, k] = L[k, oi, ii] R[k, oj, ij] (+ the transposed term off the diagonal of i)``."""
+        out = np.empty((len(outer), len(inner), n_classes))
+        for o, (a, b) in enumerate(outer):
+            for w, (i, j) in enumerate(inner):
+                out[o, w] = left[:, a, i] * right[:, b, j]
+                if i != j:
+                    out[o, w] += left[:, a, j] * right[:, b, i]
+        return out
+
+    # S_ab = sum_ij R_ai P_ij R_bj; A_ab = sum_ij X_ia W_ij X_jb; G_ij = sum_ab X_ia Ainv_ab X_jb.
+    smap = sym(root, root, pairs, pairs).transpose(1, 0, 2).reshape(s, s * n_classes)
+    qxt = _t(qx)                                                              # (K, p, q)
+    amap = (mult * sym(qxt, qxt, p_pairs, pairs)).transpose(1, 2, 0).reshape(s * n_classes, sp)
+    gmap = sym(qx, qx, pairs, p_pairs).transpose(1, 0, 2).reshape(sp, s * n_classes)
+    root_t = _t(root)
+    rmap = sym(root_t, root_t, pairs, pairs).transpose(1, 2, 0).reshape(s * n_classes, s)
+    cmap = np.empty((cp.n_reps, p + 1, s, n_classes))
+    sy = np.swapaxes(cp.sy, 1, 2)                                             # (R, q, K)
+    syy = np.stack([cp.syy[:, :, i, j] for i, j in pairs], axis=1)            # (R, s, K)
+    for w, (i, j) in enumerate(pairs):
+        # c_a = sum_ij X_ia W_ij sy_j, yy = sum_ij W_ij syy_ij
+        cmap[:, :p, w] = qxt[:, :, i].T * sy[:, None, j]
+        if i != j:
+            cmap[:, :p, w] += qxt[:, :, j].T * sy[:, None, i]
+        cmap[:, p, w] = syy[:, w] * (1.0 if i == j else 2.0)
+    lookup = _lookup(q)
+    rows, cols = np.array(pairs, dtype=np.intp).T
+    det_root = (root[:, 0, 0] * root[:, 1, 1] - root[:, 0, 1] * root[:, 1, 0]
+                if q == 2 else np.ones(n_classes))
+    return _Kernel(
+        q=q, p=p, n_classes=n_classes, pairs=pairs, lookup=lookup, rows=rows, cols=cols,
+        p_lookup=_lookup(p), mult=mult, det_root=det_root, smap=smap, amap=amap,
+        fmap=np.ascontiguousarray(qx.transpose(2, 1, 0).reshape(p, q * n_classes)), gmap=gmap,
+        rmap=rmap, wxx=cp.wxx[0][tuple(np.array(p_pairs, dtype=np.intp).T)],
+        cmap=np.ascontiguousarray(cmap.reshape(cp.n_reps, p + 1, s * n_classes).swapaxes(1, 2)),
+        base=np.concatenate([cp.wxy, cp.wyy[:, None]], axis=1), sy=sy, syy=syy,
+        dof={True: cp.nobs - p, False: cp.nobs}, offset=_offsets(cp))
+
+
+def _offsets(cp: "CrossProducts") -> tuple[np.ndarray, np.ndarray]:
+    """The ML and REML criteria less ``sum log det H_i + dof log r2`` (and ``log det A``), (R,) each."""
+    out = []
+    for dof, extra in ((cp.nobs, 0.0), (cp.nobs - cp.n_fixed, -2 * cp.log_det_map[0])):
+        out.append(dof * (1.0 + np.log(2 * np.pi / dof) + 2 * np.log(cp.y_scale)) + extra)
+    return tuple(out)
+
+
+def _h_parts(kern: _Kernel, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(W, logdet_h)``: components of ``H_i^-1`` (N, m, s, K) and ``sum_i log det H_i`` (N, m).
+
+    For q = 2, ``det H = 1 + tr(B B') + det(B)^2`` with ``B = root Lambda``: a
+    sum of non-negative terms, exact where ``h11 h22 - h12^2`` would cancel
+    for a nearly rank-one ``B B'`` (a correlation near +-1, large ``Lambda``).
+    """
+    n, m = lam.shape[:2]
+    q, s, n_classes = kern.q, len(kern.pairs), kern.n_classes
+    prod = np.einsum("...ik,...jk->...ij", lam, lam)[..., kern.rows, kern.cols]
+    S = (prod.reshape(-1, s) @ kern.smap).reshape(n, m, s, n_classes)
     if q == 1:
-        h = 1.0 + s
-        return 1.0 / h, np.log(h[..., 0, 0])
-    h = s + np.eye(q)
-    if q == 2:
-        det_b = b[..., 0, 0] * b[..., 1, 1] - b[..., 0, 1] * b[..., 1, 0]
-        det = 1.0 + s[..., 0, 0] + s[..., 1, 1] + det_b ** 2
-        adj = np.empty_like(h)
-        adj[..., 0, 0], adj[..., 1, 1] = h[..., 1, 1], h[..., 0, 0]
-        adj[..., 0, 1], adj[..., 1, 0] = -h[..., 0, 1], -h[..., 1, 0]
-        return adj / det[..., None, None], np.log(det)
-    chol = np.linalg.cholesky(h)
-    return np.linalg.inv(h), 2 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
+        logdet = np.log1p(S[:, :, 0])
+        W = 1.0 / (1.0 + S)
+    elif q == 2:
+        det_lam = lam[..., 0, 0] * lam[..., 1, 1] - lam[..., 0, 1] * lam[..., 1, 0]
+        d = det_lam[..., None] * kern.det_root
+        t = S[:, :, 0] + S[:, :, 2] + d * d
+        logdet = np.log1p(t)
+        inv = 1.0 / (1.0 + t)
+        W = np.empty_like(S)
+        np.multiply(S[:, :, 2] + 1.0, inv, out=W[:, :, 0])
+        np.multiply(S[:, :, 1], -inv, out=W[:, :, 1])
+        np.multiply(S[:, :, 0] + 1.0, inv, out=W[:, :, 2])
+    else:
+        h = np.moveaxis(S, 2, -1)[..., kern.lookup] + np.eye(q)              # (N, m, K, q, q)
+        chol = np.linalg.cholesky(h)
+        logdet = 2 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
+        W = np.moveaxis(np.linalg.inv(h)[..., kern.rows, kern.cols], -1, 2)
+    return W, logdet @ kern.mult
 
 
-def _equilibrated_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(A^-1, log det A)``; A is scaled to a unit diagonal first.
+def _spd_inverse(a: np.ndarray, lookup: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(A^-1, log det A)`` for components ``a`` (..., p(p+1)/2) of positive definite A.
 
-    Between-group directions of A shrink like ``1 / Lambda^2`` while the
-    within-group ones do not, so A is badly scaled, not ill-conditioned.
+    A Cholesky factorisation in the components after scaling A to a unit
+    diagonal: between-group directions of A shrink like ``1 / Lambda^2``
+    while the within-group ones do not, so A is badly scaled, not
+    ill-conditioned. NaN where A is not positive definite to rounding (a
+    search probing huge Lambda: what lies in every Z_i's span drops out of A).
     """
-    d = 1.0 / np.sqrt(np.diagonal(a, axis1=-2, axis2=-1))
-    outer = d[..., :, None] * d[..., None, :]
-    try:
-        inv = np.linalg.inv(a * outer)
-    except np.linalg.LinAlgError:
-        # A search probing huge Lambda: what lies in every Z_i's span drops out of A.
-        # NaN there (the criterion is undefined), without stopping the other stacks.
-        evals, evecs = np.linalg.eigh(a * outer)
-        recip = 1.0 / np.where(evals > 0, evals, np.nan)          # NaN for that matrix only
-        inv = evecs @ (recip[..., None] * _t(evecs))
-    return inv * outer, np.linalg.slogdet(a * outer)[1] - 2 * np.log(d).sum(-1)
+    p = lookup.shape[0]
+    if p == 1:
+        return 1.0 / a, np.log(a[..., 0])
+    if p == 2:
+        a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+        d0, d1 = 1.0 / np.sqrt(a0), 1.0 / np.sqrt(a2)
+        r = a1 * (d0 * d1)                                      # the scaled off-diagonal
+        v = 1.0 - r * r
+        v = np.where(v > 0, v, np.nan)
+        inv_v = 1.0 / v
+        out = np.empty(a.shape)
+        out[..., 0] = inv_v / a0
+        out[..., 1] = -(r * inv_v) * (d0 * d1)
+        out[..., 2] = inv_v / a2
+        return out, np.log(a0) + np.log(a2) + np.log(v)
+    diag = [a[..., lookup[j, j]] for j in range(p)]
+    d = [1.0 / np.sqrt(x) for x in diag]
+    chol: dict[tuple[int, int], np.ndarray] = {}
+    logdet = np.log(diag[0])
+    for j in range(1, p):
+        logdet = logdet + np.log(diag[j])
+    for j in range(p):
+        v = 1.0
+        for k in range(j):
+            v = v - chol[j, k] * chol[j, k]
+        if j:
+            v = np.where(v > 0, v, np.nan)
+            logdet = logdet + np.log(v)
+        chol[j, j] = np.sqrt(v)
+        for i in range(j + 1, p):
+            e = a[..., lookup[i, j]] * (d[i] * d[j])
+            for k in range(j):
+                e = e - chol[i, k] * chol[j, k]
+            chol[i, j] = e / chol[j, j]
+    inv: dict[tuple[int, int], np.ndarray] = {}                # L^-1, lower triangular
+    for i in range(p):
+        inv[i, i] = 1.0 / chol[i, i]
+        for j in range(i - 1, -1, -1):
+            e = chol[i, j] * inv[j, j]
+            for k in range(j + 1, i):
+                e = e + chol[i, k] * inv[k, j]
+            inv[i, j] = -e * inv[i, i]
+    out = np.empty(np.shape(diag[0]) + (p * (p + 1) // 2,))
+    for a_ in range(p):
+        for b in range(a_, p):
+            e = inv[b, a_] * inv[b, b]
+            for k in range(b + 1, p):
+                e = e + inv[k, a_] * inv[k, b]
+            out[..., lookup[a_, b]] = e * (d[a_] * d[b])
+    return out, logdet
+
+
+def _sym_triple(w: np.ndarray, x: np.ndarray, kern: _Kernel) -> np.ndarray:
+    """Components of ``W X W`` for symmetric W, X given as components on axis 2."""
+    q, lookup = kern.q, kern.lookup
+    if q == 1:
+        return w * x * w
+    out = np.empty(np.broadcast_shapes(w.shape, x.shape))
+    if q == 2:
+        w0, w1, w2 = w[:, :, 0], w[:, :, 1], w[:, :, 2]
+        x0, x1, x2 = x[:, :, 0], x[:, :, 1], x[:, :, 2]
+        y00, y01 = w0 * x0 + w1 * x1, w0 * x1 + w1 * x2
+        y10, y11 = w1 * x0 + w2 * x1, w1 * x1 + w2 * x2
+        out[:, :, 0] = y00 * w0 + y01 * w1
+        out[:, :, 1] = y00 * w1 + y01 * w2
+        out[:, :, 2] = y10 * w1 + y11 * w2
+        return out
+    comp = [w[:, :, c] for c in range(w.shape[2])]
+    xc = [x[:, :, c] for c in range(x.shape[2])]
+    y = [[sum_(comp[lookup[i, k]] * xc[lookup[k, j]] for k in range(q)) for j in range(q)]
+         for i in range(q)]
+    for c, (i, j) in enumerate(kern.pairs):
+        out[:, :, c] = sum_(y[i][k] * comp[lookup[k, j]] for k in range(q))
+    return out
+
+
+def sum_(terms) -> np.ndarray:
+    """Sum of an iterable of arrays without the extra ``0 +`` of the builtin."""
+    it = iter(terms)
+    total = next(it)
+    for term in it:
+        total = total + term
+    return total
+
+
+class _Core(NamedTuple):
+    """The criterion and its parts at points (N, m) (see :func:`_core`)."""
+
+    value: np.ndarray
+    beta: np.ndarray
+    a_inv: np.ndarray        # components (N or 1, m, sp)
+    r2: np.ndarray
+    logdet_h: np.ndarray
+    logdet_a: np.ndarray
+    w: np.ndarray            # (N or 1, m, s, K)
+    gradient: np.ndarray | None     # (N, m, q, q)
+
+
+def _core(cp: "CrossProducts", kern: _Kernel, rep: np.ndarray, lam: np.ndarray, reml: bool,
+          gradient: bool = False) -> _Core:
+    """The criterion at working ``lam`` (N or 1, m, q, q) for replicates ``rep`` (N,).
+
+    ``lam`` with a leading axis of 1 is shared by every replicate: the parts
+    that depend on ``Lambda`` only are computed once.
+    """
+    n, m = rep.size, lam.shape[1]
+    p, s, n_classes = kern.p, len(kern.pairs), kern.n_classes
+    W, logdet_h = _h_parts(kern, lam)
+    a = kern.wxx + (W.reshape(-1, s * n_classes) @ kern.amap).reshape(W.shape[0], m, -1)
+    a_inv, logdet_a = _spd_inverse(a, kern.p_lookup)
+    cy = np.matmul(W.reshape(W.shape[0], m, -1), kern.cmap[rep]) + kern.base[rep, None]
+    c, yy = cy[..., :p], cy[..., p]
+    beta = (a_inv[..., kern.p_lookup] @ c[..., None])[..., 0]
+    r2 = yy - (c * beta).sum(axis=-1)
+    dof = kern.dof[bool(reml)]
+    # In data units: r2 scales by y_scale^2 and log det A by -2 log |det M|.
+    value = logdet_h + dof * np.log(r2) + kern.offset[int(reml)][rep, None]
+    if reml:
+        value = value + logdet_a
+    grad = None
+    if gradient:
+        grad = _core_gradient(kern, rep, lam, W, a_inv, beta, dof / r2, reml)
+    return _Core(value, beta, a_inv, r2, logdet_h, logdet_a, W, grad)
+
+
+def _core_gradient(kern: _Kernel, rep: np.ndarray, lam: np.ndarray, W: np.ndarray,
+                   a_inv: np.ndarray, beta: np.ndarray, weight: np.ndarray,
+                   reml: bool) -> np.ndarray:
+    """Derivative of the criterion with respect to every entry of the working ``Lambda``.
+
+    With ``dH_i = R (E Lambda' + Lambda E') R'`` (``R = root_i``) for a unit
+    change ``E`` of one entry: ``d log det H_i`` gives ``2 R'H^-1R Lambda``;
+    the envelope theorem gives ``d r2 = -2 sum_i (R'w_i)(R'w_i)' Lambda`` with
+    ``w_i = H_i^-1 e_i``, ``e_i = qy_i - qx_i beta`` (summed over a class
+    through ``syy`` and ``sy``); ``d log det A`` gives
+    ``-2 sum_i (R'H^-1 qx_i) A^-1 (R'H^-1 qx_i)' Lambda``. ``weight`` is
+    ``dof / r2``, the derivative of ``dof log r2``. Together
+    ``2 sum_i R' (m_i W - W (weight E + m_i G) W) R Lambda`` over classes.
+    """
+    n, m = beta.shape[:2]
+    q, p, n_classes = kern.q, kern.p, kern.n_classes
+    mult = kern.mult
+    f = (beta.reshape(-1, p) @ kern.fmap).reshape(n, m, q, n_classes)      # Q'X beta
+    sy, syy = kern.sy[rep, None], kern.syy[rep, None]
+    dev = sy - mult * f
+    x = np.empty((n, m, len(kern.pairs), n_classes))
+    for w, (i, j) in enumerate(kern.pairs):   # E = syy - sy f' - f sy' + m f f'
+        x[:, :, w] = syy[:, :, w] - sy[:, :, i] * f[:, :, j] - f[:, :, i] * dev[:, :, j]
+    x *= weight[..., None, None]
+    if reml:
+        g = (a_inv.reshape(-1, a_inv.shape[-1]) @ kern.gmap).reshape(a_inv.shape[0], m, -1,
+                                                                     n_classes)
+        x += mult * g
+    middle = _sym_triple(W, x, kern)
+    np.subtract(mult * W, middle, out=middle)
+    total = (middle.reshape(n * m, -1) @ kern.rmap).reshape(n, m, -1)
+    return 2 * np.einsum("...ij,...jk->...ik", total[..., kern.lookup], lam)
 
 
 def evaluate(cp: CrossProducts, lam: np.ndarray, reml: bool, gradient: bool = False) -> Evaluation:
@@ -509,56 +806,16 @@ def evaluate(cp: CrossProducts, lam: np.ndarray, reml: bool, gradient: bool = Fa
     gradient : bool
         Also the derivative with respect to the working ``Lambda``.
     """
-    b = cp.root[:, None] @ lam[:, :, None]                               # (R, m, K, q, q)
-    h_inv, logdet = _h_inverse(b)
-    hx = h_inv @ cp.qx[:, None]                                           # (R, m, K, q, p)
-    hs = (h_inv @ cp.sy[:, None, :, :, None])[..., 0]                     # (R, m, K, q)
-    qx_t = _t(cp.qx)[:, None]
-    mult = cp.multiplicity
-    a = cp.wxx[:, None] + (mult[:, None, None] * (qx_t @ hx)).sum(axis=2)
-    c = cp.wxy[:, None] + (qx_t @ hs[..., None])[..., 0].sum(axis=2)
-    yy = cp.wyy[:, None] + (cp.syy[:, None] * h_inv).sum(axis=(2, 3, 4))
-    a_inv, logdet_a = _equilibrated_inverse(a)
-    beta = (a_inv @ c[..., None])[..., 0]
-    r2 = yy - (c * beta).sum(axis=-1)
-    logdet_h = (mult * logdet).sum(axis=-1)
-    n, p = cp.nobs, cp.n_fixed
-    dof = n - p if reml else n
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # In data units: r2 scales by y_scale^2 and log det A by -2 log |det M|.
-        value = logdet_h + dof * (1.0 + np.log(2 * np.pi * r2 / dof) + 2 * np.log(cp.y_scale[:, None]))
-        if reml:
-            value = value + logdet_a - 2 * cp.log_det_map[:, None]
-    grad = None
-    if gradient:
-        grad = _gradient(cp, lam, h_inv, hx, beta, a_inv, dof / r2, reml)
-    return Evaluation(value, beta, a_inv, r2, logdet_h, logdet_a, h_inv, grad)
-
-
-def _gradient(cp: CrossProducts, lam: np.ndarray, h_inv: np.ndarray, hx: np.ndarray,
-              beta: np.ndarray, a_inv: np.ndarray, weight: np.ndarray, reml: bool) -> np.ndarray:
-    """Derivative of the criterion with respect to every entry of the working ``Lambda``.
-
-    With ``dH_i = R (E Lambda' + Lambda E') R'`` (``R = root_i``) for a unit
-    change ``E`` of one entry: ``d log det H_i`` gives ``2 R'H^-1R Lambda``;
-    the envelope theorem gives ``d r2 = -2 sum_i (R'w_i)(R'w_i)' Lambda`` with
-    ``w_i = H_i^-1 e_i``, ``e_i = qy_i - qx_i beta`` (summed over a class
-    through ``syy`` and ``sy``); ``d log det A`` gives
-    ``-2 sum_i (R'H^-1 qx_i) A^-1 (R'H^-1 qx_i)' Lambda``.
-    ``weight`` is ``dof / r2``, the derivative of ``dof log r2``.
-    """
-    mult = cp.multiplicity[:, None, None]
-    root_t = _t(cp.root)[:, None]
-    fit = cp.qx[:, None] @ beta[:, :, None, :, None]                      # (R, m, K, q, 1)
-    cross = cp.sy[:, None, :, :, None] @ _t(fit)
-    resid = cp.syy[:, None] - cross - _t(cross) + mult * (fit @ _t(fit))  # sum_i e_i e_i'
-    left = root_t @ h_inv
-    total = (mult * (left @ cp.root[:, None])).sum(axis=2)
-    total = total - weight[..., None, None] * (left @ resid @ _t(left)).sum(axis=2)
-    if reml:
-        px = root_t @ hx
-        total = total - (mult * (px @ a_inv[:, :, None] @ _t(px))).sum(axis=2)
-    return 2 * total @ lam
+    lam = np.asarray(lam, dtype=float)
+    if lam.shape[0] not in (1, cp.n_reps):
+        raise ValueError(f"lam has {lam.shape[0]} replicates, the cross products {cp.n_reps}")
+    rep = np.arange(cp.n_reps)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        core = _core(cp, cp._kernel, rep, lam, reml, gradient)
+    kern = cp._kernel
+    h_inv = np.moveaxis(core.w, 2, -1)[..., kern.lookup]
+    return Evaluation(core.value, core.beta, core.a_inv[..., kern.p_lookup], core.r2,
+                      core.logdet_h, core.logdet_a, h_inv, core.gradient)
 
 
 def criterion(cp: CrossProducts, layout: ThetaLayout, theta: np.ndarray,
@@ -588,6 +845,330 @@ def criterion_and_gradient(cp: CrossProducts, layout: ThetaLayout, theta: np.nda
     return ev.value[:, 0], grad_work * cp.z_scale[layout.index[0]]
 
 
+# --- the batched projected Newton search ------------------------------------------------------
+
+#: Elements of the largest (points, components, classes) array of one vectorised
+#: evaluation inside a search; larger batches run in chunks of points (this keeps
+#: the arrays in cache and the BLAS calls single-threaded).
+CHUNK_ELEMENTS = 2 ** 16
+
+#: How a search ended (:data:`_MESSAGES` holds the words).
+_LIMIT, _ROUNDING, _UNDEFINED, _FLAT, _NO_DECREASE, _SMALL_STEP, _EXACT = range(7)
+_MESSAGES = ("iteration limit reached", "projected gradient below rounding",
+             "criterion undefined", "the criterion is flat to rounding",
+             "no decrease along the Newton step", "step below rounding",
+             "the fixed effects fit y exactly: nothing to estimate")
+
+
+class _Problem(NamedTuple):
+    """What a search evaluates: cross products, their kernel, the layout, REML or ML."""
+
+    cp: CrossProducts
+    kern: _Kernel
+    layout: ThetaLayout
+    reml: bool
+
+    def values(self, rep: np.ndarray, x: np.ndarray,
+               gradient: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Criterion (n, m) and its gradient in working ``theta`` (n, m, k) at ``x`` (n, m, k).
+
+        Pair ``i`` belongs to replicate ``rep[i]``; evaluated in chunks of pairs.
+        """
+        n, m, k = x.shape
+        lam = self.layout.lam(x)
+        per_pair = m * len(self.kern.pairs) * self.kern.n_classes
+        chunk = max(1, CHUNK_ELEMENTS // per_pair)
+        rows, cols = self.layout.index
+        if n <= chunk:
+            core = _core(self.cp, self.kern, rep, lam, self.reml, gradient)
+            return core.value, core.gradient[..., rows, cols] if gradient else None
+        values = np.empty((n, m))
+        grads = np.empty((n, m, k)) if gradient else None
+        for start in range(0, n, chunk):
+            part = slice(start, start + chunk)
+            core = _core(self.cp, self.kern, rep[part], lam[part], self.reml, gradient)
+            values[part] = core.value
+            if gradient:
+                grads[part] = core.gradient[..., rows, cols]
+        return values, grads
+
+
+class _Searches(NamedTuple):
+    """Final state of a batch of local searches, one row per (replicate, start) pair."""
+
+    x: np.ndarray            # (n, k) working theta
+    value: np.ndarray        # (n,)
+    nfev: np.ndarray         # (n,) theta points evaluated
+    nit: np.ndarray          # (n,) Newton iterations
+    message: np.ndarray      # (n,) index into _MESSAGES
+    settled: np.ndarray      # (n,) ended at a zero projected gradient with every pinned slope > 0
+
+
+def _model_points(x: np.ndarray) -> np.ndarray:
+    """Points (n, k + 1, k) of the Newton model at ``x`` (n, k): ``x + delta_j e_j``, then ``x``."""
+    n, k = x.shape
+    points = np.repeat(x[:, None], k + 1, axis=1)
+    diag = np.arange(k)
+    points[:, diag, diag] += 1e-4 * np.maximum(np.abs(x), 1e-2)
+    return points
+
+
+def _model(points: np.ndarray, values: np.ndarray,
+           grads: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(value, gradient, Hessian)`` at ``x`` from the criterion at :func:`_model_points`.
+
+    The Hessian is the forward difference of the analytic gradient at
+    ``x + delta_j e_j``, symmetrised: ``k + 1`` points. Its error of order
+    ``delta`` only slows Newton's final convergence from quadratic to a
+    fast linear rate; the central difference would cost ``2 k + 1`` points
+    for about one iteration less in twenty. (The criterion is smooth in
+    every entry of Lambda, also across 0, so the points may leave the bounds.)
+    """
+    k = points.shape[-1]
+    delta = np.diagonal(points[:, :k] - points[:, k:], axis1=1, axis2=2)
+    hess = (grads[:, :k] - grads[:, k:]) / delta[:, :, None]
+    return values[:, k], grads[:, k], 0.5 * (hess + _t(hess))
+
+
+def _newton_model(problem: _Problem, rep: np.ndarray,
+                  x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(value, gradient, Hessian)`` at working ``theta`` ``x`` (n, k), one vectorised evaluation."""
+    points = _model_points(x)
+    return _model(points, *problem.values(rep, points, gradient=True))
+
+
+def _descent(hess: np.ndarray, grad: np.ndarray, x: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """Newton steps (n, k) on the ``free`` elements, Hessian eigenvalues made positive, capped.
+
+    Where the criterion is not convex (far from the optimum) the absolute
+    eigenvalues keep the step a descent direction; the cap keeps a nearly
+    flat direction (theta running off to infinity) from overflowing. The
+    rows and columns of held elements are replaced by a multiple of the
+    identity as large as the free block, so they neither mix into the step
+    nor set its eigenvalue floor.
+    """
+    both = free[:, :, None] & free[:, None, :]
+    h = np.where(both, hess, 0.0)
+    g = np.where(free, grad, 0.0)
+    finite = np.isfinite(h).all(axis=(1, 2))
+    h[~finite] = 0.0
+    size = np.sqrt((h * h).sum(axis=(1, 2)))
+    fill = np.where(size > 0, size, 1.0)
+    h = h + (~free * fill[:, None])[:, :, None] * np.eye(x.shape[1])
+    evals, evecs = np.linalg.eigh(h)
+    evals = np.maximum(np.abs(evals), (1e-8 * size + 1e-300)[:, None])
+    step = -np.einsum("nij,nj->ni", evecs, np.einsum("nji,nj->ni", evecs, g) / evals)
+    step = np.where(finite[:, None], step, -g)
+    step = np.where(free, step, 0.0)
+    cap = STEP_CAP * np.maximum(1.0, np.abs(x).max(axis=1))
+    length = np.maximum(np.abs(step).max(axis=1), 1e-300)
+    return step * np.minimum(1.0, cap / length)[:, None]
+
+
+def canonical(layout: ThetaLayout, theta: np.ndarray) -> np.ndarray:
+    """``theta`` (..., k) with every column of ``Lambda`` whose diagonal is negative negated.
+
+    ``Lambda`` and ``Lambda`` with a column negated give the same
+    ``Lambda Lambda'``, so the same model and criterion: lme4's lower bound
+    0 on the diagonal only picks one of the two. It is no constraint of the
+    model, and a search must not treat it as one: clipping a diagonal
+    element at 0 leaves the rest of its column where it was (a different
+    model), and the last element of a block, on which the criterion depends
+    only through its square, has slope 0 there whatever the curvature, so
+    a search clipped to it can stop at a saddle. Reflecting the column
+    keeps searches on the smooth criterion over all of ``R^k``.
+    """
+    return theta * np.where(theta[..., _column_diagonal(layout)] < 0, -1.0, 1.0)
+
+
+@lru_cache(maxsize=None)
+def _column_diagonal(layout: ThetaLayout) -> np.ndarray:
+    """For each element of ``theta``, the element on the diagonal of its column of ``Lambda``."""
+    rows, cols = layout.index
+    diagonal = {int(c): t for t, (r, c) in enumerate(zip(rows, cols)) if r == c}
+    return np.array([diagonal[int(c)] for c in cols], dtype=np.intp)
+
+
+class _Step(NamedTuple):
+    """The outcome of a line search for each pair (see :func:`_step`)."""
+
+    chosen: np.ndarray       # (n,) index into STEP_FRACTIONS, -1 for no decrease
+    x: np.ndarray            # (n, k) the point taken
+    value: np.ndarray        # (n,)
+    noise: np.ndarray        # (n,) the decrease was below rounding
+    grad: np.ndarray         # (n, k) the model at x where the full step was taken, else NaN
+    hess: np.ndarray         # (n, k, k)
+    evaluated: np.ndarray    # (n,) points the choice needed
+
+
+def _step(problem: _Problem, rep: np.ndarray, x: np.ndarray, value: np.ndarray,
+          grad: np.ndarray, step: np.ndarray) -> _Step:
+    """The longest step of :data:`STEP_FRACTIONS` along ``step`` with sufficient decrease.
+
+    The path is ``x + t d`` with columns reflected (:func:`canonical`).
+    Near the optimum the decrease is below the criterion's rounding, and
+    comparing values picks steps at random: then (``noise``) Newton's full
+    step is taken while the slope keeps falling. The full step is tried
+    first, with the points of the Newton model there in the same
+    evaluation, which the next iteration needs if it is taken (as it is
+    near the optimum); shorter steps are tried after it, all in that same
+    evaluation when the batch is small (numpy's cost per call dominates),
+    else in stages for the pairs still without a step. The choice is the
+    same either way.
+    """
+    layout, kern = problem.layout, problem.kern
+    n, k = x.shape
+    rounding = 1e-12 * (1 + np.abs(value))
+    slope = (grad * step).sum(axis=1)
+    full = canonical(layout, x + step)
+    points = _model_points(full)
+    shorter = np.arange(1, STEP_FRACTIONS.size)
+    per_point = len(kern.pairs) * kern.n_classes
+    together = n * (k + 1 + shorter.size) * per_point <= CHUNK_ELEMENTS
+    if together:
+        path = canonical(layout, x[:, None] + STEP_FRACTIONS[shorter, None] * step[:, None])
+        values, grads = problem.values(rep, np.concatenate([points, path], axis=1), gradient=True)
+        rest, values, grads = values[:, k + 1:], values[:, :k + 1], grads[:, :k + 1]
+    else:
+        values, grads = problem.values(rep, points, gradient=True)
+    value1, grad1, hess1 = _model(points, values, grads)
+    noise = (-slope < rounding) & (value1 <= value + rounding)
+    took = noise | (value1 <= value + 1e-4 * slope)
+    chosen = np.where(took, 0, -1)
+    out_x = np.where(took[:, None], full, x)
+    out_value = np.where(took, value1, np.nan)
+    evaluated = np.where(took, k + 1, k + 1 + shorter.size)
+    pending = np.flatnonzero(~took)
+    stages = [shorter] if together else [shorter[:3], shorter[3:]]
+    for stage in stages:
+        if pending.size == 0:
+            break
+        t = STEP_FRACTIONS[stage]
+        if together:
+            vals, pts = rest[pending], path[pending]
+        else:
+            pts = canonical(layout, x[pending, None] + t[:, None] * step[pending, None])
+            vals, _ = problem.values(rep[pending], pts)
+        decrease = vals <= value[pending, None] + 1e-4 * t * slope[pending, None]
+        found = decrease.any(axis=1)
+        first = np.argmax(decrease, axis=1)[found]
+        hit = pending[found]
+        chosen[hit] = stage[first]
+        out_x[hit] = pts[found, first]
+        out_value[hit] = vals[found, first]
+        evaluated[hit] = k + 2 + first + (stage[0] - 1)
+        pending = pending[~found]
+    nan = ~took[:, None]
+    return _Step(chosen, out_x, out_value, noise, np.where(nan, np.nan, grad1),
+                 np.where(nan[:, :, None], np.nan, hess1), evaluated)
+
+
+def _search(problem: _Problem, rep: np.ndarray, start: np.ndarray, pinned: np.ndarray,
+            active: np.ndarray, max_iter: int = 200) -> _Searches:
+    """Newton searches for many (replicate, start) pairs at once.
+
+    Each iteration takes the Newton step of the model (:func:`_model`) on
+    the free elements and tries the path ``x + t d`` (columns reflected,
+    see :func:`canonical`) at the ``t`` of :data:`STEP_FRACTIONS`, keeping
+    the longest step with sufficient (Armijo) decrease (:func:`_step`);
+    ``pinned`` elements (a face of the bounds) stay at 0. A search ends
+    when the gradient vanishes to rounding, the step is below rounding or
+    no step decreases the criterion; near the optimum the steps are
+    Newton's, so ``theta`` is exact to rounding error rather than to an
+    optimiser's tolerance. Where a column of ``Lambda`` is (next to) 0 the
+    slope of its diagonal element vanishes by symmetry whatever the
+    curvature; where that is negative (a saddle) the search steps off the
+    face (:data:`NUDGE`) and goes on. Searches that have ended drop out of
+    the vectorised evaluations; each pair's path is the one it would
+    follow alone, whatever else is in the batch.
+
+    Parameters
+    ----------
+    rep : ndarray of int, shape (n,)
+        Replicate of each pair.
+    start : ndarray, shape (n, k)
+        Working ``theta`` to start from.
+    pinned : ndarray of bool, shape (n, k)
+        Diagonal elements held at 0.
+    active : ndarray of bool, shape (n,)
+        Pairs to search (the others keep their start, value NaN, no cost).
+    """
+    n, k = start.shape
+    on_diagonal = problem.layout.on_diagonal
+    x = canonical(problem.layout, np.where(pinned, 0.0, start))
+    free = ~pinned
+    value, grad, hess = np.full(n, np.nan), np.full((n, k), np.nan), np.full((n, k, k), np.nan)
+    slope = np.full(n, np.inf)
+    noise = np.zeros(n, dtype=bool)
+    previous = (x.copy(), value.copy())
+    nfev, nit = np.zeros(n, dtype=int), np.zeros(n, dtype=int)
+    message = np.full(n, _LIMIT)
+    settled = np.zeros(n, dtype=bool)
+    active = active.copy()
+    stale = np.flatnonzero(active)                  # pairs whose model at x is still to compute
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for iteration in range(1, max_iter + 1):
+            if stale.size:
+                value[stale], grad[stale], hess[stale] = _newton_model(problem, rep[stale], x[stale])
+                nfev[stale] += k + 1
+            a = np.flatnonzero(active)
+            if a.size == 0:
+                break
+            nit[a] = iteration
+            xa, fa, val, ga, ha = x[a], free[a], value[a], grad[a], hess[a]
+            last_slope = slope[a]
+            slope[a] = new_slope = np.where(fa, np.abs(ga), 0.0).max(axis=1, initial=0.0)
+            finite = np.isfinite(val)
+            rounding = 1e-13 * (1 + np.abs(val))
+            curvature = np.diagonal(ha, axis1=1, axis2=2)
+            off = NUDGE * np.maximum(1.0, np.abs(xa).max(axis=1, keepdims=True))
+            saddle = (fa & on_diagonal & (np.abs(xa) < off)
+                      & (curvature < -1e-8 * (1 + np.abs(val))[:, None]))
+            done = ~finite | (new_slope <= rounding)
+            escape = done & finite & saddle.any(axis=1)
+            done &= ~escape
+            message[a[done]] = np.where(finite[done], _ROUNDING, _UNDEFINED)
+            # A face optimum is one of the model when leaving the face does not lower the
+            # criterion: no slope off it and (where the slope vanishes by symmetry) no
+            # negative curvature.
+            off_face = (np.abs(ga) <= rounding[:, None]) & (curvature >= 0)
+            settled[a[done]] = finite[done] & (fa | off_face)[done].all(axis=1)
+            flat = ~done & ~escape & noise[a] & (new_slope >= last_slope)
+            undo = a[flat]                                  # that step did not help: undo it
+            x[undo], value[undo] = previous[0][undo], previous[1][undo]
+            message[undo] = _FLAT
+            active[a[done | flat]] = False
+            jump = a[escape]                                # off a saddle on a face
+            x[jump] = np.where(saddle[escape], off[escape], xa[escape])
+            slope[jump], noise[jump] = np.inf, False
+            stale = jump
+            go = ~(done | flat | escape)
+            b = a[go]
+            if b.size == 0:
+                continue
+            xb, vb = xa[go], val[go]
+            step = _descent(ha[go], ga[go], xb, fa[go])
+            taken = _step(problem, rep[b], xb, vb, ga[go], step)
+            noise[b] = taken.noise
+            nfev[b] += taken.evaluated
+            stuck = taken.chosen < 0
+            message[b[stuck]] = _NO_DECREASE
+            active[b[stuck]] = False
+            move = ~stuck
+            m = b[move]
+            previous[0][m], previous[1][m] = xb[move], vb[move]
+            chosen = taken.chosen[move]
+            small = (STEP_FRACTIONS[chosen] * np.abs(step[move]).max(axis=1)
+                     <= 1e-13 * np.maximum(1.0, np.abs(xb[move]).max(axis=1)))
+            x[m], value[m] = taken.x[move], taken.value[move]
+            grad[m], hess[m] = taken.grad[move], taken.hess[move]
+            message[m[small]] = _SMALL_STEP
+            active[m[small]] = False
+            # Moved less than the full step: the model at the new point is still to compute.
+            stale = np.concatenate([jump, m[~small & (chosen > 0)]])
+    return _Searches(x, value, nfev, nit, message, settled)
+
+
 class _Local(NamedTuple):
     """One local search: working ``theta``, criterion, its cost and how it ended."""
 
@@ -602,17 +1183,9 @@ def local_fit(cp: CrossProducts, layout: ThetaLayout, start: np.ndarray, reml: b
               pinned: np.ndarray | None = None, max_iter: int = 200) -> _Local:
     """Projected Newton search from ``start`` (working units) for one replicate.
 
-    Each iteration takes the Newton step of :func:`_newton_model` on the
-    free elements and tries the projected path ``max(x + t d, lower)`` at
-    every ``t`` of :data:`STEP_FRACTIONS` in one vectorised evaluation,
-    keeping the longest step with sufficient (Armijo) decrease. A diagonal
-    element at 0 whose slope is positive stays there; ``pinned`` ones (a
-    face of the bounds) always do. The search ends when the projected
-    gradient vanishes to rounding, the step is below rounding or no step
-    decreases the criterion; near the optimum the steps are Newton's, so
-    ``theta`` is exact to rounding error rather than to an optimiser's
-    tolerance. scipy's L-BFGS-B needs as many evaluations one at a time,
-    and its BLAS calls stall in OpenBLAS threads on a busy machine.
+    The search of :func:`fit` (see :func:`_search`) from one start; scipy's
+    L-BFGS-B needs as many evaluations one at a time, and its BLAS calls
+    stall in OpenBLAS threads on a busy machine.
 
     Parameters
     ----------
@@ -623,95 +1196,23 @@ def local_fit(cp: CrossProducts, layout: ThetaLayout, start: np.ndarray, reml: b
         Diagonal elements held at 0.
     """
     pinned = np.zeros(layout.size, dtype=bool) if pinned is None else np.asarray(pinned, dtype=bool)
-    lower = np.where(pinned, 0.0, layout.lower)
-    x = np.maximum(np.where(pinned, 0.0, np.asarray(start, dtype=float)), lower)
-    nfev, message, slope, noise_step, previous = 0, "iteration limit reached", np.inf, False, None
-    for nit in range(1, max_iter + 1):
-        value, grad, hess = _newton_model(cp, layout, x, reml)
-        nfev += 2 * layout.size + 1
-        free = ~(pinned | (layout.on_diagonal & (x <= 0.0) & (grad > 0.0)))
-        last_slope, slope = slope, np.abs(grad[free]).max(initial=0.0)
-        if not np.isfinite(value) or slope <= 1e-13 * (1 + abs(value)):
-            message = ("projected gradient below rounding" if np.isfinite(value)
-                       else "criterion undefined")
-            break
-        if noise_step and slope >= last_slope:
-            x, value = previous                       # that step did not help: undo it
-            message = "the criterion is flat to rounding"
-            break
-        step = np.zeros_like(x)
-        step[free] = _descent(hess[np.ix_(free, free)], grad[free], x)
-        path = np.maximum(x + STEP_FRACTIONS[:, None] * step, lower)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            values = evaluate(cp, layout.lam(path)[None], reml).value[0]
-        nfev += STEP_FRACTIONS.size
-        rounding = 1e-12 * (1 + abs(value))
-        # Near the optimum the decrease is below the criterion's rounding, and
-        # comparing values picks steps at random: take Newton's full step
-        # while the slope keeps falling.
-        noise_step = -(grad @ step) < rounding and values[0] <= value + rounding
-        decrease = ~noise_step & (values <= value + 1e-4 * ((path - x) @ grad))
-        if not (decrease.any() or noise_step):
-            message = "no decrease along the Newton step"
-            break
-        best = np.argmax(decrease) if decrease.any() else 0
-        previous, x_new = (x, value), path[best]
-        small = np.abs(x_new - x).max() <= 1e-13 * max(1.0, np.abs(x).max())
-        x, value = x_new, float(values[best])
-        if small:
-            message = "step below rounding"
-            break
-    return _Local(x, float(value), nfev, nit, message)
-
-
-def _newton_model(cp: CrossProducts, layout: ThetaLayout, x: np.ndarray,
-                  reml: bool) -> tuple[float, np.ndarray, np.ndarray]:
-    """``(value, gradient, Hessian)`` at working ``theta`` ``x`` from one vectorised evaluation.
-
-    The Hessian is the central difference of the analytic gradient at
-    ``x +- delta_j e_j`` (the criterion is smooth in every entry of Lambda,
-    also across 0, so the points may leave the bounds).
-    """
-    k = x.size
-    delta = 1e-4 * np.maximum(np.abs(x), 1e-2)
-    points = np.repeat(x[None], 2 * k + 1, axis=0)
-    points[np.arange(k), np.arange(k)] += delta
-    points[k + np.arange(k), np.arange(k)] -= delta
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ev = evaluate(cp, layout.lam(points)[None], reml, gradient=True)
-    grads = layout.theta(ev.gradient[0])
-    hess = (grads[:k] - grads[k:2 * k]) / (2 * delta[:, None])
-    return float(ev.value[0, -1]), grads[-1], 0.5 * (hess + hess.T)
-
-
-def _descent(hess: np.ndarray, grad: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Newton step with the Hessian's eigenvalues made positive, capped in length.
-
-    Where the criterion is not convex (far from the optimum) the absolute
-    eigenvalues keep the step a descent direction; the cap keeps a nearly
-    flat direction (theta running off to infinity) from overflowing.
-    """
-    if not np.isfinite(hess).all():
-        return -grad
-    evals, evecs = np.linalg.eigh(hess)
-    size = np.abs(evals).max(initial=0.0)
-    evals = np.maximum(np.abs(evals), 1e-8 * size + 1e-300)
-    step = -evecs @ ((evecs.T @ grad) / evals)
-    cap = STEP_CAP * max(1.0, np.abs(x).max())
-    return step * min(1.0, cap / max(np.abs(step).max(), 1e-300))
+    problem = _Problem(cp, cp._kernel, layout, reml)
+    found = _search(problem, np.zeros(1, dtype=np.intp), np.asarray(start, dtype=float)[None],
+                    pinned[None], np.ones(1, dtype=bool), max_iter)
+    return _Local(found.x[0], float(found.value[0]), int(found.nfev[0]), int(found.nit[0]),
+                  _MESSAGES[found.message[0]])
 
 
 def projected_gradient(cp: CrossProducts, layout: ThetaLayout, theta_work: np.ndarray,
                        reml: bool) -> np.ndarray:
-    """Gradient in working ``theta`` (R, k), zero where a bound holds the optimum.
+    """Gradient in working ``theta`` (R, k): it vanishes at an optimum, also on the bounds.
 
-    At a diagonal element equal to 0 only a negative slope (the criterion
-    falls into the interior) counts against optimality.
+    The bounds are no constraint of the model (:func:`canonical`): at a
+    diagonal element equal to 0 a slope of either sign lowers the criterion
+    (the column reflected), and where the column is 0 the slope is 0.
     """
     ev = evaluate(cp, layout.lam(theta_work)[:, None], reml, gradient=True)
-    grad = layout.theta(ev.gradient[:, 0])
-    at_bound = layout.on_diagonal & (theta_work <= 0.0)
-    return np.where(at_bound, np.minimum(grad, 0.0), grad)
+    return layout.theta(ev.gradient[:, 0])
 
 
 def theta_grid(layout: ThetaLayout) -> np.ndarray:
@@ -730,8 +1231,8 @@ def moment_start(cp: CrossProducts, layout: ThetaLayout) -> np.ndarray:
     """Working ``theta`` (R, k) from moments of the per-group regressions on ``Z_i``.
 
     The spread of the groups' coefficients less their average sampling
-    variance estimates ``Lambda Lambda'`` (clipped to be positive
-    semi-definite, then factored block by block). Groups that do not
+    variance estimates ``Lambda Lambda'`` (its eigenvalues raised to
+    :data:`MOMENT_FLOOR` times the largest, then factored block by block). Groups that do not
     identify every coefficient are left out; with fewer than two others,
     lme4's start.
     """
@@ -748,7 +1249,8 @@ def moment_start(cp: CrossProducts, layout: ThetaLayout) -> np.ndarray:
     sampling = (root_inv @ _t(root_inv)).mean(axis=0)
     target = spread / np.maximum(sigma2, 1e-300)[:, None, None] - sampling
     evals, evecs = np.linalg.eigh(target)
-    target = evecs @ (np.maximum(evals, 0.0)[..., None] * _t(evecs)) + 1e-8 * np.eye(cp.q)
+    floor = np.maximum(MOMENT_FLOOR * evals.max(axis=-1, keepdims=True), 1e-8)
+    target = evecs @ (np.maximum(evals, floor)[..., None] * _t(evecs))
     lam, start = np.zeros_like(target), 0
     for size in layout.blocks:
         block = slice(start, start + size)
@@ -757,29 +1259,25 @@ def moment_start(cp: CrossProducts, layout: ThetaLayout) -> np.ndarray:
     return layout.theta(lam)
 
 
-def _optimise(cp: CrossProducts, layout: ThetaLayout, reml: bool,
-              starts: list[np.ndarray]) -> tuple[np.ndarray, int, int, str]:
-    """The global minimum for one replicate: ``(theta_work, evaluations, iterations, message)``.
+def _face_starts(layout: ThetaLayout, grid: np.ndarray, grid_values: np.ndarray) -> np.ndarray:
+    """Starts (R, d, k) of the searches on each face (diagonal element ``j`` held at 0).
 
-    Local searches run from every distinct start, then on each face of the
-    bounds (one diagonal element held at 0, from the best point so far),
-    since lme4's single search from its start can stop at a boundary local
-    optimum or miss one. A face optimum is searched once more without the
-    pin, in case the criterion falls from it into the interior.
+    The best point of the grid on that face other than ``Lambda = 0`` (where
+    every slope vanishes), else lme4's start with element ``j`` at 0.
     """
-    runs: list[_Local] = []
-    for number, start in enumerate(starts):
-        if not any(np.array_equal(start, other) for other in starts[:number]):
-            runs.append(local_fit(cp, layout, start, reml))
-    best = min(runs, key=lambda run: run.fun)
-    for j in np.flatnonzero(layout.on_diagonal):
-        pinned = np.arange(layout.size) == j
-        runs.append(local_fit(cp, layout, best.x, reml, pinned))
-    best = min(runs, key=lambda run: run.fun)
-    if (best.x[layout.on_diagonal] == 0).any():
-        runs.append(local_fit(cp, layout, best.x, reml))
-        best = min(runs, key=lambda run: run.fun)
-    return best.x, sum(run.nfev for run in runs), sum(run.nit for run in runs), best.message
+    faces = np.flatnonzero(layout.on_diagonal)
+    out = np.empty((grid_values.shape[0], faces.size, layout.size))
+    nonzero = (grid != 0).any(axis=1)
+    for number, j in enumerate(faces):
+        on_face = (grid[:, j] == 0) & nonzero
+        fallback = np.where(np.arange(layout.size) == j, 0.0, layout.start)
+        if not on_face.any():
+            out[:, number] = fallback
+            continue
+        values = np.where(on_face & ~np.isnan(grid_values), grid_values, np.inf)
+        best = np.argmin(values, axis=1)
+        out[:, number] = np.where(np.isfinite(values.min(axis=1))[:, None], grid[best], fallback)
+    return out
 
 
 @dataclass(frozen=True)
@@ -814,10 +1312,11 @@ class RelCovFit:
         The projected gradient vanishes (to :data:`GRADIENT_TOL`) and the
         residual variance is identified.
     evaluations : ndarray of int, shape (R,)
-        ``theta`` points at which the local searches evaluated the criterion
-        (the screening grid is extra).
+        ``theta`` points at which the local searches needed the criterion:
+        ``k + 1`` per Newton model, and the step lengths tried up to the one
+        taken (the screening grid is extra).
     iterations : ndarray of int, shape (R,)
-        Newton iterations of all local searches, two vectorised evaluations each.
+        Newton iterations of all local searches of the replicate.
     messages : tuple of str
         The optimiser's message for each replicate.
     """
@@ -877,10 +1376,15 @@ def fit(cp: CrossProducts, layout: ThetaLayout, reml: bool = True) -> RelCovFit:
     Starts: lme4's (the identity in working units, where it does not
     depend on the scale of x), the moment estimates (:func:`moment_start`)
     and the best point of a coarse grid (:func:`theta_grid`, one vectorised
-    evaluation for all replicates). :func:`_optimise` runs a projected
-    Newton search (:func:`local_fit`) from each and on every face of the
-    bounds and keeps the best, so the fit is the global minimum where lme4
-    may stop at a local one. The replicates are searched one at a time.
+    evaluation for all replicates) off the faces of the bounds; and on each
+    face (one diagonal element held at 0) from the best grid point on it
+    (:func:`_face_starts`), since one search can end at a local optimum or
+    miss one on a face. The projected Newton
+    searches (:func:`_search`) of every (replicate, start) pair run
+    together, vectorised, with no loop over replicates; each replicate
+    keeps its best. Where that is a face optimum from which the criterion
+    falls into the interior, one more search starts there without the pin.
+    A replicate's result does not depend on the others in the batch.
 
     A fit is converged when the projected gradient vanishes (to
     :data:`GRADIENT_TOL`); not when the residual variance runs to 0 (no
@@ -890,59 +1394,146 @@ def fit(cp: CrossProducts, layout: ThetaLayout, reml: bool = True) -> RelCovFit:
     """
     if cp.q != layout.q:
         raise ValueError(f"the layout has q = {layout.q}, the cross products q = {cp.q}")
+    problem = _Problem(cp, cp._kernel, layout, reml)
+    n_reps, k = cp.n_reps, layout.size
     grid = theta_grid(layout)
-    grid_values = _grid_values(cp, layout, grid, reml)
-    moments = moment_start(cp, layout)
-    theta_work = np.broadcast_to(layout.start, (cp.n_reps, layout.size)).copy()
-    counts = np.zeros((2, cp.n_reps), dtype=int)                # evaluations, iterations
-    messages = ["the fixed effects fit y exactly: nothing to estimate"] * cp.n_reps
-    for r in np.flatnonzero(~cp.exact):
-        starts = [layout.start, moments[r], grid[np.nanargmin(grid_values[r])]]
-        theta_work[r], counts[0, r], counts[1, r], messages[r] = _optimise(
-            cp.replicates(slice(r, r + 1)), layout, reml, starts)
-    gradient = projected_gradient(cp, layout, theta_work, reml)
-    converged = (np.abs(gradient).max(axis=-1) <= GRADIENT_TOL) & ~cp.exact
-    # Without residual variation within groups (y_w has unit mean square) sigma is not identified.
-    runaway = _still_falling(cp, layout, theta_work, reml) | (cp.wyy <= WITHIN_RTOL * cp.nobs)
-    runaway &= ~cp.exact
-    for r in np.flatnonzero(runaway):
-        messages[r] = ("the criterion still falls as Lambda grows: the residual variance "
-                       "goes to 0 (each group fitted exactly by its own random effects?)")
-    return _assemble(cp, layout, theta_work, reml, converged & ~runaway, counts, tuple(messages))
+    grid_values = _grid_values(problem, grid)
+    interior = (grid[:, layout.on_diagonal] > 0).all(axis=1)       # the faces have their own starts
+    best_grid = grid[np.argmin(np.where(interior & ~np.isnan(grid_values), grid_values, np.inf), axis=1)]
+    free = [np.broadcast_to(layout.start, (n_reps, k)), moment_start(cp, layout), best_grid]
+    starts = np.concatenate([np.stack(free, axis=1), _face_starts(layout, grid, grid_values)], axis=1)
+    n_starts = starts.shape[1]
+    pinned = np.zeros((n_starts, k), dtype=bool)
+    faces = np.flatnonzero(layout.on_diagonal)
+    pinned[len(free) + np.arange(faces.size), faces] = True
+    live = np.repeat(~cp.exact[:, None], n_starts, axis=1)
+    for later in range(1, len(free)):               # the same start twice is searched once
+        for earlier in range(later):
+            live[:, later] &= ~(starts[:, later] == starts[:, earlier]).all(axis=1)
+    rep = np.repeat(np.arange(n_reps), n_starts)
+    found = _search(problem, rep, starts.reshape(-1, k), np.tile(pinned, (n_reps, 1)), live.ravel())
+    values = found.value.reshape(n_reps, n_starts)
+    best = np.argmin(np.where(live & ~np.isnan(values), values, np.inf), axis=1)
+    pick = np.arange(n_reps) * n_starts + best
+    theta_work, value, message = found.x[pick], found.value[pick], found.message[pick]
+    counts = np.stack([found.nfev.reshape(n_reps, n_starts).sum(axis=1),
+                       found.nit.reshape(n_reps, n_starts).sum(axis=1)])
+    # A face optimum from which the criterion may fall off the face: search on without the pin.
+    again = np.flatnonzero((best >= len(free)) & ~found.settled[pick] & ~cp.exact)
+    if again.size:
+        more = _search(problem, again, theta_work[again], np.zeros((again.size, k), dtype=bool),
+                       np.ones(again.size, dtype=bool))
+        counts[:, again] += np.stack([more.nfev, more.nit])
+        better = np.where(np.isnan(value[again]), ~np.isnan(more.value), more.value < value[again])
+        take = again[better]
+        theta_work[take], message[take] = more.x[better], more.message[better]
+        value[take] = more.value[better]
+    theta_work = _snap(problem, theta_work, np.where(np.isnan(value), np.inf, value), ~cp.exact)
+    theta_work[cp.exact] = layout.start
+    message[cp.exact] = _EXACT
+    return _finish(problem, theta_work, counts, message)
 
 
-def _still_falling(cp: CrossProducts, layout: ThetaLayout, theta_work: np.ndarray,
-                   reml: bool) -> np.ndarray:
-    """Replicates (R,) whose criterion is lower at 10 times the fitted ``Lambda``.
+def _snap(problem: _Problem, theta_work: np.ndarray, value: np.ndarray,
+          fitted: np.ndarray) -> np.ndarray:
+    """Diagonal elements within :data:`SNAP` ``max(1, |theta|)`` of 0 set to 0 where that is as low.
 
-    With no residual variation left within groups the criterion falls
-    without bound as ``Lambda`` grows; a search then stops wherever its
-    steps become too small to matter, which is no optimum.
+    A search converging to a singular fit (the optimum on a face of the
+    bounds) ends at a diagonal element of order ``1e-12`` rather than 0;
+    where 0 gives the same criterion to rounding, the fit is the exactly
+    singular one, as lme4 reports it.
     """
-    lam = layout.lam(np.stack([theta_work, 10 * theta_work], axis=1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = evaluate(cp, lam, reml).value
-    return value[:, 1] < value[:, 0] - 1e-9 * (1 + np.abs(value[:, 0]))
+    layout = problem.layout
+    size = SNAP * np.maximum(1.0, np.abs(theta_work).max(axis=-1, keepdims=True))
+    tiny = layout.on_diagonal & (theta_work != 0) & (np.abs(theta_work) <= size)
+    rows = np.flatnonzero(tiny.any(axis=1) & fitted)
+    if rows.size == 0:
+        return theta_work
+    snapped = np.where(tiny[rows], 0.0, theta_work[rows])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        new, _ = problem.values(rows, snapped[:, None])
+    keep = new[:, 0] <= value[rows] + 1e-12 * (1 + np.abs(value[rows]))
+    out = theta_work.copy()
+    out[rows[keep]] = snapped[keep]
+    return out
 
 
-def _grid_values(cp: CrossProducts, layout: ThetaLayout, grid: np.ndarray, reml: bool) -> np.ndarray:
+def _grid_values(problem: _Problem, grid: np.ndarray) -> np.ndarray:
     """The criterion at every grid point for every replicate, (R, m), in chunks of replicates.
 
-    Chunks keep the (R, m, classes, q, q) intermediates to a few megabytes.
+    The grid is shared: its ``H_i^-1`` and ``A^-1`` are computed once, each
+    replicate adds products with its response sums.
     """
-    per_replicate = grid.shape[0] * cp.multiplicity.size * cp.q * max(cp.q, cp.n_fixed)
-    chunk = max(1, 2 ** 18 // per_replicate)
-    lam = layout.lam(grid)[None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.concatenate([evaluate(cp.replicates(slice(start, start + chunk)), lam, reml).value
+    cp, kern = problem.cp, problem.kern
+    lam = problem.layout.lam(grid)[None]
+    chunk = max(1, 2 ** 18 // (len(kern.pairs) * kern.n_classes * (kern.p + 1) + grid.shape[0]))
+    reps = np.arange(cp.n_reps)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.concatenate([_core(cp, kern, reps[start:start + chunk], lam, problem.reml).value
                                for start in range(0, cp.n_reps, chunk)])
 
 
-def _assemble(cp: CrossProducts, layout: ThetaLayout, theta_work: np.ndarray, reml: bool,
-              converged: np.ndarray, counts: np.ndarray, messages: tuple[str, ...]) -> RelCovFit:
-    """Estimates at working ``theta`` (R, k), mapped to the data's units."""
+def _finish(problem: _Problem, theta_work: np.ndarray, counts: np.ndarray,
+            message: np.ndarray) -> RelCovFit:
+    """Estimates, convergence and messages at the optimum ``theta_work`` (R, k).
+
+    One vectorised evaluation (in chunks of replicates) at ``Lambda`` and
+    ``10 Lambda``: the projected gradient at the first decides convergence;
+    a criterion still falling at the second means no optimum (see below).
+    """
+    cp, kern, layout, reml = problem
+    n_reps = cp.n_reps
+    chunk = max(1, 2 ** 17 // (2 * len(kern.pairs) * kern.n_classes))
+    parts = []
+    lam = layout.lam(np.stack([theta_work, 10 * theta_work], axis=1))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for start in range(0, n_reps, chunk):
+            reps = np.arange(start, min(start + chunk, n_reps))
+            parts.append(_core(cp, kern, reps, lam[reps], reml, gradient=True))
+    value = np.concatenate([core.value for core in parts])
+    gradient = np.concatenate([core.gradient[:, 0] for core in parts])
+    converged = (np.abs(layout.theta(gradient)).max(axis=-1) <= GRADIENT_TOL) & ~cp.exact
+    # With no residual variation left within groups (y_w has unit mean square) the
+    # criterion falls without bound as Lambda grows; a search then stops wherever
+    # its steps become too small to matter, which is no optimum.
+    runaway = value[:, 1] < value[:, 0] - 1e-9 * (1 + np.abs(value[:, 0]))
+    runaway = (runaway | (cp.wyy <= WITHIN_RTOL * cp.nobs)) & ~cp.exact
+    messages = [_MESSAGES[code] for code in message]
+    for r in np.flatnonzero(runaway):
+        messages[r] = ("the criterion still falls as Lambda grows: the residual variance "
+                       "goes to 0 (each group fitted exactly by its own random effects?)")
+    at = Evaluation(
+        value=value[:, :1],
+        beta=np.concatenate([core.beta[:, :1] for core in parts]),
+        a_inv=np.concatenate([core.a_inv[:, :1] for core in parts])[..., kern.p_lookup],
+        r2=np.concatenate([core.r2[:, :1] for core in parts]),
+        logdet_h=np.concatenate([core.logdet_h[:, :1] for core in parts]),
+        logdet_a=np.concatenate([core.logdet_a[:, :1] for core in parts]),
+        h_inv=np.moveaxis(np.concatenate([core.w[:, :1] for core in parts]), 2, -1)[..., kern.lookup],
+        gradient=gradient[:, None])
+    return _assemble(cp, layout, theta_work, at, reml, converged & ~runaway, counts,
+                     tuple(messages))
+
+
+def _small_inverse(m: np.ndarray) -> np.ndarray:
+    """Inverses of a stack of q x q matrices (closed forms for q <= 2)."""
+    q = m.shape[-1]
+    if q == 1:
+        return 1.0 / m
+    if q == 2:
+        det = m[..., 0, 0] * m[..., 1, 1] - m[..., 0, 1] * m[..., 1, 0]
+        adj = np.empty_like(m)
+        adj[..., 0, 0], adj[..., 1, 1] = m[..., 1, 1], m[..., 0, 0]
+        adj[..., 0, 1], adj[..., 1, 0] = -m[..., 0, 1], -m[..., 1, 0]
+        return adj / det[..., None, None]
+    return np.linalg.inv(m)
+
+
+def _assemble(cp: CrossProducts, layout: ThetaLayout, theta_work: np.ndarray, ev: Evaluation,
+              reml: bool, converged: np.ndarray, counts: np.ndarray,
+              messages: tuple[str, ...]) -> RelCovFit:
+    """Estimates at working ``theta`` (R, k), from the evaluation ``ev`` there, in the data's units."""
     lam = layout.lam(theta_work)
-    ev = evaluate(cp, lam[:, None], reml)
     x_map, scale = cp.x_map, cp.y_scale
     dof = cp.nobs - (cp.n_fixed if reml else 0)
     sigma = np.where(cp.exact, 0.0, scale * np.sqrt(np.maximum(ev.r2[:, 0], 0.0) / dof))
@@ -955,7 +1546,9 @@ def _assemble(cp: CrossProducts, layout: ThetaLayout, theta_work: np.ndarray, re
     resid = cp.qy[..., None] - cp.qx[:, group_class] @ ev.beta[:, 0, None, :, None]
     left = (lam @ _t(lam))[:, None] @ _t(cp.root) @ ev.h_inv[:, 0]          # (R, K, q, q)
     modes_w = left[:, group_class] @ resid
-    m_inv = np.linalg.inv(np.eye(cp.q) + _t(lam)[:, None] @ _t(cp.root) @ cp.root @ lam[:, None])
+    # Lambda M^-1 Lambda' with M = I + B'B, B = root Lambda (det M = det H > 0).
+    b = cp.root @ lam[:, None]
+    m_inv = _small_inverse(np.eye(cp.q) + _t(b) @ b)
     cond = (lam[:, None] @ m_inv @ _t(lam)[:, None] * (to_data * to_data.T))[:, group_class]
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.where(cp.exact, -np.inf, ev.value[:, 0])

@@ -14,10 +14,11 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import minimize
 
 from simlab.model.profiled import GroupSums, fit_theta
-from simlab.model.relcov import (CrossProducts, ThetaLayout, criterion, criterion_and_gradient, fit,
-                                 local_fit, varcorr)
+from simlab.model.relcov import (CrossProducts, ThetaLayout, canonical, criterion,
+                                 criterion_and_gradient, fit, local_fit, varcorr)
 
 REFERENCE = Path(__file__).parents[1] / "reference"
 
@@ -226,7 +227,9 @@ def test_gradient_is_the_derivative(layout, reml):
     cp = CrossProducts.from_arrays(y, X, Z, groups)
     theta = (0.3 + np.arange(layout.size) * 0.2) / np.abs(Z).max(axis=0)[layout.index[0]]
     _, grad = criterion_and_gradient(cp, layout, theta[None], reml=reml)
-    step = 1e-6 * np.abs(theta)
+    # Central differences err by ~step^2 (1e-8 relative) from truncation and by ~1e-16 / step
+    # (criterion ~ 100, theta ~ 1e-4 here) from rounding: 1e-6 made that 1e-5 for small slopes.
+    step = 1e-4 * np.abs(theta)
     points = theta + np.diag(step)[:, None] * np.array([1.0, -1.0])[None, :, None]   # (k, 2, k)
     values = criterion(cp, layout, points.reshape(1, -1, layout.size), reml=reml).reshape(-1, 2)
     np.testing.assert_allclose(grad[0], (values[:, 0] - values[:, 1]) / (2 * step), rtol=1e-5)
@@ -313,31 +316,132 @@ def test_replicates_fit_as_single_fits(sleep_arrays):
         assert batch.value[r] == pytest.approx(single.value[0], rel=1e-14)
 
 
-#: Four groups of four with x in the hundreds (numpy default_rng(23), rounded): a
-#: local search from lme4's start (Lambda = I in the data's units) ends at a corner
-#: of the bounds, both diagonal elements 0 - the engine's Newton search and scipy's
-#: L-BFGS-B alike - 2.3 above the global minimum.
-RESTART_X = [-30.0, -57.5, -283.6, -8.6, -264.4, 39.3, 8.9, 31.3,
-             31.0, -21.9, -105.2, -82.4, 99.1, -109.9, -74.5, -124.2]
-RESTART_Y = [-14.3, -27.3, -136.7, -3.9, -132.9, 19.8, 6.9, 18.3,
-             15.0, -9.9, -52.6, -41.7, 49.2, -55.2, -38.9, -63.3]
+@pytest.mark.parametrize("layout, reml", [(ThetaLayout.full(2), True), (ThetaLayout.diagonal(2), False)],
+                         ids=["full-REML", "diagonal-ML"])
+def test_a_batch_fits_as_its_replicates_one_at_a_time(layout, reml):
+    """50 simulated replicates (50 groups of 3, about one in ten singular) fitted at once
+    give each replicate's fit alone: the same searches, to rounding."""
+    rng = np.random.default_rng(11)
+    n_reps, groups = 50, np.repeat(np.arange(50), 3)
+    x = rng.normal(size=groups.size)
+    X = np.column_stack([np.ones_like(x), x])
+    u = rng.normal(size=(n_reps, 50, 2)) * [0.5, 0.25]
+    y = 1 + 0.5 * x + u[:, groups, 0] + u[:, groups, 1] * x + 0.5 * rng.normal(size=(n_reps, x.size))
+    batch = fit(CrossProducts.from_arrays(y, X, X, groups), layout, reml)
+    assert batch.converged.all() and 0 < batch.singular.sum() < n_reps
+    for r in range(n_reps):
+        single = fit(CrossProducts.from_arrays(y[r], X, X, groups), layout, reml)
+        for name in ("theta", "theta_work", "beta", "sigma", "vcov", "re_cov", "modes", "mode_cov",
+                     "value"):
+            expected = getattr(single, name)[0]
+            np.testing.assert_allclose(getattr(batch, name)[r], expected, rtol=1e-10,
+                                       atol=1e-10 * np.abs(expected).max(), err_msg=name)
+        for name in ("converged", "evaluations", "iterations"):
+            assert getattr(batch, name)[r] == getattr(single, name)[0], name
+        assert batch.messages[r] == single.messages[0]
+
+
+#: Five groups of four with x in the hundreds: searches from lme4's start (Lambda = I in
+#: the data's units) end at a genuine local optimum on a face of the bounds (the slope's
+#: diagonal element 0, correlation -1) 0.43 above the global minimum inside - the
+#: engine's Newton search and scipy's L-BFGS-B alike.
+RESTART_X = [-3.9, -21.2, 78.5, -53.7, 20.9, 12.3, -40.4, 34.7, 4.5, 3.4,
+             -11.5, 19.3, 54.5, 5.8, 50.4, 38.7, 11.4, -57.9, -74.6, -105.4]
+RESTART_Y = [-9.7, -16.8, 32.0, -32.0, 9.0, 4.0, -22.9, 16.5, 3.2, 2.8,
+             -4.0, 10.8, 24.3, 1.8, 22.3, 16.9, 5.8, -28.5, -36.4, -53.3]
+
+#: Four groups of four (numpy default_rng(23), rounded): a search that clips theta at
+#: lme4's bounds (scipy's L-BFGS-B) from lme4's start ends at a corner, both diagonal
+#: elements 0, 2.3 above the global minimum, where nothing holds a search that reflects
+#: the columns of Lambda instead (relcov.canonical).
+CORNER_X = [-30.0, -57.5, -283.6, -8.6, -264.4, 39.3, 8.9, 31.3,
+            31.0, -21.9, -105.2, -82.4, 99.1, -109.9, -74.5, -124.2]
+CORNER_Y = [-14.3, -27.3, -136.7, -3.9, -132.9, 19.8, 6.9, 18.3,
+            15.0, -9.9, -52.6, -41.7, 49.2, -55.2, -38.9, -63.3]
+
+#: Eight groups of three (numpy default_rng(99), rounded): the best point with the
+#: slope's diagonal element at 0 has slope 0 in that element (the criterion depends on
+#: it through its square) but the criterion falls off the face: a saddle, 0.11 above
+#: the global minimum, that held the engine's searches before they stepped off saddles.
+SADDLE_X = [0.08, -0.46, 0.05, 0.69, -1.76, 1.68, -0.46, -0.6, -1.05, 0.93, 0.67, 1.24,
+            0.89, 0.26, 0.33, 0.94, -0.88, -0.05, 0.38, -0.45, 0.72, -0.35, 0.67, 0.14]
+SADDLE_Y = [1.07, 1.74, 0.88, 1.08, -0.21, 1.66, -0.08, 0.32, -0.05, 2.14, 2.13, 2.3,
+            1.42, 1.46, 0.98, 1.8, 0.04, 0.66, 0.78, 0.58, 1.64, 1.18, 2.61, 1.61]
+
+
+def _slope_data(x, y, n_groups):
+    x, y = np.array(x), np.array(y)
+    X = np.column_stack([np.ones_like(x), x])
+    return CrossProducts.from_arrays(y, X, X, np.repeat(np.arange(n_groups), x.size // n_groups))
+
+
+def _bounded_lbfgsb(cp, layout, start):
+    """scipy's L-BFGS-B on the REML criterion in lme4's theta, with lme4's bounds."""
+    def value_and_gradient(theta):
+        value, grad = criterion_and_gradient(cp, layout, theta[None])
+        return value[0], grad[0]
+
+    bounds = [(0.0, None) if diagonal else (None, None) for diagonal in layout.on_diagonal]
+    return minimize(value_and_gradient, start, jac=True, method="L-BFGS-B", bounds=bounds)
 
 
 def test_restarts_find_the_global_minimum():
-    x, y = np.array(RESTART_X), np.array(RESTART_Y)
-    X = np.column_stack([np.ones_like(x), x])
-    cp = CrossProducts.from_arrays(y, X, X, np.repeat(np.arange(4), 4))
-    layout = ThetaLayout.full(2)
+    cp, layout = _slope_data(RESTART_X, RESTART_Y, 5), ThetaLayout.full(2)
     single = local_fit(cp, layout, cp.to_work(layout.start, layout), reml=True)
-    assert (single.x[layout.on_diagonal] == 0).all()          # a corner of the bounds
+    assert single.x[2] < 1e-12                                 # on a face of the bounds
+    lbfgsb = _bounded_lbfgsb(cp, layout, layout.start)
+    assert lbfgsb.x[2] == 0 and lbfgsb.fun == pytest.approx(single.fun, abs=1e-8)
+    # A local optimum: the criterion rises off the face before it falls.
+    off_face = np.array([single.x] * 3)
+    off_face[:, 2] = [1e-3, 1e-2, 0.1]
+    assert (criterion(cp, layout, cp.to_data(off_face, layout)[None])[0] > single.fun).all()
     fitted = fit(cp, layout)
     assert fitted.converged[0] and not fitted.singular[0]
-    assert fitted.value[0] < single.fun - 2.0
+    assert fitted.value[0] < single.fun - 0.4
     # A dense grid (working units, 41^3 points around the optimum) finds nothing lower.
-    axes = [np.linspace(0, 4, 41), np.linspace(-2, 2, 41), np.linspace(0, 4, 41)]
+    axes = [np.linspace(3, 7, 41), np.linspace(-2, 2, 41), np.linspace(0, 4, 41)]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(1, -1, 3)
     values = criterion(cp, layout, cp.to_data(grid, layout), reml=True)
     assert fitted.value[0] <= values.min()
+
+
+def test_a_clipped_search_stops_at_a_corner_a_reflected_one_does_not():
+    cp, layout = _slope_data(CORNER_X, CORNER_Y, 4), ThetaLayout.full(2)
+    lbfgsb = _bounded_lbfgsb(cp, layout, layout.start)
+    assert lbfgsb.x[2] == 0 and lbfgsb.x[0] < 0.01            # (next to) the corner
+    fitted = fit(cp, layout)
+    assert fitted.converged[0] and not fitted.singular[0]
+    assert fitted.value[0] < lbfgsb.fun - 2.0
+    single = local_fit(cp, layout, cp.to_work(layout.start, layout), reml=True)
+    assert single.fun == pytest.approx(fitted.value[0], abs=1e-10)
+    axes = [np.linspace(0, 4, 41), np.linspace(-2, 2, 41), np.linspace(0, 4, 41)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(1, -1, 3)
+    assert fitted.value[0] <= criterion(cp, layout, cp.to_data(grid, layout), reml=True).min()
+
+
+def test_no_search_stops_at_a_saddle_on_a_face():
+    cp, layout = _slope_data(SADDLE_X, SADDLE_Y, 8), ThetaLayout.full(2)
+    face = local_fit(cp, layout, cp.to_work(layout.start, layout), pinned=np.array([False, False, True]))
+    _, grad = criterion_and_gradient(cp, layout, cp.to_data(face.x[None], layout))
+    assert grad[0, 2] == 0.0 and np.abs(grad).max() < 1e-9      # stationary ...
+    off_face = np.array([face.x] * 3)
+    off_face[:, 2] = [1e-2, 0.1, 0.3]
+    assert (criterion(cp, layout, cp.to_data(off_face, layout)[None])[0] < face.fun).all()   # ... a saddle
+    assert _bounded_lbfgsb(cp, layout, cp.to_data(face.x, layout)).fun == pytest.approx(face.fun)
+    fitted = fit(cp, layout)
+    assert fitted.converged[0] and not fitted.singular[0]
+    assert fitted.value[0] < face.fun - 0.1
+    assert local_fit(cp, layout, face.x).fun == pytest.approx(fitted.value[0], abs=1e-10)
+
+
+def test_reflected_columns_are_the_same_model():
+    layout = ThetaLayout.full(3)
+    theta = np.array([[-0.5, 0.2, -0.3, 0.7, -0.1, -0.4]])
+    flipped = canonical(layout, theta)
+    np.testing.assert_array_equal(flipped, [[0.5, -0.2, 0.3, 0.7, -0.1, 0.4]])
+    lam, lam_flipped = layout.lam(theta), layout.lam(flipped)
+    np.testing.assert_allclose(lam @ np.swapaxes(lam, -1, -2), lam_flipped @ np.swapaxes(lam_flipped, -1, -2))
+    assert (flipped[:, layout.on_diagonal] >= 0).all()
 
 
 def test_groups_fitted_exactly_by_their_random_effects_do_not_converge():

@@ -115,7 +115,7 @@ def _encode_special(value) -> dict:
         return {"kind": "model", "type": "lmer", "formula": value.formula,
                 "reml": bool(value.reml), "terms": [str(t) for t in fixef.index],
                 "estimate": fixef["estimate"].tolist(), "se": fixef["se"].tolist(),
-                "sigma": float(value.sigma), "tau": float(value.tau), "nobs": int(value.nobs)}
+                "sigma": float(value.sigma), "tau": _tau(value), "nobs": int(value.nobs)}
     if type_name == "LmResult":
         return {"kind": "model", "type": "lm", "formula": value.formula, "reml": None,
                 "terms": [str(t) for t in value.coef.index],
@@ -128,6 +128,15 @@ def _encode_special(value) -> dict:
     if isinstance(value, np.generic):
         return encode(value.item())
     return {"kind": "other", "type": f"a {type(value).__module__}.{type_name}"}
+
+
+def _tau(fit) -> float | None:
+    """The random intercept's sd, or None for a model with random slopes (``tau`` is
+    defined for ``(1 | g)`` only; the fixed effects, their SEs and sigma still compare)."""
+    try:
+        return float(fit.tau)
+    except ValueError:
+        return None
 
 
 def decode(encoded: dict):

@@ -14,7 +14,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import simlab  # noqa: E402
-from simlab.grading.answers import MAX_CELLS, decode, encode  # noqa: E402
+from simlab.grading.answers import MAX_CELLS, check_encoded, decode, encode  # noqa: E402
+from simlab.grading.compare import compare  # noqa: E402
 
 
 def roundtrip(value):
@@ -293,6 +294,20 @@ def test_lmer_fit_is_model(sleep_fit):
     assert encoded["sigma"] == pytest.approx(sleep_fit.sigma)
     assert encoded["tau"] == pytest.approx(sleep_fit.tau)
     assert encoded["nobs"] == 180
+
+
+def test_a_random_slopes_fit_is_a_model_without_tau(sleepstudy_data, sleep_fit):
+    """tau is defined for (1 | g) only: a slopes fit encodes it as None instead of failing,
+    and still differs from the random-intercept fit (its SEs and sigma)."""
+    slopes = simlab.lmer("Reaction ~ Days + (Days | Subject)", sleepstudy_data)
+    encoded = encode(slopes)
+    assert encoded["kind"] == "model" and encoded["tau"] is None
+    assert check_encoded(encoded) is None
+    assert decode(json.loads(json.dumps(encoded))) == encoded
+    assert compare(encoded, encoded, rtol=1e-6, atol=0).ok
+    intercept = encode(sleep_fit)
+    for want, got in ((encoded, intercept), (intercept, encoded)):
+        assert not compare(want, got, rtol=1e-6, atol=0).ok
 
 
 def test_lm_fit_is_model(lm_fit):

@@ -150,4 +150,5 @@ def test_a_broken_solution_is_not_assigned(tmp_path, capsys):
 
 def test_the_built_in_course_loads_from_its_sources():
     assert list(load_course().exercises) == ["gpa_basics", "sleepstudy", "gpa_cluster",
-                                             "icc_simulation"]
+                                             "icc_simulation", "sleepstudy_slopes",
+                                             "slopes_simulation"]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import simlab
 from simlab import datasets
 from simlab.grading.answers import decode
 from simlab.grading.grader import grade_exercise
@@ -78,6 +79,16 @@ def sleep_answers():
 @pytest.fixture(scope="session")
 def sim_answers():
     return solution_answers("icc_simulation")
+
+
+@pytest.fixture(scope="session")
+def sleep_slopes_answers():
+    return solution_answers("sleepstudy_slopes")
+
+
+@pytest.fixture(scope="session")
+def slopes_sim_answers():
+    return solution_answers("slopes_simulation")
 
 
 def gpa_answers(name: str) -> dict:
@@ -159,6 +170,105 @@ def test_icc_simulation_key_reproduces_the_r_tutorial(sim_answers):
     # Fewer groups widen every interval; more per group narrows them, sigma's most.
     assert sim_answers["q5_direction"] == "wider" and (sim_answers["q5_width_ratio"] > 1).all()
     assert sim_answers["q6_narrowed"] == {"sigma", "x"}
+
+
+def _row(table: pd.DataFrame, **where) -> pd.Series:
+    """The one row of ``table`` whose columns equal ``where`` (None matches a missing value)."""
+    mask = np.ones(len(table), dtype=bool)
+    for column, value in where.items():
+        mask &= table[column].isna().to_numpy() if value is None else (table[column] == value).to_numpy()
+    assert mask.sum() == 1, where
+    return table[mask].iloc[0]
+
+
+def test_sleepstudy_slopes_key_is_simlabs_own_numbers(sleep_slopes_answers):
+    """Each key equals the number read directly off the fit, to rounding."""
+    got, sleep = sleep_slopes_answers, datasets.sleepstudy()
+    fit = simlab.lmer("Reaction ~ Days + (Days | Subject)", sleep)
+    vc = fit.varcorr()
+    assert got["q2_days_effect"] == pytest.approx(fit.fixef.loc["Days", "estimate"], rel=1e-12)
+    assert got["q2_intercept_sd"] == pytest.approx(
+        _row(vc, var1="(Intercept)", var2=None)["sdcor"], rel=1e-10)
+    assert got["q2_days_sd"] == pytest.approx(_row(vc, var1="Days", var2=None)["sdcor"], rel=1e-10)
+    assert got["q2_correlation"] == pytest.approx(
+        _row(vc, var1="(Intercept)", var2="Days")["sdcor"], rel=1e-10)
+    ranef = _row(fit.ranef(), group="308", effect="Days")["value"]
+    coef = _row(fit.coef(), group="308", effect="Days")["value"]
+    assert got["q3_ranef_308"] == pytest.approx(ranef, rel=1e-10)
+    assert got["q3_coef_308"] == pytest.approx(coef, rel=1e-10)
+    # What coef adds to ranef: the fixed effect.
+    assert got["q3_coef_308"] - got["q3_ranef_308"] == pytest.approx(got["q2_days_effect"], rel=1e-10)
+    table = simlab.anova(simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep), fit)
+    assert got["q4_chisq"] == pytest.approx(table["Chisq"].iloc[1], rel=1e-10)
+    assert got["q4_p"] == pytest.approx(table["p"].iloc[1], rel=1e-10)
+    np.testing.assert_allclose(got["q4_anova"].to_numpy(float), table.to_numpy(float), rtol=1e-10)
+    model = got["q1_slopes_model"]
+    assert model["tau"] is None and model["reml"] is True
+    assert model["se"] == pytest.approx(fit.fixef["se"].tolist(), rel=1e-12)
+    assert (got["q2_correlation_meaning"], got["q3_coef_adds"]) == ("a", "a")
+
+
+def test_sleepstudy_slopes_key_matches_lme4(sleep_slopes_answers):
+    got, ref = sleep_slopes_answers, load_reference("sleepstudy_slopes")
+    sd, corr = ref["vc"]["sdcor"][:2], ref["vc"]["sdcor"][2]
+    assert (got["q2_intercept_sd"], got["q2_days_sd"]) == pytest.approx(sd, rel=1e-4)
+    assert got["q2_correlation"] == pytest.approx(corr, abs=1e-5)
+    assert got["q2_days_effect"] == pytest.approx(ref["fixef"]["estimate"][1], rel=1e-6)
+    ranef = pd.DataFrame(ref["ranef"]).set_index(["level", "term"])
+    coef = pd.DataFrame(ref["coef"]["value"], index=ref["coef"]["level"],
+                        columns=ref["coef"]["term"])
+    # To 1e-4 of the random effect's SE, as tests/model/test_lme4_slopes.py.
+    se = ranef.loc[("308", "Days"), "se"]
+    assert got["q3_ranef_308"] == pytest.approx(ranef.loc[("308", "Days"), "value"], abs=1e-4 * se)
+    assert got["q3_coef_308"] == pytest.approx(coef.loc["308", "Days"], abs=1e-4 * se)
+    anova = ref["anova"]
+    assert got["q4_chisq"] == pytest.approx(anova["Chisq"][1], rel=1e-6)
+    assert got["q4_p"] == pytest.approx(anova["p"][1], rel=1e-6)
+    assert got["q4_anova"]["AIC"].tolist() == pytest.approx(anova["AIC"], rel=1e-6)
+
+
+def test_slopes_simulation_key_reproduces_the_chapter(slopes_sim_answers):
+    """No student id: R's set.seed(1234) data of the chapter, and lme4's fit of it."""
+    got = slopes_sim_answers
+    data, r_data = got["q1_data"], pd.read_csv(REFERENCE / "sim_slopes1234.csv")
+    assert list(data.columns) == ["group", "x", "y"]
+    np.testing.assert_allclose(data["x"].to_numpy(float), r_data["x"], rtol=1e-12)
+    np.testing.assert_allclose(data["y"].to_numpy(float), r_data["y"], rtol=1e-12)
+    assert (data["group"].to_numpy(float) == r_data["groups"].to_numpy(float)).all()
+    ref = load_reference("sim_slopes1234")
+    # lme4's fit of the chapter's model: theta, the variance components and AIC
+    fit = simlab.lmer("y ~ x + (1 | group) + (0 + x | group)", r_data.rename(
+        columns={"groups": "group"}))
+    np.testing.assert_allclose(fit.theta, ref["theta"], rtol=1e-4)
+    np.testing.assert_allclose(fit.varcorr()["sdcor"], ref["vc"]["sdcor"], rtol=1e-4)
+    assert got["q3_slope_sd"] == pytest.approx(ref["vc"]["sdcor"][1], rel=1e-4)
+    assert got["q3_slope_sd"] == pytest.approx(_row(fit.varcorr(), var1="x")["sdcor"], rel=1e-10)
+    assert got["q4_aic_slopes"] == pytest.approx(ref["aic_reml"], abs=1e-8)
+    assert got["q4_aic_slopes"] == pytest.approx(fit.aic, rel=1e-12)
+    assert got["q2_slopes_model"]["se"] == pytest.approx(ref["fixef"]["se"], rel=1e-4)
+    intercepts = simlab.lmer("y ~ x + (1 | group)", data)
+    assert got["q4_aic_intercepts"] == pytest.approx(intercepts.aic, rel=1e-12)
+    assert got["q4_aic_difference"] == pytest.approx(intercepts.aic - fit.aic, rel=1e-10)
+    # The chapter's comparison: the random slopes win clearly.
+    assert got["q4_aic_difference"] > 10
+    assert (got["q4_lower_aic"], got["q5_what_it_shows"]) == ("slopes", "a")
+
+
+def test_slopes_simulation_variants_and_the_keys_own_settings():
+    """A student's data come from their own seed and sds; the key's mistakes simulate the
+    same settings as the exercise (an ML refit of the key's data is the ML mistake)."""
+    from simlab.grading.questions import KeyContext
+
+    key = KEYS["slopes_simulation"]
+    for student_id in ("student-42", "student8"):
+        got = solution_answers("slopes_simulation", student_id)
+        assert not np.allclose(got["q1_data"]["y"].to_numpy(float),
+                               pd.read_csv(REFERENCE / "sim_slopes1234.csv")["y"])
+        context = KeyContext(got, student_id)
+        ml = simlab.lmer("y ~ x + (1 | group) + (0 + x | group)", got["q1_data"], reml=False)
+        ml_mistake = key.question("q3_slope_sd").mistakes[1].wrong(context)
+        assert ml_mistake == pytest.approx(_row(ml.varcorr(), var1="x")["sdcor"], rel=1e-8)
+        assert got["q4_aic_difference"] >= 4 and got["q4_lower_aic"] == "slopes"
 
 
 def test_gpa_keys_match_lme4():
@@ -271,6 +381,77 @@ def test_gpa_mistakes_get_targeted_hints(tmp_path):
         assert_one_statement(text)
 
 
+SLOPES_FIT = 'simlab.lmer("Reaction ~ Days + (Days | Subject)", sleep'
+# Each wrong answer stands alone: the other questions read the right model, FIT.
+SLEEP_SLOPES_MISTAKES = {
+    "sleep = simlab.datasets.sleepstudy()  # columns Reaction, Days, Subject\n":
+        f"sleep = simlab.datasets.sleepstudy()\nFIT = {SLOPES_FIT})\n",
+    "q1_slopes_model().": "FIT.",
+    "simlab.anova(intercepts, q1_slopes_model())": "simlab.anova(intercepts, FIT)",
+    f"return {SLOPES_FIT})\n": 'return simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep)\n',
+    '"(Intercept)") & vc["var2"].isna(), "sdcor"]': '"(Intercept)") & vc["var2"].isna(), "vcov"]',
+    'vc = FIT.varcorr()\n    return vc.loc[(vc["var1"] == "Days")':
+        f'vc = {SLOPES_FIT}, reml=False).varcorr()\n    return vc.loc[(vc["var1"] == "Days")',
+    'return vc.loc[vc["var2"].notna(), "sdcor"].item()':
+        'return vc.loc[vc["var2"].notna(), "vcov"].item()',
+    "re = FIT.ranef()": "re = FIT.coef()",
+    "co = FIT.coef()": "co = FIT.ranef()",
+    'return q4_anova()["Chisq"].iloc[1]\n':
+        'return 2 * (FIT.loglik - simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep).loglik)\n',
+    'return "a"\n': 'return "(A)."\n',  # a decorated choice is still right
+}
+
+
+def test_sleepstudy_slopes_mistakes_get_targeted_hints(tmp_path):
+    feedback = failed_feedback("sleepstudy_slopes", SLEEP_SLOPES_MISTAKES, tmp_path)
+    assert set(feedback) == {"q1_slopes_model", "q2_intercept_sd", "q2_days_sd",
+                             "q2_correlation", "q3_ranef_308", "q3_coef_308", "q4_chisq"}
+    assert "random-intercept model" in feedback["q1_slopes_model"]
+    assert "you gave the variance (vcov)" in feedback["q2_intercept_sd"]
+    assert "maximum-likelihood" in feedback["q2_days_sd"]
+    assert "covariance (vcov)" in feedback["q2_correlation"]
+    assert "own slope from coef()" in feedback["q3_ranef_308"]
+    assert "random effect from ranef()" in feedback["q3_coef_308"]
+    assert "REML log-likelihoods" in feedback["q4_chisq"]
+    for text in feedback.values():
+        assert_one_statement(text)
+
+
+_CHAPTER_DATA = ('simlab.simulate(50, 3, tau=S["tau"], sigma=S["sigma"], tau_slope=S.get('
+                 '"tau_slope"), intercept=2, slope=0.5, seed=S["seed"], rng="R")')
+# Each wrong answer stands alone: the other questions read the right data and fits.
+SLOPES_SIM_MISTAKES = {
+    "def q1_data():": (f"DATA = {_CHAPTER_DATA}\nFIT0 = simlab.lmer('y ~ x + (1 | group)', DATA)\n"
+                       "FIT1 = simlab.lmer('y ~ x + (1 | group) + (0 + x | group)', DATA)\n\n\n"
+                       "def q1_data():"),
+    "q2_slopes_model().varcorr()": "FIT1.varcorr()",
+    "return q2_intercepts_model().aic\n":
+        'return simlab.lmer("y ~ x + (1 | group)", DATA, reml=False).aic\n',
+    "return q2_slopes_model().aic\n": "return FIT1.aic\n",
+    "return q4_aic_intercepts() - q4_aic_slopes()": "return FIT1.aic - FIT0.aic",
+    "if q4_aic_slopes() < q4_aic_intercepts()": "if FIT1.aic < FIT0.aic",
+    "if q4_aic_difference() > 0": "if FIT0.aic - FIT1.aic > 0",
+    ' tau_slope=S["tau_slope"],\n': "\n",
+    '"y ~ x + (1 | group)", q1_data())': '"y ~ x + (1 | group)", DATA)',
+    '"y ~ x + (1 | group) + (0 + x | group)", q1_data())': '"y ~ x + (1 + x | group)", DATA)',
+    'return vc.loc[vc["var1"] == "x", "sdcor"].item()':
+        'return vc.loc[vc["var1"] == "x", "vcov"].item()',
+}
+
+
+def test_slopes_simulation_mistakes_get_targeted_hints(tmp_path):
+    feedback = failed_feedback("slopes_simulation", SLOPES_SIM_MISTAKES, tmp_path)
+    assert set(feedback) == {"q1_data", "q2_slopes_model", "q3_slope_sd", "q4_aic_intercepts",
+                             "q4_aic_difference"}
+    assert "no random slopes" in feedback["q1_data"]
+    assert "correlation of the intercepts and slopes" in feedback["q2_slopes_model"]
+    assert "variance (vcov)" in feedback["q3_slope_sd"]
+    assert "maximum-likelihood fit" in feedback["q4_aic_intercepts"]
+    assert "wrong sign" in feedback["q4_aic_difference"]
+    for text in feedback.values():
+        assert_one_statement(text)
+
+
 # ---------------------------------------------------------------- feedback that teaches
 
 def assert_one_statement(feedback: str) -> None:
@@ -325,7 +506,7 @@ def visible_texts(name: str) -> dict[str, str]:
     return texts
 
 
-@pytest.mark.parametrize("name", ["sleepstudy", "gpa_basics", "gpa_cluster"])
+@pytest.mark.parametrize("name", ["sleepstudy", "gpa_basics", "gpa_cluster", "sleepstudy_slopes"])
 def test_no_visible_text_gives_a_checked_number(name):
     key = KEYS[name]
     answers = gpa_answers(name) if "gpa.csv" in key.data_files else solution_answers(name)
@@ -335,6 +516,18 @@ def test_no_visible_text_gives_a_checked_number(name):
         for where, text in visible_texts(name).items():
             leaks += [(q.name, where, n) for n in numbers_in(text)
                       if np.isclose(n, secrets, rtol=q.rtol, atol=q.atol).any()]
+    assert not leaks
+
+
+@pytest.mark.parametrize("student_id", [None, "student8", "student66"])
+def test_no_visible_text_of_slopes_simulation_gives_a_checked_number(student_id):
+    key, answers = KEYS["slopes_simulation"], solution_answers("slopes_simulation", student_id)
+    leaks = []
+    for q in key.questions:
+        secrets = numbers_of(answers[q.name])
+        for where, text in visible_texts("slopes_simulation").items():
+            leaks += [(q.name, where, n) for n in numbers_in(text)
+                      if secrets and np.isclose(n, secrets, rtol=q.rtol, atol=q.atol).any()]
     assert not leaks
 
 

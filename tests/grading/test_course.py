@@ -141,10 +141,12 @@ def test_find_course_explains_where_it_looked(tmp_path, monkeypatch):
 def test_the_built_in_course_is_the_solutions_folder():
     course = load_course()
     assert course.root == REPO / "solutions"
-    assert list(course.exercises) == ["gpa_basics", "sleepstudy", "gpa_cluster", "icc_simulation"]
+    assert list(course.exercises) == ["gpa_basics", "sleepstudy", "gpa_cluster", "icc_simulation",
+                                      "sleepstudy_slopes", "slopes_simulation"]
 
 
-@pytest.mark.parametrize("name", ["gpa_basics", "sleepstudy", "gpa_cluster", "icc_simulation"])
+@pytest.mark.parametrize("name", ["gpa_basics", "sleepstudy", "gpa_cluster", "icc_simulation",
+                                  "sleepstudy_slopes", "slopes_simulation"])
 def test_the_exercises_folder_is_made_from_the_course(name):
     """exercises/ is what `simlab assign` hands out; it must not drift from the sources."""
     made = load_course().exercises[name].student_text()

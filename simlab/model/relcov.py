@@ -74,6 +74,10 @@ SNAP = 1e-6
 #: The moment start's eigenvalues of ``Lambda Lambda'`` are at least this fraction of
 #: the largest: a start next to a face, where the criterion is flat, costs iterations.
 MOMENT_FLOOR = 0.05
+#: A search whose Newton step is this short (times ``max(1, |theta|)``), with a positive
+#: definite Hessian, is in the quadratic basin of its optimum: it stops when that is (this
+#: close to) one another search of its replicate has found, or predicted no lower.
+MERGE = 1e-3
 #: A Newton step is at most this many times ``max(1, |theta|)`` long (working units).
 STEP_CAP = 10.0
 
@@ -405,9 +409,16 @@ def _classes(root: np.ndarray, qx: np.ndarray) -> tuple[np.ndarray, ...]:
     factors, so a balanced design has one class; anything else only pools less.
     """
     key = np.concatenate([root.reshape(root.shape[0], -1), qx.reshape(qx.shape[0], -1)], axis=1)
-    _, first, group_class, multiplicity = np.unique(key, axis=0, return_index=True,
-                                                    return_inverse=True, return_counts=True)
-    return root[first], qx[first], group_class.reshape(-1), multiplicity.astype(float)
+    # Rows in lexicographic order (np.unique(axis=0)'s, at a fraction of its cost).
+    order = np.lexsort(key.T[::-1])
+    new = np.ones(order.size, dtype=bool)
+    new[1:] = (key[order[1:]] != key[order[:-1]]).any(axis=1)
+    starts = np.flatnonzero(new)
+    group_class = np.empty(order.size, dtype=np.intp)
+    group_class[order] = np.cumsum(new) - 1
+    first = order[starts]
+    multiplicity = np.diff(np.append(starts, order.size)).astype(float)
+    return root[first], qx[first], group_class, multiplicity
 
 
 def _class_sums(qy: np.ndarray, group_class: np.ndarray, n_classes: int) -> tuple[np.ndarray, ...]:
@@ -435,7 +446,9 @@ def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray,
     # pinv: columns constant within groups (the intercept) have no within part.
     diagonal = np.diagonal(design.wxx)
     scale = np.sqrt(np.where(diagonal > 0, diagonal, 1.0))
-    gram_pinv = np.linalg.pinv(design.wxx / np.outer(scale, scale), rcond=1e-10, hermitian=True)
+    evals, evecs = np.linalg.eigh(design.wxx / np.outer(scale, scale))     # its pseudo-inverse
+    kept = np.abs(evals) > 1e-10 * np.abs(evals).max(initial=0.0)
+    gram_pinv = (evecs * (kept / np.where(kept, evals, 1.0))) @ evecs.T
     step = step + (within / scale) @ gram_pinv / scale
     beta0 = step @ x_map[0].T
     resid, rms, size = accurate_residual(y, X[None], beta0)
@@ -853,11 +866,12 @@ def criterion_and_gradient(cp: CrossProducts, layout: ThetaLayout, theta: np.nda
 CHUNK_ELEMENTS = 2 ** 16
 
 #: How a search ended (:data:`_MESSAGES` holds the words).
-_LIMIT, _ROUNDING, _UNDEFINED, _FLAT, _NO_DECREASE, _SMALL_STEP, _EXACT = range(7)
+_LIMIT, _ROUNDING, _UNDEFINED, _FLAT, _NO_DECREASE, _SMALL_STEP, _EXACT, _MERGED = range(8)
 _MESSAGES = ("iteration limit reached", "projected gradient below rounding",
              "criterion undefined", "the criterion is flat to rounding",
              "no decrease along the Newton step", "step below rounding",
-             "the fixed effects fit y exactly: nothing to estimate")
+             "the fixed effects fit y exactly: nothing to estimate",
+             "converging to another search's optimum, or to none lower")
 
 
 class _Problem(NamedTuple):
@@ -884,12 +898,16 @@ class _Problem(NamedTuple):
             return core.value, core.gradient[..., rows, cols] if gradient else None
         values = np.empty((n, m))
         grads = np.empty((n, m, k)) if gradient else None
+        # Many classes: a pair's points in slices too.
+        points = max(1, CHUNK_ELEMENTS // (len(self.kern.pairs) * self.kern.n_classes))
         for start in range(0, n, chunk):
             part = slice(start, start + chunk)
-            core = _core(self.cp, self.kern, rep[part], lam[part], self.reml, gradient)
-            values[part] = core.value
-            if gradient:
-                grads[part] = core.gradient[..., rows, cols]
+            for first in range(0, m, points):
+                some = slice(first, first + points)
+                core = _core(self.cp, self.kern, rep[part], lam[part, some], self.reml, gradient)
+                values[part, some] = core.value
+                if gradient:
+                    grads[part, some] = core.gradient[..., rows, cols]
         return values, grads
 
 
@@ -937,8 +955,12 @@ def _newton_model(problem: _Problem, rep: np.ndarray,
     return _model(points, *problem.values(rep, points, gradient=True))
 
 
-def _descent(hess: np.ndarray, grad: np.ndarray, x: np.ndarray, free: np.ndarray) -> np.ndarray:
+def _descent(hess: np.ndarray, grad: np.ndarray, x: np.ndarray,
+             free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Newton steps (n, k) on the ``free`` elements, Hessian eigenvalues made positive, capped.
+
+    Also returns where the step is Newton's own: the Hessian positive
+    definite on the free elements and the step not capped.
 
     Where the criterion is not convex (far from the optimum) the absolute
     eigenvalues keep the step a descent direction; the cap keeps a nearly
@@ -956,13 +978,15 @@ def _descent(hess: np.ndarray, grad: np.ndarray, x: np.ndarray, free: np.ndarray
     fill = np.where(size > 0, size, 1.0)
     h = h + (~free * fill[:, None])[:, :, None] * np.eye(x.shape[1])
     evals, evecs = np.linalg.eigh(h)
-    evals = np.maximum(np.abs(evals), (1e-8 * size + 1e-300)[:, None])
+    floor = (1e-8 * size + 1e-300)[:, None]
+    convex = finite & (evals > floor).all(axis=1)
+    evals = np.maximum(np.abs(evals), floor)
     step = -np.einsum("nij,nj->ni", evecs, np.einsum("nji,nj->ni", evecs, g) / evals)
     step = np.where(finite[:, None], step, -g)
     step = np.where(free, step, 0.0)
     cap = STEP_CAP * np.maximum(1.0, np.abs(x).max(axis=1))
     length = np.maximum(np.abs(step).max(axis=1), 1e-300)
-    return step * np.minimum(1.0, cap / length)[:, None]
+    return step * np.minimum(1.0, cap / length)[:, None], convex & (length <= cap)
 
 
 def canonical(layout: ThetaLayout, theta: np.ndarray) -> np.ndarray:
@@ -1020,14 +1044,15 @@ def _step(problem: _Problem, rep: np.ndarray, x: np.ndarray, value: np.ndarray,
     n, k = x.shape
     rounding = 1e-12 * (1 + np.abs(value))
     slope = (grad * step).sum(axis=1)
-    full = canonical(layout, x + step)
+    path = canonical(layout, x[:, None] + STEP_FRACTIONS[:, None] * step[:, None])
+    full = path[:, 0]
     points = _model_points(full)
     shorter = np.arange(1, STEP_FRACTIONS.size)
     per_point = len(kern.pairs) * kern.n_classes
     together = n * (k + 1 + shorter.size) * per_point <= CHUNK_ELEMENTS
     if together:
-        path = canonical(layout, x[:, None] + STEP_FRACTIONS[shorter, None] * step[:, None])
-        values, grads = problem.values(rep, np.concatenate([points, path], axis=1), gradient=True)
+        values, grads = problem.values(rep, np.concatenate([points, path[:, 1:]], axis=1),
+                                       gradient=True)
         rest, values, grads = values[:, k + 1:], values[:, :k + 1], grads[:, :k + 1]
     else:
         values, grads = problem.values(rep, points, gradient=True)
@@ -1044,10 +1069,10 @@ def _step(problem: _Problem, rep: np.ndarray, x: np.ndarray, value: np.ndarray,
         if pending.size == 0:
             break
         t = STEP_FRACTIONS[stage]
+        pts = path[pending][:, stage]
         if together:
-            vals, pts = rest[pending], path[pending]
+            vals = rest[pending]
         else:
-            pts = canonical(layout, x[pending, None] + t[:, None] * step[pending, None])
             vals, _ = problem.values(rep[pending], pts)
         decrease = vals <= value[pending, None] + 1e-4 * t * slope[pending, None]
         found = decrease.any(axis=1)
@@ -1061,6 +1086,15 @@ def _step(problem: _Problem, rep: np.ndarray, x: np.ndarray, value: np.ndarray,
     nan = ~took[:, None]
     return _Step(chosen, out_x, out_value, noise, np.where(nan, np.nan, grad1),
                  np.where(nan[:, :, None], np.nan, hess1), evaluated)
+
+
+def _record_best(best_value: np.ndarray, best_x: np.ndarray, rep: np.ndarray, value: np.ndarray,
+                 x: np.ndarray) -> None:
+    """Lower ``best_value`` and move ``best_x`` (per replicate) to converged searches' optima."""
+    order = np.argsort(-value, kind="stable")     # the lowest of a replicate is written last
+    rep, value, x = rep[order], value[order], x[order]
+    lower = value < best_value[rep]
+    best_value[rep[lower]], best_x[rep[lower]] = value[lower], x[lower]
 
 
 def _search(problem: _Problem, rep: np.ndarray, start: np.ndarray, pinned: np.ndarray,
@@ -1106,6 +1140,8 @@ def _search(problem: _Problem, rep: np.ndarray, start: np.ndarray, pinned: np.nd
     settled = np.zeros(n, dtype=bool)
     active = active.copy()
     stale = np.flatnonzero(active)                  # pairs whose model at x is still to compute
+    n_reps = int(rep.max(initial=-1)) + 1
+    best_value, best_x = np.full(n_reps, np.inf), np.full((n_reps, k), np.nan)   # per replicate
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         for iteration in range(1, max_iter + 1):
             if stale.size:
@@ -1120,35 +1156,62 @@ def _search(problem: _Problem, rep: np.ndarray, start: np.ndarray, pinned: np.nd
             slope[a] = new_slope = np.where(fa, np.abs(ga), 0.0).max(axis=1, initial=0.0)
             finite = np.isfinite(val)
             rounding = 1e-13 * (1 + np.abs(val))
-            curvature = np.diagonal(ha, axis1=1, axis2=2)
-            off = NUDGE * np.maximum(1.0, np.abs(xa).max(axis=1, keepdims=True))
-            saddle = (fa & on_diagonal & (np.abs(xa) < off)
-                      & (curvature < -1e-8 * (1 + np.abs(val))[:, None]))
             done = ~finite | (new_slope <= rounding)
-            escape = done & finite & saddle.any(axis=1)
-            done &= ~escape
-            message[a[done]] = np.where(finite[done], _ROUNDING, _UNDEFINED)
-            # A face optimum is one of the model when leaving the face does not lower the
-            # criterion: no slope off it and (where the slope vanishes by symmetry) no
-            # negative curvature.
-            off_face = (np.abs(ga) <= rounding[:, None]) & (curvature >= 0)
-            settled[a[done]] = finite[done] & (fa | off_face)[done].all(axis=1)
-            flat = ~done & ~escape & noise[a] & (new_slope >= last_slope)
-            undo = a[flat]                                  # that step did not help: undo it
-            x[undo], value[undo] = previous[0][undo], previous[1][undo]
-            message[undo] = _FLAT
+            stale = np.empty(0, dtype=np.intp)
+            jumped = np.zeros(a.size, dtype=bool)
+            if done.any():
+                d = np.flatnonzero(done)
+                xd, vd, rd = xa[d], val[d], rounding[d]
+                curvature = np.diagonal(ha[d], axis1=1, axis2=2)
+                off = NUDGE * np.maximum(1.0, np.abs(xd).max(axis=1, keepdims=True))
+                saddle = (fa[d] & on_diagonal & (np.abs(xd) < off)
+                          & (curvature < -1e-8 * (1 + np.abs(vd))[:, None]))
+                escape = finite[d] & saddle.any(axis=1)
+                if escape.any():                        # off a saddle on a face
+                    stale = a[d[escape]]
+                    x[stale] = np.where(saddle[escape], off[escape], xd[escape])
+                    slope[stale], noise[stale] = np.inf, False
+                    done[d[escape]], jumped[d[escape]] = False, True
+                    d, xd, vd, rd, curvature = (d[~escape], xd[~escape], vd[~escape], rd[~escape],
+                                                curvature[~escape])
+                fd = finite[d]
+                message[a[d]] = np.where(fd, _ROUNDING, _UNDEFINED)
+                _record_best(best_value, best_x, rep[a[d[fd]]], vd[fd], xd[fd])
+                # A face optimum is one of the model when leaving the face does not lower the
+                # criterion: no slope off it and (where the slope vanishes by symmetry) no
+                # negative curvature.
+                off_face = (np.abs(ga[d]) <= rd[:, None]) & (curvature >= 0)
+                settled[a[d]] = fd & (fa[d] | off_face).all(axis=1)
+            flat = ~done & noise[a] & (new_slope >= last_slope)
+            if flat.any():
+                undo = a[flat]                              # that step did not help: undo it
+                x[undo], value[undo] = previous[0][undo], previous[1][undo]
+                message[undo] = _FLAT
             active[a[done | flat]] = False
-            jump = a[escape]                                # off a saddle on a face
-            x[jump] = np.where(saddle[escape], off[escape], xa[escape])
-            slope[jump], noise[jump] = np.inf, False
-            stale = jump
-            go = ~(done | flat | escape)
+            go = ~(done | flat | jumped)
             b = a[go]
             if b.size == 0:
                 continue
-            xb, vb = xa[go], val[go]
-            step = _descent(ha[go], ga[go], xb, fa[go])
-            taken = _step(problem, rep[b], xb, vb, ga[go], step)
+            xb, vb, gb, hb = xa[go], val[go], ga[go], ha[go]
+            step, newton = _descent(hb, gb, xb, fa[go])
+            # Searches of a replicate whose local optimum, as their Newton model
+            # predicts it, is one already found, or no lower than the best found, stop.
+            rb = rep[b]
+            local = newton & (np.abs(step).max(axis=1) <= MERGE * np.maximum(1.0, np.abs(xb).max(axis=1)))
+            local &= np.isfinite(best_value[rb])
+            if local.any():
+                target, top = best_x[rb], best_value[rb]
+                predicted = vb + (gb * step).sum(axis=1) + 0.5 * np.einsum("ni,nij,nj->n", step, hb, step)
+                same = (np.abs(xb + step - target).max(axis=1)
+                        <= MERGE * np.maximum(1.0, np.abs(target).max(axis=1)))
+                merged = local & (same | (predicted >= top + 1e-6 * (1 + np.abs(top))))
+                message[b[merged]] = _MERGED
+                active[b[merged]] = False
+                keep = ~merged
+                b, xb, vb, gb, hb, step = b[keep], xb[keep], vb[keep], gb[keep], hb[keep], step[keep]
+                if b.size == 0:
+                    continue
+            taken = _step(problem, rep[b], xb, vb, gb, step)
             noise[b] = taken.noise
             nfev[b] += taken.evaluated
             stuck = taken.chosen < 0
@@ -1165,7 +1228,7 @@ def _search(problem: _Problem, rep: np.ndarray, start: np.ndarray, pinned: np.nd
             message[m[small]] = _SMALL_STEP
             active[m[small]] = False
             # Moved less than the full step: the model at the new point is still to compute.
-            stale = np.concatenate([jump, m[~small & (chosen > 0)]])
+            stale = np.concatenate([stale, m[~small & (chosen > 0)]])
     return _Searches(x, value, nfev, nit, message, settled)
 
 
@@ -1221,6 +1284,11 @@ def theta_grid(layout: ThetaLayout) -> np.ndarray:
     A product grid up to three parameters (it includes every face of the
     bounds); beyond that multiples of lme4's start.
     """
+    return _theta_grid(layout).copy()
+
+
+@lru_cache(maxsize=None)
+def _theta_grid(layout: ThetaLayout) -> np.ndarray:
     if layout.size > 3:
         return np.array(GRID_DIAGONAL)[:, None] * layout.start
     axes = [GRID_DIAGONAL if diag else GRID_OFFDIAGONAL for diag in layout.on_diagonal]
@@ -1236,17 +1304,21 @@ def moment_start(cp: CrossProducts, layout: ThetaLayout) -> np.ndarray:
     identify every coefficient are left out; with fewer than two others,
     lme4's start.
     """
-    root = cp.root[0, cp.group_class]
-    full = (root ** 2).sum(axis=-1).min(axis=-1) > 0
-    if full.sum() < 2:
+    root, mult = cp.root[0], cp.multiplicity                                 # per class
+    identified = (root ** 2).sum(axis=-1) > 0                                 # (K, q)
+    full_class = identified.all(axis=-1)
+    n_full = mult[full_class].sum()
+    if n_full < 2:
         return np.broadcast_to(layout.start, (cp.n_reps, layout.size)).copy()
-    root_inv = np.linalg.inv(root[full])
-    coef = (root_inv @ cp.qy[:, full, :, None])[..., 0]                       # (R, G', q)
-    ranks = ((root ** 2).sum(axis=-1) > 0).sum()
+    root_inv = np.zeros_like(root)
+    root_inv[full_class] = _small_inverse(root[full_class])
+    full = full_class[cp.group_class]
+    coef = np.einsum("gij,rgj->rgi", root_inv[cp.group_class[full]], cp.qy[:, full])   # (R, G', q)
+    ranks = (mult * identified.sum(axis=-1)).sum()
     sigma2 = cp.wyy / max(cp.nobs - ranks, 1)
     centred = coef - coef.mean(axis=1, keepdims=True)
-    spread = _t(centred) @ centred / (full.sum() - 1)
-    sampling = (root_inv @ _t(root_inv)).mean(axis=0)
+    spread = _t(centred) @ centred / (n_full - 1)
+    sampling = np.einsum("k,kij,klj->il", mult * full_class, root_inv, root_inv) / n_full
     target = spread / np.maximum(sigma2, 1e-300)[:, None, None] - sampling
     evals, evecs = np.linalg.eigh(target)
     floor = np.maximum(MOMENT_FLOOR * evals.max(axis=-1, keepdims=True), 1e-8)
@@ -1396,7 +1468,7 @@ def fit(cp: CrossProducts, layout: ThetaLayout, reml: bool = True) -> RelCovFit:
         raise ValueError(f"the layout has q = {layout.q}, the cross products q = {cp.q}")
     problem = _Problem(cp, cp._kernel, layout, reml)
     n_reps, k = cp.n_reps, layout.size
-    grid = theta_grid(layout)
+    grid = _theta_grid(layout)
     grid_values = _grid_values(problem, grid)
     interior = (grid[:, layout.on_diagonal] > 0).all(axis=1)       # the faces have their own starts
     best_grid = grid[np.argmin(np.where(interior & ~np.isnan(grid_values), grid_values, np.inf), axis=1)]
@@ -1413,7 +1485,8 @@ def fit(cp: CrossProducts, layout: ThetaLayout, reml: bool = True) -> RelCovFit:
     rep = np.repeat(np.arange(n_reps), n_starts)
     found = _search(problem, rep, starts.reshape(-1, k), np.tile(pinned, (n_reps, 1)), live.ravel())
     values = found.value.reshape(n_reps, n_starts)
-    best = np.argmin(np.where(live & ~np.isnan(values), values, np.inf), axis=1)
+    ended = live & (found.message.reshape(n_reps, n_starts) != _MERGED) & ~np.isnan(values)
+    best = np.argmin(np.where(ended, values, np.inf), axis=1)
     pick = np.arange(n_reps) * n_starts + best
     theta_work, value, message = found.x[pick], found.value[pick], found.message[pick]
     counts = np.stack([found.nfev.reshape(n_reps, n_starts).sum(axis=1),
@@ -1466,11 +1539,16 @@ def _grid_values(problem: _Problem, grid: np.ndarray) -> np.ndarray:
     """
     cp, kern = problem.cp, problem.kern
     lam = problem.layout.lam(grid)[None]
-    chunk = max(1, 2 ** 18 // (len(kern.pairs) * kern.n_classes * (kern.p + 1) + grid.shape[0]))
+    per_class = len(kern.pairs) * kern.n_classes
+    chunk = max(1, 2 ** 18 // (per_class * (kern.p + 1) + grid.shape[0]))
+    points = max(1, 2 ** 18 // per_class)                # many classes: the grid in slices
     reps = np.arange(cp.n_reps)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.concatenate([_core(cp, kern, reps[start:start + chunk], lam, problem.reml).value
-                               for start in range(0, cp.n_reps, chunk)])
+        return np.concatenate([
+            np.concatenate([_core(cp, kern, reps[start:start + chunk], lam[:, first:first + points],
+                                  problem.reml).value
+                            for first in range(0, grid.shape[0], points)], axis=1)
+            for start in range(0, cp.n_reps, chunk)])
 
 
 def _finish(problem: _Problem, theta_work: np.ndarray, counts: np.ndarray,
@@ -1490,8 +1568,14 @@ def _finish(problem: _Problem, theta_work: np.ndarray, counts: np.ndarray,
         for start in range(0, n_reps, chunk):
             reps = np.arange(start, min(start + chunk, n_reps))
             parts.append(_core(cp, kern, reps, lam[reps], reml, gradient=True))
-    value = np.concatenate([core.value for core in parts])
-    gradient = np.concatenate([core.gradient[:, 0] for core in parts])
+
+    def joined(name: str) -> np.ndarray:                # the fields at Lambda (point 0)
+        if len(parts) == 1:
+            return getattr(parts[0], name)[:, :1]
+        return np.concatenate([getattr(core, name)[:, :1] for core in parts])
+
+    value = np.concatenate([core.value for core in parts]) if len(parts) > 1 else parts[0].value
+    gradient = joined("gradient")[:, 0]
     converged = (np.abs(layout.theta(gradient)).max(axis=-1) <= GRADIENT_TOL) & ~cp.exact
     # With no residual variation left within groups (y_w has unit mean square) the
     # criterion falls without bound as Lambda grows; a search then stops wherever
@@ -1502,15 +1586,9 @@ def _finish(problem: _Problem, theta_work: np.ndarray, counts: np.ndarray,
     for r in np.flatnonzero(runaway):
         messages[r] = ("the criterion still falls as Lambda grows: the residual variance "
                        "goes to 0 (each group fitted exactly by its own random effects?)")
-    at = Evaluation(
-        value=value[:, :1],
-        beta=np.concatenate([core.beta[:, :1] for core in parts]),
-        a_inv=np.concatenate([core.a_inv[:, :1] for core in parts])[..., kern.p_lookup],
-        r2=np.concatenate([core.r2[:, :1] for core in parts]),
-        logdet_h=np.concatenate([core.logdet_h[:, :1] for core in parts]),
-        logdet_a=np.concatenate([core.logdet_a[:, :1] for core in parts]),
-        h_inv=np.moveaxis(np.concatenate([core.w[:, :1] for core in parts]), 2, -1)[..., kern.lookup],
-        gradient=gradient[:, None])
+    at = Evaluation(value=value[:, :1], beta=joined("beta"), a_inv=joined("a_inv")[..., kern.p_lookup],
+                    r2=joined("r2"), logdet_h=joined("logdet_h"), logdet_a=joined("logdet_a"),
+                    h_inv=np.moveaxis(joined("w"), 2, -1)[..., kern.lookup], gradient=gradient[:, None])
     return _assemble(cp, layout, theta_work, at, reml, converged & ~runaway, counts,
                      tuple(messages))
 

@@ -275,10 +275,10 @@ class CrossProducts:
         design = _design_parts(X @ x_map[0], Z / z_scale, groups, counts)
         beta_offset, y_w, y_scale, exact = _residual_response(y, X, x_map, design)
         qy, wxy, wyy = _response_parts(y_w, design)
-        root, qx, group_class, multiplicity = _classes(design.root, design.qx)
-        sy, syy = _class_sums(qy, group_class, multiplicity.size)
-        return cls(counts=counts, group_class=group_class, multiplicity=multiplicity,
-                   root=root[None], qx=qx[None], qy=qy, sy=sy, syy=syy, wxx=design.wxx[None],
+        sy, syy = _class_sums(qy, design.group_class, design.multiplicity.size)
+        return cls(counts=counts, group_class=design.group_class, multiplicity=design.multiplicity,
+                   root=design.root[None], qx=design.qx[None], qy=qy, sy=sy, syy=syy,
+                   wxx=design.wxx[None],
                    wxy=wxy, wyy=wyy, x_map=x_map, z_scale=z_scale, beta_offset=beta_offset,
                    y_scale=y_scale, exact=exact)
 
@@ -376,49 +376,57 @@ class _Design(NamedTuple):
     x_dev: np.ndarray     # (n, p): X_w minus its projection on each group's Z_i
     rows: np.ndarray      # (n,) group code of each row (rows sorted by group)
     starts: np.ndarray    # (G,) first row of each group
-    root: np.ndarray      # (G, q, q)
-    to_q: np.ndarray      # (G, q, q): Q_i'v = to_q Z_i'v
-    pinv: np.ndarray      # (G, q, q): (Z_i'Z_i)^+
-    qx: np.ndarray        # (G, q, p)
+    group_class: np.ndarray   # (G,) class of each group
+    multiplicity: np.ndarray  # (K,) groups per class
+    root: np.ndarray      # (K, q, q)
+    to_q: np.ndarray      # (K, q, q): Q_i'v = to_q Z_i'v
+    pinv: np.ndarray      # (K, q, q): (Z_i'Z_i)^+
+    qx: np.ndarray        # (K, q, p)
     wxx: np.ndarray       # (p, p)
 
 
 def _design_parts(X_w: np.ndarray, Z_w: np.ndarray, rows: np.ndarray,
                   counts: np.ndarray) -> _Design:
-    """Per-group factors of ``Z_i'Z_i`` and the between/within split of ``X_w``."""
+    """Factors of ``Z_i'Z_i`` per class of groups and the between/within split of ``X_w``.
+
+    Groups with bit-identical ``Z_i'Z_i`` and ``Z_i'X_i`` (identical rows of
+    Z and X in the same order give identical sums) form one class and are
+    factored once: a balanced design has one class; anything else only
+    pools less.
+    """
     starts = np.concatenate([[0], np.cumsum(counts[:-1])]).astype(np.intp)
     ztz = np.add.reduceat(Z_w[:, :, None] * Z_w[:, None, :], starts, axis=0)
     ztx = np.add.reduceat(Z_w[:, :, None] * X_w[:, None, :], starts, axis=0)
+    first, group_class, multiplicity = _classes(
+        np.concatenate([ztz.reshape(ztz.shape[0], -1), ztx.reshape(ztx.shape[0], -1)], axis=1))
+    ztz, ztx = ztz[first], ztx[first]
     evals, evecs = np.linalg.eigh(ztz)
     kept = evals > RANK_RTOL * evals[:, -1:]
     safe = np.where(kept, evals, 1.0)
     root = (np.sqrt(safe) * kept)[..., None] * _t(evecs)
     to_q = (kept / np.sqrt(safe))[..., None] * _t(evecs)
     pinv = evecs @ ((kept / safe)[..., None] * _t(evecs))
-    x_dev = X_w - np.einsum("nq,nqp->np", Z_w, (pinv @ ztx)[rows])
+    x_dev = X_w - np.einsum("nq,nqp->np", Z_w, (pinv @ ztx)[group_class[rows]])
     # Columns in the span of every Z_i (the intercept) leave rounding noise only.
     x_dev[:, (x_dev ** 2).sum(axis=0) <= WITHIN_RTOL * X_w.shape[0]] = 0.0
-    return _Design(Z_w, X_w, x_dev, rows, starts, root, to_q, pinv, to_q @ ztx,
-                   x_dev.T @ x_dev)
+    return _Design(Z_w, X_w, x_dev, rows, starts, group_class, multiplicity, root, to_q, pinv,
+                   to_q @ ztx, x_dev.T @ x_dev)
 
 
-def _classes(root: np.ndarray, qx: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Pool groups with bit-identical design blocks: ``(root, qx, group_class, multiplicity)``.
+def _classes(key: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Bit-identical rows of ``key`` (G, d): ``(first row of each class, class of each row, sizes)``.
 
-    Identical rows of Z and X in the same order give identical sums and
-    factors, so a balanced design has one class; anything else only pools less.
+    Classes in the rows' lexicographic order (``np.unique(axis=0)``'s, at a
+    fraction of its cost).
     """
-    key = np.concatenate([root.reshape(root.shape[0], -1), qx.reshape(qx.shape[0], -1)], axis=1)
-    # Rows in lexicographic order (np.unique(axis=0)'s, at a fraction of its cost).
     order = np.lexsort(key.T[::-1])
     new = np.ones(order.size, dtype=bool)
     new[1:] = (key[order[1:]] != key[order[:-1]]).any(axis=1)
     starts = np.flatnonzero(new)
     group_class = np.empty(order.size, dtype=np.intp)
     group_class[order] = np.cumsum(new) - 1
-    first = order[starts]
     multiplicity = np.diff(np.append(starts, order.size)).astype(float)
-    return root[first], qx[first], group_class, multiplicity
+    return order[starts], group_class, multiplicity
 
 
 def _class_sums(qy: np.ndarray, group_class: np.ndarray, n_classes: int) -> tuple[np.ndarray, ...]:
@@ -460,9 +468,10 @@ def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray,
 def _response_parts(y_w: np.ndarray, design: _Design) -> tuple[np.ndarray, ...]:
     """``(qy, wxy, wyy)`` of the working response ``y_w`` (R, n)."""
     zty = np.add.reduceat(y_w[..., None] * design.Z_w, design.starts, axis=1)    # (R, G, q)
-    coef = (design.pinv @ zty[..., None])[..., 0]
+    coef = (design.pinv[design.group_class] @ zty[..., None])[..., 0]
     y_dev = y_w - np.einsum("nq,rnq->rn", design.Z_w, coef[:, design.rows])
-    return (design.to_q @ zty[..., None])[..., 0], y_dev @ design.x_dev, (y_dev ** 2).sum(axis=1)
+    return ((design.to_q[design.group_class] @ zty[..., None])[..., 0], y_dev @ design.x_dev,
+            (y_dev ** 2).sum(axis=1))
 
 
 class Evaluation(NamedTuple):

@@ -1,0 +1,795 @@
+"""Exact profile-likelihood intervals for the relcov engine (``q`` random effects per group).
+
+lme4's ``confint(method = "profile")`` profiles the ML deviance (even for a
+REML fit) over each parameter, in the order of :mod:`.parameters` (the sd's
+and correlations of the random effects, ``sigma``, the fixed effects), and
+cuts it at ``qchisq(level, 1)``: a bound of ``psi`` is a value ``v`` where
+``P(v)``, the minimum of the deviance over the other parameters with
+``psi = v``, equals the minimum deviance plus that quantile. This module
+finds those roots exactly (to rounding), for every replicate at once.
+
+Each parameter gets coordinates in which it is one coordinate and the
+deviance is smooth; ``beta`` is profiled out in closed form
+(:func:`~simlab.model.relcov.evaluate`, ``../shared/NOTES.md``), and so is
+``sigma`` for a fixed effect:
+
+* ``sigma``: ``(theta, log sigma)``; the deviance is
+  ``log det + n log(2 pi sigma^2) + r2(theta) / sigma^2``.
+* ``beta_j``: ``(theta, (beta_j - bhat_j) / se_j)``; with the other fixed
+  effects and ``sigma`` profiled the deviance is
+  ``log det + n (1 + log(2 pi (r2 + (beta_j - b_j(theta))^2 / [A^-1]_jj) / n))``.
+* ``sd_j = sigma ||row j of Lambda||``: the rows of ``Lambda`` permuted so
+  that ``j`` comes first in its block, the same covariance has a
+  lower-triangular factor whose first diagonal entry is ``||row j||``; that
+  entry is replaced by ``sigma`` times it (the sd in working units,
+  bounded below by 0) and ``log sigma`` is a coordinate.
+* ``cor_ij``: with ``j, i`` first in the permuted factor, row ``i`` is
+  ``r (cos phi, sin phi)`` and the correlation is ``cos phi``
+  (``r >= 0``, ``phi`` in ``[0, pi]``).
+
+The deviance depends on ``Lambda`` only through ``Lambda Lambda'``, which
+is what makes these reparametrisations free: a permuted factor is turned
+back into the lower-triangular one :func:`~simlab.model.relcov.evaluate`
+expects by an LQ decomposition. A lower sd bound is exactly 0, and a
+correlation bound exactly -1 or 1, where that end of the range stays under
+the cut (lme4 reports those too).
+
+``P`` is found by a projected Newton search over the other coordinates
+(finite-difference derivatives of the values, so one call of ``evaluate``
+serves every problem per step), and the root of ``P = cut`` by Newton steps
+on ``P`` (whose slope is the pinned coordinate's partial derivative at the
+inner optimum, by the envelope theorem) inside a shrinking bracket, each
+inner search starting from the last optimum moved along the profile trace.
+Where an inner search ends on a face of the bounds (a zero sd, ``r = 0``)
+or does not converge, a second one starts from the ML point: the faces can
+hold local minima of the inner problem. lme4 instead interpolates a spline
+through a sampled profile, so its bounds differ from these exact ones by
+about 1e-6 relative, and by up to 1e-3 of the width where its sampling is
+coarse (GPA's sds).
+
+This module knows nothing about pandas or formulas: it sees arrays.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+import numpy as np
+from scipy import special
+
+from .relcov import CrossProducts, RelCovFit, ThetaLayout, evaluate, fit
+
+__all__ = ["RelCovProfile", "profile_bounds", "parameter_kinds"]
+
+#: Finite-difference step, relative to ``max(1, |x|)`` (working units, where theta is O(1)).
+FD_STEP = 1e-4
+#: Step lengths tried at once along a Newton step (one vectorised evaluation).
+STEP_FRACTIONS = 0.5 ** np.arange(16.0)
+#: A Newton step is at most this many times ``max(1, |x|)`` long.
+STEP_CAP = 4.0
+#: An inner search is done when its Newton decrement (deviance units) is below this.
+DECREMENT_TOL = 1e-12
+#: A bound is found when the profiled deviance is this close to the cut.
+ROOT_ATOL = 1e-9
+MAX_NEWTON = 100
+MAX_ROOT = 60
+
+# Problem kinds.
+_SD, _COR, _SIGMA, _BETA = 0, 1, 2, 3
+_KINDS = {"sd": _SD, "cor": _COR, "sigma": _SIGMA, "beta": _BETA}
+
+
+@dataclass(frozen=True)
+class RelCovProfile:
+    """Profile intervals and where they are attained, for every replicate.
+
+    Parameters are in lme4's ``confint`` order (:mod:`.parameters`,
+    :func:`parameter_kinds`): for each ``theta`` element in the layout's
+    order an sd (diagonal) or a correlation (below it), then ``sigma``, then
+    the fixed effects; ``n = k + 1 + p``.
+
+    Attributes
+    ----------
+    lower, upper : ndarray, shape (R, n)
+        The bounds (data units). NaN for replicates with nothing to fit.
+    ml : RelCovFit
+        The ML fit the deviance is profiled around.
+    cutoff : ndarray, shape (R,)
+        Minimum ML deviance plus ``qchisq(level, 1)``.
+    re_cov : ndarray, shape (R, n, 2, q, q)
+        Covariance of the random effects where each parameter's lower
+        (``[:, :, 0]``) and upper bound is attained; with ``sigma`` and
+        ``beta`` the point of the admissible region's edge at which the
+        profile is minimised.
+    sigma : ndarray, shape (R, n, 2)
+    beta : ndarray, shape (R, n, 2, p)
+    converged : ndarray of bool, shape (R, n, 2)
+        The search for that bound converged (its profiled deviance is the
+        cut to :data:`ROOT_ATOL`, or the bound is an end of the range).
+    """
+
+    lower: np.ndarray
+    upper: np.ndarray
+    ml: RelCovFit
+    cutoff: np.ndarray
+    re_cov: np.ndarray
+    sigma: np.ndarray
+    beta: np.ndarray
+    converged: np.ndarray
+
+
+def parameter_kinds(layout: ThetaLayout, n_fixed: int) -> list[tuple[str, int, int]]:
+    """``(kind, a, b)`` of every parameter, in :mod:`.parameters` order.
+
+    ``("sd", j, j)``, ``("cor", i, j)`` (random effects ``i > j``),
+    ``("sigma", -1, -1)``, ``("beta", j, -1)``.
+
+    >>> parameter_kinds(ThetaLayout.full(2), 2)
+    [('sd', 0, 0), ('cor', 1, 0), ('sd', 1, 1), ('sigma', -1, -1), ('beta', 0, -1), ('beta', 1, -1)]
+    """
+    rows, cols = layout.index
+    kinds = [("sd" if a == b else "cor", int(a), int(b)) for a, b in zip(rows, cols)]
+    return kinds + [("sigma", -1, -1)] + [("beta", j, -1) for j in range(n_fixed)]
+
+
+def profile_bounds(cp: CrossProducts, layout: ThetaLayout, level: float = 0.95,
+                   ml: RelCovFit | None = None) -> RelCovProfile:
+    """Profile-likelihood intervals of every parameter for every replicate.
+
+    Parameters
+    ----------
+    cp : CrossProducts
+        ``R`` replicates.
+    layout : ThetaLayout
+    level : float
+        Confidence level; the cut is ``qchisq(level, 1)`` above the minimum.
+    ml : RelCovFit, optional
+        The ML fit of ``cp`` (``fit(cp, layout, reml=False)``), computed if
+        not given.
+
+    Returns
+    -------
+    RelCovProfile
+    """
+    if ml is None:
+        ml = fit(cp, layout, reml=False)
+    if ml.reml:
+        raise ValueError("the profile is of the ML deviance: pass an ML fit (reml=False)")
+    problems = _problems(layout, cp.n_fixed)
+    n_prob = problems.kind.size
+    cutoff = ml.value + special.ndtri(0.5 + level / 2) ** 2          # chi-square(1) quantile
+    reps = np.flatnonzero(np.isfinite(ml.value) & np.isfinite(ml.theta_work).all(axis=-1)
+                          & (ml.sigma > 0))
+    bound = np.full((cp.n_reps, n_prob), np.nan)
+    converged = np.zeros((cp.n_reps, n_prob), dtype=bool)
+    points = _Point.empty(cp.n_reps, n_prob, layout.q, cp.n_fixed)
+    if reps.size:
+        case = _Case.build(cp, layout, problems, ml, reps, cutoff)
+        value, x, found = _profile_roots(case.func, case.x0, case.problems, case.cutoff)
+        bound[reps] = case.bound(value).reshape(reps.size, n_prob)
+        converged[reps] = found.reshape(reps.size, n_prob)
+        for field, new in zip(points, case.point(x)):
+            field[reps] = new.reshape((reps.size, n_prob) + new.shape[1:])
+    shape = (cp.n_reps, n_prob // 2, 2)
+    return RelCovProfile(
+        lower=bound[:, 0::2], upper=bound[:, 1::2], ml=ml, cutoff=cutoff,
+        re_cov=points.re_cov.reshape(shape + (layout.q, layout.q)),
+        sigma=points.sigma.reshape(shape), beta=points.beta.reshape(shape + (cp.n_fixed,)),
+        converged=converged.reshape(shape))
+
+
+class _Problems(NamedTuple):
+    """One row per (parameter, side), lower side first; ``d = k + 1`` coordinates each.
+
+    The first ``k`` coordinates are lme4's ``theta`` layout of a factor
+    ``L`` with ``Lambda = L[order]`` (rows), changed as the module
+    docstring says for an sd (``pin`` holds ``sigma L_bb``) and a
+    correlation (``radius`` holds ``r``, ``pin`` holds ``phi``); the last is
+    ``log sigma`` (working units), or for a fixed effect its standardised
+    value. ``pin`` is the parameter's coordinate, which moves from the ML
+    value in ``direction`` towards ``end``.
+    """
+
+    kind: np.ndarray        # (P,)
+    side: np.ndarray        # (P,) 0 lower, 1 upper
+    order: np.ndarray       # (P, q)
+    pin: np.ndarray         # (P,)
+    radius: np.ndarray      # (P,) -1 unless a correlation
+    effect: np.ndarray      # (P,) random effect (sd) or fixed effect (beta) j, else 0
+    lower: np.ndarray       # (P, d)
+    direction: np.ndarray   # (P,) +-1
+    end: np.ndarray         # (P,) end of the pinned coordinate's range (+-inf if none)
+
+
+def _problems(layout: ThetaLayout, n_fixed: int) -> _Problems:
+    """The problems of every parameter of :func:`parameter_kinds`, both sides."""
+    rows, cols = layout.index
+    k = layout.size
+    sizes = np.repeat(layout.blocks, layout.blocks)
+    starts = np.repeat(np.cumsum((0,) + layout.blocks[:-1]), layout.blocks)
+
+    def slot(row: int, col: int) -> int:
+        return int(np.flatnonzero((rows == row) & (cols == col))[0])
+
+    table = []
+    for kind, a, b in parameter_kinds(layout, n_fixed):
+        order, pin, radius, effect = np.arange(layout.q), k, -1, max(a, 0)
+        lower = np.full(k + 1, -np.inf)
+        if kind in ("sd", "cor"):
+            # Effect b (then a, for a correlation) first in its block: Lambda = L[order].
+            start = starts[b]
+            block = list(range(start, start + sizes[b]))
+            first = [b] if kind == "sd" else [b, a]
+            perm = np.arange(layout.q)
+            perm[block] = first + [v for v in block if v not in first]
+            order, pin = np.argsort(perm), slot(start, start)
+            lower[pin] = 0.0
+        if kind == "cor":
+            radius, pin, effect = slot(start + 1, start), slot(start + 1, start + 1), 0
+            lower[radius] = 0.0
+        for side in (0, 1):
+            direction = (1 if side else -1) * (-1 if kind == "cor" else 1)   # cos falls with phi
+            end = {"sd": (0.0, np.inf), "cor": (np.pi, 0.0)}.get(kind, (-np.inf, np.inf))[side]
+            table.append((_KINDS[kind], side, order, pin, radius, effect, lower, direction, end))
+    return _Problems(*(np.array(column) for column in zip(*table)))
+
+
+class _Point(NamedTuple):
+    """Parameters (data units) where a bound is attained, per problem."""
+
+    re_cov: np.ndarray      # (..., q, q)
+    sigma: np.ndarray       # (...,)
+    beta: np.ndarray        # (..., p)
+
+    @classmethod
+    def empty(cls, n_reps: int, n_prob: int, q: int, p: int) -> "_Point":
+        return cls(np.full((n_reps, n_prob, q, q), np.nan), np.full((n_reps, n_prob), np.nan),
+                   np.full((n_reps, n_prob, p), np.nan))
+
+
+@dataclass(frozen=True)
+class _Case:
+    """Every problem of the replicates profiled, flattened (N = replicates x problems).
+
+    ``cp`` holds each problem's replicate; ``beta_ml`` and ``se`` (N,) are
+    the ML fixed effect and its standard error that standardise a fixed
+    effect's coordinate.
+    """
+
+    cp: CrossProducts
+    layout: ThetaLayout
+    problems: _Problems
+    cutoff: np.ndarray
+    x0: np.ndarray
+    beta_ml: np.ndarray
+    se: np.ndarray
+
+    @classmethod
+    def build(cls, cp: CrossProducts, layout: ThetaLayout, problems: _Problems, ml: RelCovFit,
+              reps: np.ndarray, cutoff: np.ndarray) -> "_Case":
+        n_prob = problems.kind.size
+        rep_of = np.repeat(reps, n_prob)
+        flat = _Problems(*(np.tile(f, (reps.size,) + (1,) * (f.ndim - 1)) for f in problems))
+        j = flat.effect
+        se = np.sqrt(ml.vcov[rep_of, j, j])
+        sigma_w = ml.sigma[reps] / cp.y_scale[reps]
+        x0 = _coordinates(layout, problems, ml.theta_work[reps], sigma_w).reshape(rep_of.size, -1)
+        return cls(cp.replicates(rep_of), layout, flat, cutoff[rep_of], x0,
+                   ml.beta[rep_of, j], se)
+
+    def func(self, which: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The deviance (len(which), m) of problems ``which`` at coordinates ``points``; NaN -> inf."""
+        cp, k = self.cp.replicates(which), self.layout.size
+        lam = _lam(self.layout, self.problems, which, points)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ev = evaluate(cp, lam, reml=False)
+            scale = cp.y_scale[:, None]
+            r2, n = ev.r2 * scale ** 2, cp.nobs
+            log_sigma = points[..., k] + np.log(scale)                   # data units
+            value = ev.logdet_h + n * (np.log(2 * np.pi) + 2 * log_sigma) + r2 * np.exp(-2 * log_sigma)
+            rows = np.flatnonzero(self.problems.kind[which] == _BETA)
+            if rows.size:
+                shift, a_jj, _ = self._fixed_effect(cp, ev, which, points, rows)
+                rss = r2[rows] + shift ** 2 / a_jj
+                value[rows] = ev.logdet_h[rows] + n * (1 + np.log(2 * np.pi * rss / n))
+        return np.where(np.isnan(value), np.inf, value)
+
+    def _fixed_effect(self, cp: CrossProducts, ev, which: np.ndarray, points: np.ndarray,
+                      rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        """For fixed-effect problems ``rows``: ``beta_j - bhat_j``, ``[A^-1]_jj``, column ``A^-1 e_j``.
+
+        In the data's units: ``bhat = y_scale M b_w + beta0`` and ``A^-1 = M A_w^-1 M'``
+        (the scale cancels in the penalty ``(beta_j - bhat_j)^2 / [A^-1]_jj``).
+        """
+        problem = which[rows]
+        m_row = self.cp.x_map[0, self.problems.effect[problem]]                   # (r, p)
+        b_hat = (cp.y_scale[rows, None] * np.einsum("rp,rmp->rm", m_row, ev.beta[rows])
+                 + cp.beta_offset[rows, self.problems.effect[problem]][:, None])
+        column = np.einsum("rmpq,rq->rmp", ev.a_inv[rows], m_row)                  # A_w^-1 M' e_j
+        a_jj = np.einsum("rmp,rp->rm", column, m_row)
+        column = np.einsum("qp,rmp->rmq", self.cp.x_map[0], column)               # M A_w^-1 M' e_j
+        target = self.beta_ml[problem, None] + self.se[problem, None] * points[rows, :, -1]
+        return target - b_hat, a_jj, column
+
+    def bound(self, value: np.ndarray) -> np.ndarray:
+        """The parameter (data units) at its pinned coordinate ``value`` (N,)."""
+        kind, scale = self.problems.kind, self.cp.y_scale
+        z_scale = self.cp.z_scale[np.where(kind == _SD, self.problems.effect, 0)]
+        return np.select(
+            [kind == _SD, kind == _COR, kind == _SIGMA],
+            [value * scale / z_scale, np.cos(value),
+             scale * np.exp(value)], self.beta_ml + self.se * value)
+
+    def point(self, x: np.ndarray) -> _Point:
+        """Covariance, sigma and fixed effects at coordinates ``x`` (N, d)."""
+        every = np.arange(x.shape[0])
+        points = x[:, None]
+        lam = _lam(self.layout, self.problems, every, points)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ev = evaluate(self.cp, lam, reml=False)
+            scale, n = self.cp.y_scale, self.cp.nobs
+            sigma = scale * np.exp(x[:, -1])
+            beta = (scale[:, None] * (self.cp.x_map @ ev.beta[:, 0, :, None])[..., 0]
+                    + self.cp.beta_offset)
+            rows = np.flatnonzero(self.problems.kind == _BETA)
+            if rows.size:
+                shift, a_jj, column = self._fixed_effect(self.cp, ev, every, points, rows)
+                rss = ev.r2[rows, 0] * scale[rows] ** 2 + shift[:, 0] ** 2 / a_jj[:, 0]
+                sigma[rows] = np.sqrt(rss / n)
+                beta[rows] += (shift / a_jj)[:, 0, None] * column[:, 0]
+            lam_data = lam[:, 0] / self.cp.z_scale[:, None]
+            re_cov = sigma[:, None, None] ** 2 * (lam_data @ np.swapaxes(lam_data, -1, -2))
+        return _Point(re_cov, sigma, beta)
+
+
+def _coordinates(layout: ThetaLayout, problems: _Problems, theta_work: np.ndarray,
+                 sigma_w: np.ndarray) -> np.ndarray:
+    """Each problem's coordinates (R, P, d) at the ML working ``theta`` (R, k) and sigma (R,).
+
+    The factor of the permuted covariance comes from a QR decomposition of
+    the permuted ``Lambda`` (``Lambda_p' = Q R`` gives ``Lambda_p Lambda_p' = R'R``),
+    which also works for a singular covariance; signs make its diagonal >= 0.
+    """
+    lam = layout.lam(theta_work)                                       # (R, q, q)
+    permuted = lam[:, np.argsort(problems.order, axis=-1)]             # (R, P, q, q): rows permuted
+    upper = np.linalg.qr(np.swapaxes(permuted, -1, -2), mode="r")
+    signs = np.where(np.diagonal(upper, axis1=-2, axis2=-1) < 0, -1.0, 1.0)
+    theta = layout.theta(np.swapaxes(upper * signs[..., :, None], -1, -2))   # (R, P, k)
+    x = np.concatenate([theta, np.broadcast_to(np.log(sigma_w)[:, None, None],
+                                               theta.shape[:2] + (1,))], axis=-1)
+    kind, pin = problems.kind, problems.pin
+    sd, cor = np.flatnonzero(kind == _SD), np.flatnonzero(kind == _COR)
+    x[:, sd, pin[sd]] *= sigma_w[:, None]
+    u, v = x[:, cor, problems.radius[cor]], x[:, cor, pin[cor]]
+    x[:, cor, problems.radius[cor]], x[:, cor, pin[cor]] = np.hypot(u, v), np.arctan2(v, u)
+    x[:, kind == _BETA, -1] = 0.0
+    return x
+
+
+def _lam(layout: ThetaLayout, problems: _Problems, which: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Working ``Lambda`` (N, m, q, q) at coordinates ``x`` (N, m, d) of problems ``which`` (N,)."""
+    theta = x[..., :layout.size].copy()
+    kind, pin = problems.kind[which], problems.pin[which]
+    m = np.arange(x.shape[1])[None, :]
+    sd = np.flatnonzero(kind == _SD)[:, None]
+    if sd.size:          # the coordinate is sigma ||row||
+        theta[sd, m, pin[sd]] = x[sd, m, pin[sd]] * np.exp(-x[sd, m, -1])
+    cor = np.flatnonzero(kind == _COR)[:, None]
+    if cor.size:
+        radius = problems.radius[which][cor]
+        r, phi = x[cor, m, radius], x[cor, m, pin[cor]]
+        theta[cor, m, radius], theta[cor, m, pin[cor]] = r * np.cos(phi), r * np.sin(phi)
+    lam = layout.lam(theta)
+    order = problems.order[which]
+    moved = np.flatnonzero((order != np.arange(layout.q)).any(axis=-1))
+    if moved.size:       # Lambda = L[order], then its lower-triangular factor, as relcov expects
+        rows = np.broadcast_to(order[moved][:, None, :, None], lam[moved].shape[:-1] + (1,))
+        lam[moved] = _lower_factor(np.take_along_axis(lam[moved], rows, axis=-2))
+    return lam
+
+
+def _lower_factor(f: np.ndarray) -> np.ndarray:
+    """Lower-triangular ``L`` (..., q, q) with ``L L' = F F'``, from an LQ decomposition of ``F``.
+
+    For q = 2 a Givens rotation in closed form: no cancellation (the last
+    diagonal entry is ``det F / ||row 0||``), and no LAPACK call per matrix.
+    """
+    q = f.shape[-1]
+    if q == 1:
+        return f
+    if q > 2:
+        upper = np.linalg.qr(np.swapaxes(f, -1, -2), mode="r")
+        return np.swapaxes(upper, -1, -2)
+    a, b, c, d = f[..., 0, 0], f[..., 0, 1], f[..., 1, 0], f[..., 1, 1]
+    r = np.hypot(a, b)
+    safe = np.where(r > 0, r, 1.0)
+    out = np.zeros_like(f)
+    out[..., 0, 0] = r
+    out[..., 1, 0] = np.where(r > 0, (a * c + b * d) / safe, 0.0)
+    out[..., 1, 1] = np.where(r > 0, (a * d - b * c) / safe, np.hypot(c, d))
+    return out
+
+
+def _profile_roots(func: Callable[[np.ndarray, np.ndarray], np.ndarray], x0: np.ndarray,
+                   problems: _Problems, cutoff: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The pinned coordinate's value at each bound (N,), the coordinates there, convergence.
+
+    ``P(v)``, the deviance minimised over the other coordinates with the
+    pinned one at ``v``, rises from the minimum at the ML value ``v0``: a
+    first step from its curvature at ``v0``, then Newton steps on ``P - cut``
+    inside the bracket (bisection where they leave it; going outwards until
+    there is one), the end of the range where a step would pass it. Where
+    ``P`` at a finite end stays under the cut, that end is the bound; a
+    search that ends there without meeting the cut checks the end once
+    more from where it got to.
+    """
+    n = x0.shape[0]
+    rows = np.arange(n)
+    pin, end = problems.pin, problems.end
+    pinned = np.zeros_like(x0, dtype=bool)
+    pinned[rows, pin] = True
+    inner = _Inner(func, problems.lower, np.full(n, DECREMENT_TOL), pinned)
+    search = _RootSearch.start(inner(rows, x0), pin, problems.direction, end, cutoff)
+    value, x, converged = search.run(inner)
+    missed = rows[~converged & np.isfinite(end)]
+    at_end, x_end = _admissible_end(inner, missed, x[missed], pin, end, cutoff)
+    value[at_end], x[at_end], converged[at_end] = end[at_end], x_end, True
+    return value, x, converged
+
+
+class _Inner(NamedTuple):
+    """The inner search of problems ``which`` with their pinned coordinates fixed."""
+
+    func: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    lower: np.ndarray
+    tol: np.ndarray
+    pinned: np.ndarray
+
+    def __call__(self, which: np.ndarray, start: np.ndarray) -> _Local:
+        low = self.lower[which]
+        return _minimise(lambda w, pts: self.func(which[w], pts), np.maximum(start, low), low,
+                         self.tol[which], self.pinned[which])
+
+
+def _admissible_end(inner: _Inner, which: np.ndarray, start: np.ndarray, pin: np.ndarray,
+                    end: np.ndarray, cutoff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(problems, coordinates)``: those of ``which`` whose ``P(end)`` is under the cut.
+
+    A point under the cut at the end proves the end admissible, whether or
+    not its search converged.
+    """
+    if not which.size:
+        return which, start
+    res = inner(which, _pinned_at(start, pin[which], end[which]))
+    under = res.value <= cutoff[which]
+    return which[under], res.x[under]
+
+
+def _pinned_at(x: np.ndarray, pin: np.ndarray, value: np.ndarray) -> np.ndarray:
+    out = x.copy()
+    out[np.arange(x.shape[0]), pin] = value
+    return out
+
+
+@dataclass
+class _RootSearch:
+    """Bracketed Newton search for ``P(v) = cut`` of N problems (mutable state).
+
+    ``state`` is the inner optimum at the last ``v`` of each problem
+    (``origin`` its coordinates at the ML fit); the bracket is
+    ``[v_in, v_out]`` with ``P(v_in) < cut`` (``v_out`` infinite until a
+    value above the cut is found); ``end`` is the end of the pinned
+    coordinate's range (infinite if none); ``reach`` is the first step, from
+    the curvature of ``P`` at the ML value ``v0``.
+    """
+
+    state: _Local
+    origin: np.ndarray
+    pin: np.ndarray
+    direction: np.ndarray
+    cutoff: np.ndarray
+    v0: np.ndarray
+    v_in: np.ndarray
+    v_out: np.ndarray
+    end: np.ndarray
+    reach: np.ndarray
+
+    @classmethod
+    def start(cls, state: _Local, pin: np.ndarray, direction: np.ndarray, end: np.ndarray,
+              cutoff: np.ndarray) -> "_RootSearch":
+        v0 = state.x[np.arange(pin.size), pin]
+        _, curvature = _trace(state, pin)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            reach = np.sqrt(2 * np.maximum(cutoff - state.value, 0.0) / np.abs(curvature))
+        usable = np.isfinite(reach) & (reach > 0)
+        reach = np.where(usable, reach, 0.1 * np.maximum(1.0, np.abs(v0)))
+        if np.isfinite(end).any():     # not past a finite end
+            reach = np.where(np.isfinite(end), np.minimum(reach, np.abs(end - v0)), reach)
+        return cls(state, state.x.copy(), pin, direction, cutoff, v0, v0.copy(),
+                   direction * np.inf, end.astype(float), reach)
+
+    def run(self, inner: _Inner) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Iterate until ``|P - cut| <= ROOT_ATOL``: ``(v, x, converged)``."""
+        n = self.v0.size
+        candidate = self.v0 + self.direction * self.reach
+        found = np.zeros(n, dtype=bool)
+        active = np.arange(n)
+        for _ in range(MAX_ROOT):
+            v = self._next(candidate[active], active)
+            pin = self.pin[active]
+            du, _ = _trace(_Local(*(field[active] for field in self.state)), pin)
+            x = self.state.x[active]
+            ahead = _pinned_at(x + du * (v - x[np.arange(active.size), pin])[:, None], pin, v)
+            res = self._inner(inner, active, self._start(inner, active, ahead, v), v)
+            for field, new in zip(self.state, res):
+                field[active] = new
+            excess = res.value - self.cutoff[active]
+            # A value under the cut proves P(v) < cut; over it, only a converged search does.
+            below, above = excess < 0, (excess >= 0) & res.converged
+            at_end = below & (v == self.end[active])         # the end is admissible: the bound
+            self.v_in[active] = np.where(below, v, self.v_in[active])
+            self.v_out[active] = np.where(above, v, self.v_out[active])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                newton = v - excess / res.grad[np.arange(active.size), pin]
+            candidate[active] = np.where(below | above, newton, 0.5 * (v + self.v_in[active]))
+            hit = ((np.abs(excess) <= ROOT_ATOL) & res.converged) | at_end
+            narrow = np.abs(self.v_out[active] - self.v_in[active]) <= 1e-13 * np.maximum(1, np.abs(v))
+            found[active[hit]] = True
+            active = active[~(hit | narrow)]
+            if not active.size:
+                break
+        return self.state.x[np.arange(n), self.pin], self.state.x, found
+
+    def _start(self, inner: _Inner, active: np.ndarray, ahead: np.ndarray,
+               v: np.ndarray) -> np.ndarray:
+        """The inner search's start: along the profile trace, unless merely pinning is better.
+
+        A long step along the trace (its slope taken where the profile bends)
+        can land far off; one evaluation of both candidates decides.
+        """
+        stay = _pinned_at(self.state.x[active], self.pin[active], v)
+        low = inner.lower[active]
+        both = np.maximum(np.stack([ahead, stay], axis=1), low[:, None])
+        values = inner.func(active, both)
+        return both[np.arange(active.size), np.argmin(np.nan_to_num(values, nan=np.inf), axis=1)]
+
+    def _inner(self, inner: _Inner, active: np.ndarray, start: np.ndarray,
+               v: np.ndarray) -> _Local:
+        """``P(v)`` of problems ``active``: the inner search from ``start``, and again from the ML point.
+
+        The second search runs only where the first ends on (or next to) a
+        bound, a zero sd or ``r = 0``, or did not converge: such a face can
+        hold a local minimum, or a place to get stuck, that a warm start
+        slides into while the profile's minimum lies inside.
+        """
+        res = inner(active, start)
+        low, pinned = inner.lower[active], inner.pinned[active]
+        near = res.x <= low + 1e-8 * np.maximum(1.0, np.abs(res.x))
+        on_face = np.flatnonzero((near & np.isfinite(low) & ~pinned).any(axis=-1) | ~res.converged)
+        if on_face.size:
+            again = inner(active[on_face], _pinned_at(self.origin[active[on_face]],
+                                                       self.pin[active[on_face]], v[on_face]))
+            better = again.value < res.value[on_face]
+            for field, new in zip(res, again):
+                field[on_face[better]] = new[better]
+        return res
+
+    def _next(self, candidate: np.ndarray, active: np.ndarray) -> np.ndarray:
+        """The next ``v``: ``candidate`` if inside the bracket, else bisection or a step outwards."""
+        v_in, v_out, direction = self.v_in[active], self.v_out[active], self.direction[active]
+        bracketed = np.isfinite(v_out)
+        inside = (np.isfinite(candidate) & (candidate > np.minimum(v_in, v_out))
+                  & (candidate < np.maximum(v_in, v_out)))
+        with np.errstate(invalid="ignore"):
+            bisect = 0.5 * (v_in + v_out)
+        # No value above the cut yet: go outwards, at most four times as far as so far,
+        # and no further than a finite end (the end itself if the step would pass it).
+        far = np.maximum(np.abs(v_in - self.v0[active]), self.reach[active])
+        ahead = (candidate - v_in) * direction
+        forward = np.isfinite(ahead) & (ahead > 0)
+        outwards = v_in + direction * np.where(forward, np.minimum(ahead, 4 * far), 2 * far)
+        end = self.end[active]
+        outwards = np.where((outwards - end) * direction >= 0, end, outwards)
+        return np.where(bracketed, np.where(inside, candidate, bisect), outwards)
+
+
+def _trace(state: _Local, pin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(du/dv (N, d), d2P/dv2 (N,))`` along the profile trace, from the Hessian at ``state.x``.
+
+    The other coordinates follow ``H_uu du = -H_uv dv`` (0 for those held by
+    a bound); the curvature of ``P`` is the Schur complement
+    ``H_vv - H_vu H_uu^-1 H_uv``.
+    """
+    n, d = state.x.shape
+    rows = np.arange(n)
+    hess = np.nan_to_num(state.hess, posinf=0.0, neginf=0.0)
+    column = hess[rows, :, pin]                                      # (N, d)
+    others = np.ones((n, d), dtype=bool)
+    others[rows, pin] = False
+    pair = others[:, :, None] & others[:, None, :]
+    h_uu = np.where(pair, hess, np.broadcast_to(np.eye(d), hess.shape))
+    rhs = np.where(others, column, 0.0)
+    try:
+        du = -np.linalg.solve(h_uu, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        du = np.zeros_like(rhs)
+    du = np.where(np.isfinite(du), du, 0.0)
+    return du, hess[rows, pin, pin] + (column * du).sum(axis=-1)
+
+
+def _stencil(d: int) -> np.ndarray:
+    """Unit offsets (S, d): the centre, +-e_i, then (+-e_i +-e_j) for every pair i < j."""
+    eye = np.eye(d)
+    rows = [np.zeros((1, d)), eye, -eye]
+    for i in range(d):
+        for j in range(i + 1, d):
+            rows.append(np.array([eye[i] + eye[j], eye[i] - eye[j], -eye[i] + eye[j],
+                                  -eye[i] - eye[j]]))
+    return np.concatenate(rows)
+
+
+def _derivatives(values: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Value, gradient and Hessian (N,), (N, d), (N, d, d) from values on :func:`_stencil`.
+
+    Central differences: their error is O(h^2), and an extreme's value is
+    insensitive to a small error in where it lies.
+    """
+    d = h.shape[-1]
+    f0, plus, minus = values[:, 0], values[:, 1:d + 1], values[:, d + 1:2 * d + 1]
+    grad = (plus - minus) / (2 * h)
+    hess = np.zeros(h.shape + (d,))
+    hess[:, np.arange(d), np.arange(d)] = (plus - 2 * f0[:, None] + minus) / h ** 2
+    column = 2 * d + 1
+    for i in range(d):
+        for j in range(i + 1, d):
+            pp, pm, mp, mm = values[:, column:column + 4].T
+            hess[:, i, j] = hess[:, j, i] = (pp - pm - mp + mm) / (4 * h[:, i] * h[:, j])
+            column += 4
+    return f0, grad, hess
+
+
+def _newton_step(grad: np.ndarray, hess: np.ndarray, free: np.ndarray,
+                 x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Newton steps (N, d) on the free coordinates and whether the Hessian curves down (N,).
+
+    Far from the optimum the objective need not be convex; absolute
+    eigenvalues keep the step a descent direction (as ``relcov._descent``).
+    A start on a symmetry plane (a singular fit's zero column of
+    ``Lambda``, where the deviance is even) has no slope across it: along
+    a direction of negative curvature the step then moves by a fixed
+    amount, and the line search finds the descent on either side.
+    Lengths are capped at :data:`STEP_CAP` ``max(1, |x|)``.
+    """
+    pair = free[:, :, None] & free[:, None, :]
+    eye = np.broadcast_to(np.eye(x.shape[-1]), hess.shape)
+    hess = np.where(pair, np.nan_to_num(hess, posinf=0.0, neginf=0.0), eye)
+    grad = np.where(free, np.nan_to_num(grad, posinf=0.0, neginf=0.0), 0.0)
+    evals, evecs = np.linalg.eigh(hess)
+    size = np.abs(evals).max(axis=-1, keepdims=True)
+    along = (np.swapaxes(evecs, -1, -2) @ grad[..., None])[..., 0]
+    # A floor on the curvature (Levenberg's): a direction the value does not depend on (the
+    # other rows of a zero sd's factor turn freely) gets no step from rounding in its slope.
+    coef = -along / np.maximum(np.abs(evals), 1e-6 * size + 1e-300)
+    reach = 0.1 * np.maximum(1.0, np.abs(x).max(axis=-1, keepdims=True))
+    downward = evals < -1e-6 * size
+    coef = np.where(downward & (np.abs(coef) < reach), np.where(along > 0, -reach, reach), coef)
+    # Only free coordinates move (eigenvectors of equal eigenvalues may mix in the others).
+    step = np.where(free, (evecs @ coef[..., None])[..., 0], 0.0)
+    cap = STEP_CAP * np.maximum(1.0, np.abs(x).max(axis=-1))
+    length = np.abs(step).max(axis=-1)
+    return step * np.minimum(1.0, cap / np.maximum(length, 1e-300))[:, None], downward.any(axis=-1)
+
+
+def _local_model(func: Callable[[np.ndarray, np.ndarray], np.ndarray], which: np.ndarray,
+                 x: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`_derivatives` at ``x`` (N, d), with smaller steps where the stencil leaves the domain.
+
+    Near the edge of the admissible region a stencil point can fall outside
+    it (value ``+inf``); up to three retries with steps ten times smaller.
+    """
+    h = FD_STEP * np.maximum(1.0, np.abs(x))
+    values = func(which, x[:, None] + offsets * h[:, None])
+    for _ in range(3):
+        bad = np.flatnonzero(np.isfinite(values[:, 0]) & ~np.isfinite(values).all(axis=-1))
+        if not bad.size:
+            break
+        h[bad] /= 10
+        values[bad] = func(which[bad], x[bad, None] + offsets * h[bad, None])
+    return _derivatives(values, h)
+
+
+class _Local(NamedTuple):
+    """Result of :func:`_minimise` per problem; ``grad``/``hess`` are at ``x``."""
+
+    x: np.ndarray
+    value: np.ndarray
+    grad: np.ndarray
+    hess: np.ndarray
+    converged: np.ndarray
+
+
+def _minimise(func: Callable[[np.ndarray, np.ndarray], np.ndarray], x0: np.ndarray,
+              lower: np.ndarray, tol: np.ndarray, pinned: np.ndarray | None = None) -> _Local:
+    """Projected Newton minimisation of N problems at once, ``x >= lower``.
+
+    ``func(which, points)`` gives the values (len(which), m) of problems
+    ``which`` at ``points`` (len(which), m, d); ``+inf`` outside the domain.
+    Derivatives are finite differences on :func:`_stencil` (pinned
+    coordinates too, so a caller gets their slopes). Each iteration takes
+    Newton's step (:func:`_take_step`). A problem is done when its Newton
+    decrement is below ``tol`` (N,), or no step decreases it any more
+    (converged if the decrement is near ``tol``).
+    """
+    n, d = x0.shape
+    pinned = np.zeros((n, d), dtype=bool) if pinned is None else pinned
+    s = _Search(np.maximum(x0, lower), np.full(n, np.inf), np.zeros((n, d)), np.zeros((n, d, d)),
+                np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.ones(n, dtype=bool),
+                _stencil(d))
+    for _ in range(MAX_NEWTON):
+        need = np.flatnonzero(s.active & ~s.modelled)
+        if need.size:
+            s.value[need], s.grad[need], s.hess[need] = _local_model(func, need, s.x[need], s.offsets)
+            s.modelled[need] = True
+        s.active &= np.isfinite(s.value)
+        which = np.flatnonzero(s.active)
+        if not which.size:
+            break
+        xw, low, g = s.x[which], lower[which], np.nan_to_num(s.grad[which])
+        free = ~pinned[which] & ~((xw <= low) & (g > 0))
+        step, downward = _newton_step(g, s.hess[which], free, xw)
+        decrement = -(g * step).sum(axis=-1)
+        # Below ~1e-13 of the value no decrease can show through rounding.
+        done = (decrement <= tol[which] + 1e-13 * np.abs(s.value[which])) & ~downward
+        s.converged[which[done]], s.active[which[done]] = True, False
+        stuck = _take_step(func, s, which[~done], step[~done], low[~done])
+        # No decrease along a descent direction: the remaining decrease is rounding.
+        s.active[which[~done][stuck]] = False
+        s.converged[which[~done][stuck]] = decrement[~done][stuck] <= 1e6 * tol[which[~done][stuck]]
+    return _Local(s.x, s.value, s.grad, s.hess, s.converged)
+
+
+@dataclass
+class _Search:
+    """The state of :func:`_minimise`; ``value, grad, hess`` are at ``x`` where ``modelled``."""
+
+    x: np.ndarray
+    value: np.ndarray
+    grad: np.ndarray
+    hess: np.ndarray
+    modelled: np.ndarray
+    converged: np.ndarray
+    active: np.ndarray
+    offsets: np.ndarray
+
+
+def _take_step(func: Callable[[np.ndarray, np.ndarray], np.ndarray], s: _Search,
+               which: np.ndarray, step: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """Move problems ``which`` along their ``step``; returns where no step decreased the value.
+
+    First the stencil at Newton's full (projected) step, which is the next
+    iteration's model when the step decreases the value enough (Armijo),
+    so a search near its optimum costs one call per iteration; else the
+    projected path ``max(x + t step, lower)`` at the other ``t`` of
+    :data:`STEP_FRACTIONS`, keeping the longest with sufficient decrease.
+    """
+    if not which.size:
+        return np.zeros(0, dtype=bool)
+    x, f0, g = s.x[which], s.value[which], np.nan_to_num(s.grad[which])
+    floor = f0 - 4e-16 * np.abs(f0)                      # a decrease, not rounding
+    trial = np.maximum(x + step, low)
+    model = _local_model(func, which, trial, s.offsets)
+    accept = model[0] <= np.minimum(f0 + 1e-4 * ((trial - x) * g).sum(axis=-1), floor)
+    s.x[which[accept]] = trial[accept]
+    for field, new in zip((s.value, s.grad, s.hess), model):
+        field[which[accept]] = new[accept]
+    stuck = np.zeros(which.size, dtype=bool)
+    rest = np.flatnonzero(~accept)
+    if rest.size:
+        path = np.maximum(x[rest, None] + STEP_FRACTIONS[1:, None] * step[rest, None], low[rest, None])
+        sufficient = f0[rest, None] + 1e-4 * ((path - x[rest, None]) * g[rest, None]).sum(axis=-1)
+        armijo = func(which[rest], path) <= np.minimum(sufficient, floor[rest, None])
+        moved = armijo.any(axis=-1)
+        s.x[which[rest[moved]]] = path[moved, np.argmax(armijo, axis=-1)[moved]]
+        s.modelled[which[rest[moved]]] = False
+        stuck[rest[~moved]] = True
+    return stuck

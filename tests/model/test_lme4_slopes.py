@@ -139,3 +139,15 @@ def test_tau_and_icc_say_why_they_are_undefined(slope_case):
         with pytest.raises(ValueError, match=rf"{name} is defined for a random intercept \(1 \| g\) "
                                              "only.*varcomp"):
             getattr(fit, name)
+
+
+def test_profile_intervals_through_confint(slope_case):
+    """confint() of a slope fit: lme4's rows, bounds within 1e-3 of the width (lme4 splines)."""
+    ref, fit, _, _ = slope_case
+    ci = fit.confint()
+    expected = ref["confint_profile"]
+    assert list(ci.index) == expected["param"]
+    lower, upper = _numbers(expected["lower"]), _numbers(expected["upper"])
+    width = upper - lower
+    assert (np.abs(ci["lower"] - lower) / width).max() < 1e-3
+    assert (np.abs(ci["upper"] - upper) / width).max() < 1e-3

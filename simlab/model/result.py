@@ -325,6 +325,21 @@ class LmerResult:
     def formula(self) -> str:
         return self.design.formula.text
 
+    @property
+    def response(self) -> str:
+        """The response column."""
+        return self.design.formula.response
+
+    @property
+    def group_name(self) -> str:
+        """The grouping column."""
+        return self.design.group_name
+
+    @property
+    def random_terms(self) -> tuple[str, ...]:
+        """R's names of the random effects, e.g. ``("(Intercept)", "Days")``."""
+        return self.design.random_terms
+
     # ----- intervals and printing ----------------------------------------
     def confint(self, method: str = "profile", level: float = 0.95, nsim: int = 1000,
                 seed=None) -> pd.DataFrame:

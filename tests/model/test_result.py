@@ -91,3 +91,9 @@ def test_boot_is_reproducible_and_near_profile(gpa_fit):
     assert not first.equals(gpa_fit.confint("boot", nsim=400, seed=8))
     profile = gpa_fit.confint("profile")
     np.testing.assert_allclose(first, profile, rtol=0.05)
+
+
+def test_model_columns_are_public(sleepstudy_data):
+    fit = simlab.lmer("Reaction ~ Days + (Days | Subject)", sleepstudy_data)
+    assert (fit.response, fit.group_name, fit.random_terms) == (
+        "Reaction", "Subject", ("(Intercept)", "Days"))

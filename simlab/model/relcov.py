@@ -187,29 +187,35 @@ class CrossProducts:
     class's design block, its number of groups and the sums of ``Q_i'y_i``
     and ``Q_i'y_i y_i'Q_i`` over it, so an evaluation costs O(classes q^3).
 
+    The replicates share one design (:meth:`from_arrays`: the design's
+    arrays have a leading axis of 1), or each has its own (:meth:`stack`,
+    ``stacked``: a leading axis R on the design's arrays too, ``counts``
+    and ``group_class`` of shape (R, G), classes padded to the largest
+    number with empty ones).
+
     Attributes
     ----------
-    counts : ndarray, shape (G,)
+    counts : ndarray, shape (G,) or (R, G)
         Rows per group.
-    group_class : ndarray of int, shape (G,)
+    group_class : ndarray of int, shape (G,) or (R, G)
         Class of each group.
-    multiplicity : ndarray, shape (K,)
+    multiplicity : ndarray, shape (K,) or (R, K)
         Groups per class.
-    root : ndarray, shape (1, K, q, q)
+    root : ndarray, shape (1 or R, K, q, q)
         ``root_i`` with ``root_i' root_i = Z_i'Z_i`` (rows of directions the
         group does not identify are 0).
-    qx : ndarray, shape (1, K, q, p)
+    qx : ndarray, shape (1 or R, K, q, p)
         ``Q_i'X_i``.
     qy : ndarray, shape (R, G, q)
         ``Q_i'y_i`` of every group.
     sy, syy : ndarray, shapes (R, K, q), (R, K, q, q)
         Sums of ``Q_i'y_i`` and of its outer product over each class.
-    wxx, wxy, wyy : ndarray, shapes (1, p, p), (R, p), (R,)
+    wxx, wxy, wyy : ndarray, shapes (1 or R, p, p), (R, p), (R,)
         Cross products of the within-group parts (residuals of each group's
         regression on ``Z_i``).
-    x_map : ndarray, shape (1, p, p)
+    x_map : ndarray, shape (1 or R, p, p)
         ``M`` with ``X_w = X M``.
-    z_scale : ndarray, shape (q,)
+    z_scale : ndarray, shape (q,) or (R, q)
         Root mean square of each column of Z.
     beta_offset : ndarray, shape (R, p)
         ``beta0``, the part of ``beta`` removed from y (data units).
@@ -282,13 +288,53 @@ class CrossProducts:
                    wxy=wxy, wyy=wyy, x_map=x_map, z_scale=z_scale, beta_offset=beta_offset,
                    y_scale=y_scale, exact=exact)
 
+    @classmethod
+    def stack(cls, items: "list[CrossProducts]") -> "CrossProducts":
+        """The replicates of ``items``, each with its own design, as one batch.
+
+        Every item needs the same number of groups, random effects and
+        fixed effects; classes are padded with empty ones (no groups, zero
+        blocks), which add nothing to any sum. :func:`fit` of the stack is
+        the fit of each item alone.
+        """
+        items = list(items)
+        if not items:
+            raise ValueError("nothing to stack")
+        shapes = {(item.n_groups, item.q, item.n_fixed) for item in items}
+        if len(shapes) > 1:
+            raise ValueError(f"items differ in (groups, random effects, fixed effects): {sorted(shapes)}")
+        width = max(item.multiplicity.shape[-1] for item in items)
+        ends = np.cumsum([item.n_reps for item in items])
+        out = {}
+        for name in cls.__dataclass_fields__:
+            values = []
+            for item in items:
+                value = getattr(item, name)
+                if not item.stacked and name in ("counts", "group_class", "multiplicity", "z_scale"):
+                    value = value[None]                              # one design for the item
+                values.append(np.broadcast_to(value, (item.n_reps,) + value.shape[1:]))
+            shape = values[0].shape[1:]
+            padded = name in ("multiplicity", "root", "qx", "sy", "syy")   # classes: empty ones
+            if padded:
+                shape = (width,) + shape[1:]
+            out[name] = np.zeros((int(ends[-1]),) + shape, dtype=values[0].dtype)
+            for value, end in zip(values, ends):
+                rows = slice(end - value.shape[0], end)
+                out[name][(rows, slice(value.shape[1])) if padded else rows] = value
+        return cls(**out)
+
+    @property
+    def stacked(self) -> bool:
+        """Each replicate has its own design (:meth:`stack`)."""
+        return self.group_class.ndim == 2
+
     @property
     def n_reps(self) -> int:
         return self.qy.shape[0]
 
     @property
     def n_groups(self) -> int:
-        return self.counts.size
+        return self.counts.shape[-1]
 
     @property
     def n_fixed(self) -> int:
@@ -299,8 +345,9 @@ class CrossProducts:
         return self.root.shape[-1]
 
     @property
-    def nobs(self) -> int:
-        return int(self.counts.sum())
+    def nobs(self) -> int | np.ndarray:
+        """Rows; per replicate (R,) when :attr:`stacked`."""
+        return self.counts.sum(axis=-1) if self.stacked else int(self.counts.sum())
 
     @cached_property
     def log_det_map(self) -> np.ndarray:
@@ -312,31 +359,39 @@ class CrossProducts:
         """The coefficients that evaluate the criterion at many points at once (:func:`_kernel`)."""
         return _kernel(self)
 
+    def by_group(self, per_class: np.ndarray) -> np.ndarray:
+        """Class arrays (1 or R, K, ...) of the design, per group: (1 or R, G, ...)."""
+        if not self.stacked:
+            return per_class[:, self.group_class]
+        return per_class[np.arange(self.n_reps)[:, None], self.group_class]
+
     @property
     def ztz(self) -> np.ndarray:
-        """``Z_i'Z_i`` (working units), shape (1, G, q, q)."""
-        root = self.root[:, self.group_class]
+        """``Z_i'Z_i`` (working units), shape (1 or R, G, q, q)."""
+        root = self.by_group(self.root)
         return _t(root) @ root
 
     @property
     def ztx(self) -> np.ndarray:
-        """``Z_i'X_i`` (working units), shape (1, G, q, p)."""
-        return _t(self.root[:, self.group_class]) @ self.qx[:, self.group_class]
+        """``Z_i'X_i`` (working units), shape (1 or R, G, q, p)."""
+        return _t(self.by_group(self.root)) @ self.by_group(self.qx)
 
     @property
     def zty(self) -> np.ndarray:
         """``Z_i'y_i`` (working units), shape (R, G, q)."""
-        return (_t(self.root[:, self.group_class]) @ self.qy[..., None])[..., 0]
+        return (_t(self.by_group(self.root)) @ self.qy[..., None])[..., 0]
 
     @property
     def xtx(self) -> np.ndarray:
-        """``X'X`` (working units), shape (1, p, p)."""
-        return self.wxx + (self.multiplicity[:, None, None] * _t(self.qx) @ self.qx).sum(axis=1)
+        """``X'X`` (working units), shape (1 or R, p, p)."""
+        mult = np.reshape(self.multiplicity, (-1, self.multiplicity.shape[-1], 1, 1))
+        return self.wxx + (mult * _t(self.qx) @ self.qx).sum(axis=1)
 
     @property
     def xty(self) -> np.ndarray:
         """``X'y`` (working units), shape (R, p)."""
-        return self.wxy + np.einsum("kqp,rkq->rp", self.qx[0], self.sy)
+        return self.wxy + np.einsum("rkqp,rkq->rp", np.broadcast_to(self.qx, self.sy.shape[:2]
+                                                                    + self.qx.shape[2:]), self.sy)
 
     @property
     def yty(self) -> np.ndarray:
@@ -344,24 +399,33 @@ class CrossProducts:
         return self.wyy + np.trace(self.syy, axis1=-2, axis2=-1).sum(axis=1)
 
     def replicates(self, index: slice | np.ndarray) -> "CrossProducts":
-        """The cross products of the replicates in ``index`` (the design is shared)."""
-        picked = {name: getattr(self, name)[index]
-                  for name in ("qy", "sy", "syy", "wxy", "wyy", "beta_offset", "y_scale", "exact")}
-        out = replace(self, **picked)
-        if "_kernel" in self.__dict__:          # the design's coefficients carry over
+        """The cross products of the replicates in ``index``."""
+        names = ["qy", "sy", "syy", "wxy", "wyy", "beta_offset", "y_scale", "exact"]
+        if self.stacked:
+            names += ["counts", "group_class", "multiplicity", "root", "qx", "wxx", "x_map",
+                      "z_scale"]
+        out = replace(self, **{name: getattr(self, name)[index] for name in names})
+        if "_kernel" in self.__dict__ and not self.stacked:   # the design's coefficients carry over
             kern = self.__dict__["_kernel"]
             out.__dict__["_kernel"] = kern._replace(
                 cmap=kern.cmap[index], base=kern.base[index], sy=kern.sy[index],
                 syy=kern.syy[index], offset=tuple(o[index] for o in kern.offset))
         return out
 
+    def theta_scale(self, layout: ThetaLayout, ndim: int = 2) -> np.ndarray:
+        """``z_scale`` of the row of each element of ``theta``, for ``theta`` with ``ndim`` axes."""
+        scale = self.z_scale[..., layout.index[0]]
+        return scale[:, None] if self.stacked and ndim == 3 else scale
+
     def to_work(self, theta: np.ndarray, layout: ThetaLayout) -> np.ndarray:
         """lme4's ``theta`` (data units) -> working units: row ``a`` of Lambda times ``z_scale[a]``."""
-        return np.asarray(theta, dtype=float) * self.z_scale[layout.index[0]]
+        theta = np.asarray(theta, dtype=float)
+        return theta * self.theta_scale(layout, theta.ndim)
 
     def to_data(self, theta_work: np.ndarray, layout: ThetaLayout) -> np.ndarray:
         """Working ``theta`` -> lme4's ``theta`` in the data's units."""
-        return np.asarray(theta_work, dtype=float) / self.z_scale[layout.index[0]]
+        theta_work = np.asarray(theta_work, dtype=float)
+        return theta_work / self.theta_scale(layout, theta_work.ndim)
 
 
 def _t(a: np.ndarray) -> np.ndarray:
@@ -528,105 +592,143 @@ def _lookup(q: int) -> np.ndarray:
 class _Kernel(NamedTuple):
     """Coefficients of the criterion in the components (see the comment above).
 
-    Design parts (shared by the replicates) and response parts (leading axis R).
+    Design parts (shared by the replicates, or with a leading axis R when
+    ``stacked``: each replicate has its own design) and response parts
+    (leading axis R).
     """
 
     q: int
     p: int
     n_classes: int
+    stacked: bool
     pairs: tuple[tuple[int, int], ...]
     lookup: np.ndarray       # (q, q)
     rows: np.ndarray         # (s,) first index of each component
     cols: np.ndarray         # (s,)
     p_lookup: np.ndarray     # (p, p)
-    mult: np.ndarray         # (K,) groups per class
-    det_root: np.ndarray     # (K,) det root_i (q = 2)
-    smap: np.ndarray         # (s, s K)
-    amap: np.ndarray         # (s K, sp)
-    fmap: np.ndarray         # (p, q K): Q_i'X_i beta
-    gmap: np.ndarray         # (sp, s K)
-    rmap: np.ndarray         # (s K, s)
-    wxx: np.ndarray          # (sp,)
+    mult: np.ndarray         # ([R,] K) groups per class
+    det_root: np.ndarray     # ([R,] K) det root_i (q = 2)
+    smap: np.ndarray         # ([R,] s, s K)
+    amap: np.ndarray         # ([R,] s K, sp)
+    fmap: np.ndarray         # ([R,] p, q K): Q_i'X_i beta
+    gmap: np.ndarray         # ([R,] sp, s K)
+    rmap: np.ndarray         # ([R,] s K, s)
+    wxx: np.ndarray          # ([R,] sp)
     cmap: np.ndarray         # (R, s K, p + 1)
     base: np.ndarray         # (R, p + 1): w_xy, w_yy
     sy: np.ndarray           # (R, q, K)
     syy: np.ndarray          # (R, s, K)
-    dof: dict                # {reml: n - p, ml: n}
-    offset: tuple            # (ML, REML): (R,) the criterion's terms without Lambda
+    dof: np.ndarray          # (2, R): ML (n), REML (n - p)
+    offset: np.ndarray       # (2, R): ML, REML criteria's terms without Lambda
 
 
 def _kernel(cp: "CrossProducts") -> _Kernel:
     """The coefficients of :class:`_Kernel` from the cross products."""
-    root, qx, mult = cp.root[0], cp.qx[0], cp.multiplicity
-    n_classes, q, p = qx.shape
+    root, qx = cp.root, cp.qx                                 # (D, K, q, q), (D, K, q, p)
+    mult = np.reshape(cp.multiplicity, (-1, cp.multiplicity.shape[-1]))
+    depth, n_classes, q, p = qx.shape
     pairs, p_pairs = _pairs(q), _pairs(p)
     s, sp = len(pairs), len(p_pairs)
 
     def sym(left: np.ndarray, right: np.ndarray, outer, inner) -> np.ndarray:
-        """``[o, i, k] = L[k, oi, ii] R[k, oj, ij] (+ the transposed term off the diagonal of i)``."""
-        out = np.empty((len(outer), len(inner), n_classes))
+        """``[d, o, i, k] = L[d, k, oi, ii] R[d, k, oj, ij] (+ the transposed term off the diagonal of i)``."""
+        out = np.empty((depth, len(outer), len(inner), n_classes))
         for o, (a, b) in enumerate(outer):
             for w, (i, j) in enumerate(inner):
-                out[o, w] = left[:, a, i] * right[:, b, j]
+                out[:, o, w] = left[..., a, i] * right[..., b, j]
                 if i != j:
-                    out[o, w] += left[:, a, j] * right[:, b, i]
+                    out[:, o, w] += left[..., a, j] * right[..., b, i]
         return out
 
     # S_ab = sum_ij R_ai P_ij R_bj; A_ab = sum_ij X_ia W_ij X_jb; G_ij = sum_ab X_ia Ainv_ab X_jb.
-    smap = sym(root, root, pairs, pairs).transpose(1, 0, 2).reshape(s, s * n_classes)
-    qxt = _t(qx)                                                              # (K, p, q)
-    amap = (mult * sym(qxt, qxt, p_pairs, pairs)).transpose(1, 2, 0).reshape(s * n_classes, sp)
-    gmap = sym(qx, qx, pairs, p_pairs).transpose(1, 0, 2).reshape(sp, s * n_classes)
+    smap = sym(root, root, pairs, pairs).transpose(0, 2, 1, 3).reshape(depth, s, s * n_classes)
+    qxt = _t(qx)                                                              # (D, K, p, q)
+    amap = (mult[:, None, None] * sym(qxt, qxt, p_pairs, pairs)).transpose(0, 2, 3, 1)
+    amap = amap.reshape(depth, s * n_classes, sp)
+    gmap = sym(qx, qx, pairs, p_pairs).transpose(0, 2, 1, 3).reshape(depth, sp, s * n_classes)
     root_t = _t(root)
-    rmap = sym(root_t, root_t, pairs, pairs).transpose(1, 2, 0).reshape(s * n_classes, s)
+    rmap = sym(root_t, root_t, pairs, pairs).transpose(0, 2, 3, 1).reshape(depth, s * n_classes, s)
     cmap = np.empty((cp.n_reps, p + 1, s, n_classes))
     sy = np.swapaxes(cp.sy, 1, 2)                                             # (R, q, K)
     syy = np.stack([cp.syy[:, :, i, j] for i, j in pairs], axis=1)            # (R, s, K)
+    xq = np.swapaxes(qxt, 1, 3)                                               # (D, q, p, K)
     for w, (i, j) in enumerate(pairs):
         # c_a = sum_ij X_ia W_ij sy_j, yy = sum_ij W_ij syy_ij
-        cmap[:, :p, w] = qxt[:, :, i].T * sy[:, None, j]
+        cmap[:, :p, w] = xq[:, i] * sy[:, None, j]
         if i != j:
-            cmap[:, :p, w] += qxt[:, :, j].T * sy[:, None, i]
+            cmap[:, :p, w] += xq[:, j] * sy[:, None, i]
         cmap[:, p, w] = syy[:, w] * (1.0 if i == j else 2.0)
-    lookup = _lookup(q)
     rows, cols = np.array(pairs, dtype=np.intp).T
-    det_root = (root[:, 0, 0] * root[:, 1, 1] - root[:, 0, 1] * root[:, 1, 0]
-                if q == 2 else np.ones(n_classes))
+    det_root = (root[..., 0, 0] * root[..., 1, 1] - root[..., 0, 1] * root[..., 1, 0]
+                if q == 2 else np.ones((depth, n_classes)))
+    fmap = np.ascontiguousarray(qx.transpose(0, 3, 2, 1).reshape(depth, p, q * n_classes))
+    wxx = cp.wxx[(slice(None),) + tuple(np.array(p_pairs, dtype=np.intp).T)]
+    design = dict(mult=mult, det_root=det_root, smap=smap, amap=amap, fmap=fmap, gmap=gmap,
+                  rmap=rmap, wxx=wxx)
+    if not cp.stacked:                                        # shared: plain matrices
+        design = {name: value[0] for name, value in design.items()}
+    nobs = np.broadcast_to(cp.nobs, (cp.n_reps,)).astype(float)
     return _Kernel(
-        q=q, p=p, n_classes=n_classes, pairs=pairs, lookup=lookup, rows=rows, cols=cols,
-        p_lookup=_lookup(p), mult=mult, det_root=det_root, smap=smap, amap=amap,
-        fmap=np.ascontiguousarray(qx.transpose(2, 1, 0).reshape(p, q * n_classes)), gmap=gmap,
-        rmap=rmap, wxx=cp.wxx[0][tuple(np.array(p_pairs, dtype=np.intp).T)],
+        q=q, p=p, n_classes=n_classes, stacked=cp.stacked, pairs=pairs, lookup=_lookup(q),
+        rows=rows, cols=cols, p_lookup=_lookup(p), **design,
         cmap=np.ascontiguousarray(cmap.reshape(cp.n_reps, p + 1, s * n_classes).swapaxes(1, 2)),
         base=np.concatenate([cp.wxy, cp.wyy[:, None]], axis=1), sy=sy, syy=syy,
-        dof={True: cp.nobs - p, False: cp.nobs}, offset=_offsets(cp))
+        dof=np.stack([nobs, nobs - p]), offset=_offsets(cp))
 
 
-def _offsets(cp: "CrossProducts") -> tuple[np.ndarray, np.ndarray]:
-    """The ML and REML criteria less ``sum log det H_i + dof log r2`` (and ``log det A``), (R,) each."""
+def _offsets(cp: "CrossProducts") -> np.ndarray:
+    """The ML and REML criteria less ``sum log det H_i + dof log r2`` (and ``log det A``), (2, R)."""
     out = []
-    for dof, extra in ((cp.nobs, 0.0), (cp.nobs - cp.n_fixed, -2 * cp.log_det_map[0])):
+    for dof, extra in ((cp.nobs, 0.0), (cp.nobs - cp.n_fixed, -2 * cp.log_det_map)):
         out.append(dof * (1.0 + np.log(2 * np.pi / dof) + 2 * np.log(cp.y_scale)) + extra)
-    return tuple(out)
+    return np.stack(out)
 
 
-def _h_parts(kern: _Kernel, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _design(kern: _Kernel, name: str, rep: np.ndarray) -> np.ndarray:
+    """A design coefficient of :class:`_Kernel` for the replicates ``rep`` (stacked), else shared."""
+    value = getattr(kern, name)
+    return value[rep] if kern.stacked else value
+
+
+def _times(a: np.ndarray, kern: _Kernel, name: str, rep: np.ndarray) -> np.ndarray:
+    """``a`` (N or 1, m, d) times a design coefficient matrix: (N or 1, m, e).
+
+    Shared designs: one matrix product of all points; stacked: one per replicate.
+    """
+    if kern.stacked:
+        return np.matmul(a, getattr(kern, name)[rep])
+    matrix = getattr(kern, name)
+    return (a.reshape(-1, a.shape[-1]) @ matrix).reshape(a.shape[:-1] + matrix.shape[-1:])
+
+
+def _per_class(kern: _Kernel, name: str, rep: np.ndarray, ndim: int) -> np.ndarray:
+    """A per-class design array (K,) or (R, K), shaped to broadcast against (N, ..., K) with ``ndim`` axes."""
+    value = getattr(kern, name)
+    if not kern.stacked:
+        return value
+    return value[rep].reshape((rep.size,) + (1,) * (ndim - 2) + (kern.n_classes,))
+
+
+def _h_parts(kern: _Kernel, lam: np.ndarray, rep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(W, logdet_h)``: components of ``H_i^-1`` (N, m, s, K) and ``sum_i log det H_i`` (N, m).
+
+    With a shared design and ``lam`` shared by the replicates (leading axis
+    1), these have a leading axis of 1 too.
 
     For q = 2, ``det H = 1 + tr(B B') + det(B)^2`` with ``B = root Lambda``: a
     sum of non-negative terms, exact where ``h11 h22 - h12^2`` would cancel
     for a nearly rank-one ``B B'`` (a correlation near +-1, large ``Lambda``).
     """
-    n, m = lam.shape[:2]
     q, s, n_classes = kern.q, len(kern.pairs), kern.n_classes
     prod = np.einsum("...ik,...jk->...ij", lam, lam)[..., kern.rows, kern.cols]
-    S = (prod.reshape(-1, s) @ kern.smap).reshape(n, m, s, n_classes)
+    S = _times(prod, kern, "smap", rep)
+    S = S.reshape(S.shape[:2] + (s, n_classes))
     if q == 1:
         logdet = np.log1p(S[:, :, 0])
         W = 1.0 / (1.0 + S)
     elif q == 2:
         det_lam = lam[..., 0, 0] * lam[..., 1, 1] - lam[..., 0, 1] * lam[..., 1, 0]
-        d = det_lam[..., None] * kern.det_root
+        d = det_lam[..., None] * _per_class(kern, "det_root", rep, 3)
         t = S[:, :, 0] + S[:, :, 2] + d * d
         logdet = np.log1p(t)
         inv = 1.0 / (1.0 + t)
@@ -639,6 +741,8 @@ def _h_parts(kern: _Kernel, lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         chol = np.linalg.cholesky(h)
         logdet = 2 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(axis=-1)
         W = np.moveaxis(np.linalg.inv(h)[..., kern.rows, kern.cols], -1, 2)
+    if kern.stacked:
+        return W, (logdet * _per_class(kern, "mult", rep, 3)).sum(axis=-1)
     return W, logdet @ kern.mult
 
 
@@ -756,16 +860,16 @@ def _core(cp: "CrossProducts", kern: _Kernel, rep: np.ndarray, lam: np.ndarray, 
     ``lam`` with a leading axis of 1 is shared by every replicate: the parts
     that depend on ``Lambda`` only are computed once.
     """
-    n, m = rep.size, lam.shape[1]
-    p, s, n_classes = kern.p, len(kern.pairs), kern.n_classes
-    W, logdet_h = _h_parts(kern, lam)
-    a = kern.wxx + (W.reshape(-1, s * n_classes) @ kern.amap).reshape(W.shape[0], m, -1)
+    m, p = lam.shape[1], kern.p
+    W, logdet_h = _h_parts(kern, lam, rep)
+    flat = W.reshape(W.shape[0], m, -1)
+    a = _times(flat, kern, "amap", rep) + (kern.wxx[rep, None] if kern.stacked else kern.wxx)
     a_inv, logdet_a = _spd_inverse(a, kern.p_lookup)
-    cy = np.matmul(W.reshape(W.shape[0], m, -1), kern.cmap[rep]) + kern.base[rep, None]
+    cy = np.matmul(flat, kern.cmap[rep]) + kern.base[rep, None]
     c, yy = cy[..., :p], cy[..., p]
     beta = (a_inv[..., kern.p_lookup] @ c[..., None])[..., 0]
     r2 = yy - (c * beta).sum(axis=-1)
-    dof = kern.dof[bool(reml)]
+    dof = kern.dof[int(reml)][rep, None]
     # In data units: r2 scales by y_scale^2 and log det A by -2 log |det M|.
     value = logdet_h + dof * np.log(r2) + kern.offset[int(reml)][rep, None]
     if reml:
@@ -792,8 +896,8 @@ def _core_gradient(kern: _Kernel, rep: np.ndarray, lam: np.ndarray, W: np.ndarra
     """
     n, m = beta.shape[:2]
     q, p, n_classes = kern.q, kern.p, kern.n_classes
-    mult = kern.mult
-    f = (beta.reshape(-1, p) @ kern.fmap).reshape(n, m, q, n_classes)      # Q'X beta
+    mult = _per_class(kern, "mult", rep, 4)
+    f = _times(beta, kern, "fmap", rep).reshape(n, m, q, n_classes)        # Q'X beta
     sy, syy = kern.sy[rep, None], kern.syy[rep, None]
     dev = sy - mult * f
     x = np.empty((n, m, len(kern.pairs), n_classes))
@@ -801,12 +905,11 @@ def _core_gradient(kern: _Kernel, rep: np.ndarray, lam: np.ndarray, W: np.ndarra
         x[:, :, w] = syy[:, :, w] - sy[:, :, i] * f[:, :, j] - f[:, :, i] * dev[:, :, j]
     x *= weight[..., None, None]
     if reml:
-        g = (a_inv.reshape(-1, a_inv.shape[-1]) @ kern.gmap).reshape(a_inv.shape[0], m, -1,
-                                                                     n_classes)
-        x += mult * g
+        g = _times(a_inv, kern, "gmap", rep)
+        x += mult * g.reshape(g.shape[:2] + (-1, n_classes))
     middle = _sym_triple(W, x, kern)
     np.subtract(mult * W, middle, out=middle)
-    total = (middle.reshape(n * m, -1) @ kern.rmap).reshape(n, m, -1)
+    total = _times(middle.reshape(n, m, -1), kern, "rmap", rep)
     return 2 * np.einsum("...ij,...jk->...ik", total[..., kern.lookup], lam)
 
 
@@ -864,7 +967,7 @@ def criterion_and_gradient(cp: CrossProducts, layout: ThetaLayout, theta: np.nda
     theta = np.asarray(theta, dtype=float)
     ev = evaluate(cp, layout.lam(cp.to_work(theta, layout))[:, None], reml, gradient=True)
     grad_work = layout.theta(ev.gradient[:, 0])
-    return ev.value[:, 0], grad_work * cp.z_scale[layout.index[0]]
+    return ev.value[:, 0], grad_work * cp.theta_scale(layout)
 
 
 # --- the batched projected Newton search ------------------------------------------------------
@@ -1313,21 +1416,28 @@ def moment_start(cp: CrossProducts, layout: ThetaLayout) -> np.ndarray:
     identify every coefficient are left out; with fewer than two others,
     lme4's start.
     """
-    root, mult = cp.root[0], cp.multiplicity                                 # per class
-    identified = (root ** 2).sum(axis=-1) > 0                                 # (K, q)
-    full_class = identified.all(axis=-1)
-    n_full = mult[full_class].sum()
-    if n_full < 2:
-        return np.broadcast_to(layout.start, (cp.n_reps, layout.size)).copy()
+    n_reps, q = cp.n_reps, cp.q
+    root = cp.root                                                            # (D, K, q, q)
+    mult = np.reshape(cp.multiplicity, (-1, cp.multiplicity.shape[-1]))       # (D, K)
+    identified = (root ** 2).sum(axis=-1) > 0                                 # (D, K, q)
+    full_class = identified.all(axis=-1) & (mult > 0)
+    n_full = np.broadcast_to((mult * full_class).sum(axis=-1), (n_reps,))
+    lme4 = n_full < 2
+    if lme4.all():
+        return np.broadcast_to(layout.start, (n_reps, layout.size)).copy()
     root_inv = np.zeros_like(root)
     root_inv[full_class] = _small_inverse(root[full_class])
-    full = full_class[cp.group_class]
-    coef = np.einsum("gij,rgj->rgi", root_inv[cp.group_class[full]], cp.qy[:, full])   # (R, G', q)
-    ranks = (mult * identified.sum(axis=-1)).sum()
-    sigma2 = cp.wyy / max(cp.nobs - ranks, 1)
-    centred = coef - coef.mean(axis=1, keepdims=True)
-    spread = _t(centred) @ centred / (n_full - 1)
-    sampling = np.einsum("k,kij,klj->il", mult * full_class, root_inv, root_inv) / n_full
+    weight = np.broadcast_to(cp.by_group(full_class), cp.qy.shape[:2]).astype(float)   # (R, G)
+    inverse = np.broadcast_to(cp.by_group(root_inv), cp.qy.shape + (q,))
+    coef = np.einsum("rgij,rgj->rgi", inverse, cp.qy)                           # (R, G, q)
+    count = np.maximum(n_full, 2.0)
+    centred = (coef - (weight[..., None] * coef).sum(axis=1, keepdims=True) / count[:, None, None])
+    centred *= weight[..., None]
+    ranks = (mult * identified.sum(axis=-1)).sum(axis=-1)
+    sigma2 = cp.wyy / np.maximum(cp.nobs - ranks, 1)
+    spread = _t(centred) @ centred / (count - 1)[:, None, None]
+    sampling = (np.einsum("dk,dkij,dklj->dil", mult * full_class, root_inv, root_inv)
+                / np.maximum(n_full[:root.shape[0]], 1.0)[:, None, None])
     target = spread / np.maximum(sigma2, 1e-300)[:, None, None] - sampling
     evals, evecs = np.linalg.eigh(target)
     floor = np.maximum(MOMENT_FLOOR * evals.max(axis=-1, keepdims=True), 1e-8)
@@ -1337,7 +1447,7 @@ def moment_start(cp: CrossProducts, layout: ThetaLayout) -> np.ndarray:
         block = slice(start, start + size)
         lam[:, block, block] = np.linalg.cholesky(target[:, block, block])
         start += size
-    return layout.theta(lam)
+    return np.where(lme4[:, None], layout.start, layout.theta(lam))
 
 
 def _face_starts(layout: ThetaLayout, grid: np.ndarray, grid_values: np.ndarray) -> np.ndarray:
@@ -1465,7 +1575,9 @@ def fit(cp: CrossProducts, layout: ThetaLayout, reml: bool = True) -> RelCovFit:
     together, vectorised, with no loop over replicates; each replicate
     keeps its best. Where that is a face optimum from which the criterion
     falls into the interior, one more search starts there without the pin.
-    A replicate's result does not depend on the others in the batch.
+    A replicate's result does not depend on the others in the batch, nor on
+    whether they share its design (:meth:`CrossProducts.from_arrays`) or
+    each has its own (:meth:`CrossProducts.stack`, as in a sweep).
 
     A fit is converged when the projected gradient vanishes (to
     :data:`GRADIENT_TOL`); not when the residual variance runs to 0 (no
@@ -1626,24 +1738,25 @@ def _assemble(cp: CrossProducts, layout: ThetaLayout, theta_work: np.ndarray, ev
     sigma = np.where(cp.exact, 0.0, scale * np.sqrt(np.maximum(ev.r2[:, 0], 0.0) / dof))
     beta = scale[:, None] * (x_map @ ev.beta[:, 0, :, None])[..., 0] + cp.beta_offset
     vcov = sigma[:, None, None] ** 2 * (x_map @ ev.a_inv[:, 0] @ _t(x_map))
-    to_data = 1.0 / cp.z_scale[:, None]                  # Lambda = Lambda_w / z_scale, by rows
-    lam_data = lam * to_data
+    to_data = 1.0 / cp.z_scale                           # Lambda = Lambda_w / z_scale, by rows
+    lam_data = lam * to_data[..., :, None]
+    outer = to_data[..., :, None] * to_data[..., None, :]
     # b_i = Lambda Lambda' root' H^-1 (qy - qx beta), by the push-through identity.
-    group_class = cp.group_class
-    resid = cp.qy[..., None] - cp.qx[:, group_class] @ ev.beta[:, 0, None, :, None]
+    resid = cp.qy[..., None] - cp.by_group(cp.qx) @ ev.beta[:, 0, None, :, None]
     left = (lam @ _t(lam))[:, None] @ _t(cp.root) @ ev.h_inv[:, 0]          # (R, K, q, q)
-    modes_w = left[:, group_class] @ resid
+    modes_w = cp.by_group(left) @ resid
     # Lambda M^-1 Lambda' with M = I + B'B, B = root Lambda (det M = det H > 0).
     b = cp.root @ lam[:, None]
     m_inv = _small_inverse(np.eye(cp.q) + _t(b) @ b)
-    cond = (lam[:, None] @ m_inv @ _t(lam)[:, None] * (to_data * to_data.T))[:, group_class]
+    cond = cp.by_group(lam[:, None] @ m_inv @ _t(lam)[:, None]
+                       * (outer[:, None] if cp.stacked else outer))
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.where(cp.exact, -np.inf, ev.value[:, 0])
     return RelCovFit(
         layout=layout, reml=reml, theta=np.where(cp.exact[:, None], np.nan, layout.theta(lam_data)),
         theta_work=np.where(cp.exact[:, None], np.nan, theta_work), beta=beta, sigma=sigma,
         vcov=vcov, re_cov=sigma[:, None, None] ** 2 * (lam_data @ _t(lam_data)),
-        modes=scale[:, None, None] * modes_w[..., 0] * to_data[:, 0],
+        modes=scale[:, None, None] * modes_w[..., 0] * (to_data[:, None] if cp.stacked else to_data),
         mode_cov=sigma[:, None, None, None] ** 2 * cond, value=value, converged=converged,
         evaluations=counts[0], iterations=counts[1], messages=messages)
 

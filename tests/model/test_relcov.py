@@ -341,6 +341,41 @@ def test_a_batch_fits_as_its_replicates_one_at_a_time(layout, reml):
         assert batch.messages[r] == single.messages[0]
 
 
+def test_a_stack_of_designs_fits_as_its_items():
+    """Replicates with their own x (a sweep draws x per replicate), some with unequal group
+    sizes and some with two responses on one design, stacked and fitted at once, give each
+    item's fit alone; the criterion and sub-batches of the stack too."""
+    rng = np.random.default_rng(12)
+    layout, items = ThetaLayout.full(2), []
+    for number in range(24):
+        sizes = rng.integers(2, 6, size=15) if number % 3 == 0 else np.full(15, 3)
+        groups = np.repeat(np.arange(15), sizes)
+        x = rng.normal(size=groups.size) * (1 + number % 4)
+        X = np.column_stack([np.ones_like(x), x])
+        u = rng.normal(size=(15, 2)) * [0.5, 0.25]
+        y = 1 + 0.5 * x + u[groups, 0] + u[groups, 1] * x + 0.5 * rng.normal(size=(1 + number % 2, x.size))
+        items.append(CrossProducts.from_arrays(y, X, X, groups))
+    stacked = CrossProducts.stack(items)
+    assert stacked.stacked and stacked.n_reps == sum(item.n_reps for item in items)
+    batch = fit(stacked, layout)
+    assert batch.converged.all() and batch.singular.any()
+    start = 0
+    for item in items:
+        single = fit(item, layout)
+        rows = slice(start, start + item.n_reps)
+        for name in ("theta", "beta", "sigma", "vcov", "re_cov", "modes", "mode_cov", "value"):
+            expected = getattr(single, name)
+            np.testing.assert_allclose(getattr(batch, name)[rows], expected, rtol=1e-10,
+                                       atol=1e-10 * np.abs(expected).max(), err_msg=name)
+        np.testing.assert_array_equal(batch.iterations[rows], single.iterations)
+        start += item.n_reps
+    np.testing.assert_allclose(criterion(stacked, layout, batch.theta), batch.value, rtol=1e-13)
+    part = stacked.replicates(slice(3, 7))
+    np.testing.assert_allclose(fit(part, layout).theta, batch.theta[3:7], rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="differ"):
+        CrossProducts.stack([items[0], CrossProducts.from_arrays(*_small_data(1, 2))])
+
+
 #: Five groups of four with x in the hundreds: searches from lme4's start (Lambda = I in
 #: the data's units) end at a genuine local optimum on a face of the bounds (the slope's
 #: diagonal element 0, correlation -1) 0.43 above the global minimum inside - the

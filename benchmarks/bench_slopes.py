@@ -17,7 +17,10 @@ interleaved in rounds so that they share the machine's load:
 * a batch of ``--reps`` replicates of 50 groups x 3 rows, ``y ~ x + (1 + x | g)``
   (one design, a response per replicate): ``CrossProducts.from_arrays`` +
   ``relcov.fit`` of all replicates at once, per replicate and in total,
-  against one statsmodels fit of one replicate.
+  against one statsmodels fit of one replicate;
+* the same with a new ``x`` per replicate, as a sweep draws it: each
+  replicate's ``CrossProducts.from_arrays``, ``CrossProducts.stack`` and one
+  ``relcov.fit``, against fitting the replicates one at a time.
 
 It prints medians and interquartile ranges in milliseconds, statsmodels/simlab
 ratios of medians, how far the two packages' estimates are apart, and the
@@ -181,6 +184,45 @@ def run_batch(reps: int, calls: int, sm_calls: int) -> tuple[Timing, Timing]:
     return timed["batch"], timed["sm"]
 
 
+def own_designs(reps: int, seed: int = 2) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``reps`` replicates of 50 groups x 3 rows, each with its own x: ``(y, X, groups)``."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(50), 3)
+    out = []
+    for _ in range(reps):
+        x = rng.standard_normal(150)
+        u = rng.standard_normal((50, 2)) * [0.5, 0.25]
+        y = 1 + 0.5 * x + u[groups, 0] + u[groups, 1] * x + 0.5 * rng.standard_normal(150)
+        out.append((y, np.column_stack([np.ones_like(x), x]), groups))
+    return out
+
+
+def run_stacked(reps: int, calls: int) -> Timing:
+    """``reps`` replicates with their own x: stacked and fitted at once, against one at a time."""
+    data = own_designs(reps)
+    alone = own_designs(max(1, reps // 10), seed=3)
+    print(f"== stacked: {reps} replicates of 50 groups x 3 rows, each with its own x "
+          "(as a sweep draws them)")
+
+    def stacked():
+        return fit(CrossProducts.stack([CrossProducts.from_arrays(y, X, X, g) for y, X, g in data]),
+                   LAYOUT)
+
+    def one_at_a_time():
+        return [fit(CrossProducts.from_arrays(y, X, X, g), LAYOUT) for y, X, g in alone]
+
+    timed = time_interleaved({
+        "stacked": Bench("simlab stack (cross products + fit)", stacked, calls, 1),
+        "alone": Bench(f"simlab one at a time, {len(alone)} reps", one_at_a_time, calls, 1),
+    })
+    print_timings(list(timed.values()))
+    per_rep, per_alone = timed["stacked"].median / reps, timed["alone"].median / len(alone)
+    print(f"  per replicate: stacked {per_rep:.3f} ms, one at a time {per_alone:.3f} ms "
+          f"({per_alone / per_rep:.1f}x)")
+    print()
+    return timed["stacked"]
+
+
 def print_targets(name: str, gpa: dict[str, Timing], batch: Timing, reps: int) -> None:
     """The targets with PASS or MISS."""
     engine, sm = gpa["engine"].median, gpa["sm_fit"].median
@@ -229,7 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     gpa_timed = run_case(gpa, args.repeats, args.sm_repeats)
     run_case(sleepstudy_case(), args.repeats, args.sm_repeats)
     batch, _ = run_batch(args.reps, 5, args.sm_repeats)
+    stacked = run_stacked(args.reps, 3)
     print_targets(gpa.name, gpa_timed, batch, args.reps)
+    print(f"  (stacked, a design per replicate: {stacked.median / 1e3:.2f} s, informational)")
     print(f"load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

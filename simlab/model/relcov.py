@@ -409,7 +409,7 @@ class CrossProducts:
             kern = self.__dict__["_kernel"]
             out.__dict__["_kernel"] = kern._replace(
                 cmap=kern.cmap[index], base=kern.base[index], sy=kern.sy[index],
-                syy=kern.syy[index], offset=tuple(o[index] for o in kern.offset))
+                syy=kern.syy[index], dof=kern.dof[:, index], offset=kern.offset[:, index])
         return out
 
     def theta_scale(self, layout: ThetaLayout, ndim: int = 2) -> np.ndarray:

@@ -376,6 +376,28 @@ def test_a_stack_of_designs_fits_as_its_items():
         CrossProducts.stack([items[0], CrossProducts.from_arrays(*_small_data(1, 2))])
 
 
+def test_replicates_are_the_cross_products_of_those_replicates(sleep_arrays):
+    """``replicates`` (also with repeated indices, as a profile asks) gives the sums of those
+    responses; the coefficients of a criterion already evaluated carry over correctly."""
+    y, x, codes = sleep_arrays
+    X = np.column_stack([np.ones_like(x), x])
+    ys = np.stack([y, y[::-1], 2 * y + x])
+    layout = ThetaLayout.full(2)
+    cp = CrossProducts.from_arrays(ys, X, X, codes)
+    theta = np.array([[0.9, 0.1, 0.2], [1.1, -0.05, 0.25], [0.5, 0.0, 0.1], [1.0, 0.02, 0.2]])
+    criterion(cp, layout, theta[:3], reml=False)               # the kernel is built
+    index = np.array([2, 0, 2, 1])
+    expected = [criterion(CrossProducts.from_arrays(ys[r], X, X, codes), layout, theta[[i]],
+                          reml=False)[0] for i, r in enumerate(index)]
+    for reml in (False, True):
+        part = cp.replicates(index)
+        got = criterion(part, layout, theta, reml=reml)
+        np.testing.assert_allclose(got, criterion(CrossProducts.from_arrays(ys[index], X, X, codes),
+                                                  layout, theta, reml=reml), rtol=1e-12)
+        if not reml:
+            np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
 #: Five groups of four with x in the hundreds: searches from lme4's start (Lambda = I in
 #: the data's units) end at a genuine local optimum on a face of the bounds (the slope's
 #: diagonal element 0, correlation -1) 0.43 above the global minimum inside - the

@@ -631,7 +631,10 @@ def _kernel(cp: "CrossProducts") -> _Kernel:
     s, sp = len(pairs), len(p_pairs)
 
     def sym(left: np.ndarray, right: np.ndarray, outer, inner) -> np.ndarray:
-        """``[d, o, i, k] = L[d, k, oi, ii] R[d, k, oj, ij] (+ the transposed term off the diagonal of i)``."""
+        """``[d, o, w, k] = L[d, k, a, i] R[d, k, b, j] (+ L[d, k, a, j] R[d, k, b, i] if i != j)``.
+
+        ``(a, b)`` is component ``o`` of ``outer``, ``(i, j)`` component ``w`` of ``inner``.
+        """
         out = np.empty((depth, len(outer), len(inner), n_classes))
         for o, (a, b) in enumerate(outer):
             for w, (i, j) in enumerate(inner):
@@ -702,7 +705,7 @@ def _times(a: np.ndarray, kern: _Kernel, name: str, rep: np.ndarray) -> np.ndarr
 
 
 def _per_class(kern: _Kernel, name: str, rep: np.ndarray, ndim: int) -> np.ndarray:
-    """A per-class design array (K,) or (R, K), shaped to broadcast against (N, ..., K) with ``ndim`` axes."""
+    """A per-class design array, (K,) or (N, 1, ..., K) to broadcast against ``ndim`` axes (N, ..., K)."""
     value = getattr(kern, name)
     if not kern.stacked:
         return value
@@ -824,14 +827,14 @@ def _sym_triple(w: np.ndarray, x: np.ndarray, kern: _Kernel) -> np.ndarray:
         return out
     comp = [w[:, :, c] for c in range(w.shape[2])]
     xc = [x[:, :, c] for c in range(x.shape[2])]
-    y = [[sum_(comp[lookup[i, k]] * xc[lookup[k, j]] for k in range(q)) for j in range(q)]
+    y = [[_sum(comp[lookup[i, k]] * xc[lookup[k, j]] for k in range(q)) for j in range(q)]
          for i in range(q)]
     for c, (i, j) in enumerate(kern.pairs):
-        out[:, :, c] = sum_(y[i][k] * comp[lookup[k, j]] for k in range(q))
+        out[:, :, c] = _sum(y[i][k] * comp[lookup[k, j]] for k in range(q))
     return out
 
 
-def sum_(terms) -> np.ndarray:
+def _sum(terms) -> np.ndarray:
     """Sum of an iterable of arrays without the extra ``0 +`` of the builtin."""
     it = iter(terms)
     total = next(it)
@@ -895,7 +898,7 @@ def _core_gradient(kern: _Kernel, rep: np.ndarray, lam: np.ndarray, W: np.ndarra
     ``2 sum_i R' (m_i W - W (weight E + m_i G) W) R Lambda`` over classes.
     """
     n, m = beta.shape[:2]
-    q, p, n_classes = kern.q, kern.p, kern.n_classes
+    q, n_classes = kern.q, kern.n_classes
     mult = _per_class(kern, "mult", rep, 4)
     f = _times(beta, kern, "fmap", rep).reshape(n, m, q, n_classes)        # Q'X beta
     sy, syy = kern.sy[rep, None], kern.syy[rep, None]
@@ -1350,16 +1353,18 @@ class _Local(NamedTuple):
     x: np.ndarray
     fun: float
     nfev: int          # theta points evaluated
-    nit: int           # Newton iterations (vectorised evaluations: two each)
+    nit: int           # Newton iterations
     message: str
 
 
 def local_fit(cp: CrossProducts, layout: ThetaLayout, start: np.ndarray, reml: bool = True,
               pinned: np.ndarray | None = None, max_iter: int = 200) -> _Local:
-    """Projected Newton search from ``start`` (working units) for one replicate.
+    """Newton search from ``start`` (working units) for one replicate.
 
-    The search of :func:`fit` (see :func:`_search`) from one start; scipy's
-    L-BFGS-B needs as many evaluations one at a time, and its BLAS calls
+    The search of :func:`fit` (see :func:`_search`) from one start, alone:
+    it may end at a local optimum that :func:`fit`'s other starts avoid.
+    scipy's L-BFGS-B needs as many evaluations one at a time, clips at the
+    bounds (:func:`canonical` says why that misleads it), and its BLAS calls
     stall in OpenBLAS threads on a busy machine.
 
     Parameters

@@ -497,7 +497,8 @@ def test_reflected_columns_are_the_same_model():
     flipped = canonical(layout, theta)
     np.testing.assert_array_equal(flipped, [[0.5, -0.2, 0.3, 0.7, -0.1, 0.4]])
     lam, lam_flipped = layout.lam(theta), layout.lam(flipped)
-    np.testing.assert_allclose(lam @ np.swapaxes(lam, -1, -2), lam_flipped @ np.swapaxes(lam_flipped, -1, -2))
+    np.testing.assert_allclose(lam @ np.swapaxes(lam, -1, -2),
+                               lam_flipped @ np.swapaxes(lam_flipped, -1, -2))
     assert (flipped[:, layout.on_diagonal] >= 0).all()
 
 

@@ -270,13 +270,13 @@ QUESTIONS = [
                                    "(Intercept)", "estimate"], reml=True)),)),
     Question("q2_intercept_sd", "Q2: sd of the subject intercepts", 1,
              "the spread of the subjects' baselines is the random intercept's standard "
-             "deviation: the intercept's variance row of varcorr() (the text above Q2 and the "
-             "docstring of simlab.LmerResult.varcorr)", rtol=1e-5,
+             "deviation: the intercept's variance row of the varcorr table (the text above "
+             "Q2 and the docstring of simlab.LmerResult.varcorr)", rtol=1e-5,
              mistakes=(Mistake(_SQUARED, squared("q2_intercept_sd")),
                        Mistake(_ML, refit(_sleep, FORMULA, _sd("(Intercept)"))))),
     Question("q2_days_sd", "Q2: sd of the subject slopes for Days", 1,
              "the spread of the subjects' slopes is the Days term's standard deviation, its "
-             "own variance row of varcorr() (the text above Q2)", rtol=1e-5,
+             "own variance row of the varcorr table (the text above Q2)", rtol=1e-5,
              visibility="hidden",
              mistakes=(Mistake(_SQUARED, squared("q2_days_sd")),
                        Mistake(_ML, refit(_sleep, FORMULA, _sd("Days"))),
@@ -284,7 +284,7 @@ QUESTIONS = [
                                "slopes of Days", refit(_sleep, FORMULA, _sd("(Intercept)"),
                                                        reml=True)))),
     Question("q2_correlation", "Q2: correlation of intercepts and slopes", 1,
-             "the correlation is on the row of varcorr() that names two terms (the text "
+             "the correlation is on the row of the varcorr table that names two terms (the text "
              "above Q2 and the docstring of simlab.LmerResult.varcorr)", rtol=1e-5,
              atol=1e-8,
              mistakes=(Mistake("you gave the covariance (vcov); the question asks for the "
@@ -296,10 +296,10 @@ QUESTIONS = [
              "and its size (the text above the options)", choices=CHOICES),
     Question("q3_ranef_308", "Q3: subject 308's random effect for Days", 1,
              "a random effect is the subject's deviation from the average subject: the Days "
-             "row of subject 308 in ranef() (the text above Q3 and the docstring of "
+             "row of subject 308 in the ranef table (the text above Q3 and the docstring of "
              "simlab.LmerResult.ranef)", rtol=1e-5, visibility="hidden",
-             mistakes=(Mistake("this is the subject's own slope from coef(); ranef() gives "
-                               "only its deviation from the average subject",
+             mistakes=(Mistake("this is the subject's own slope from the coef table; the "
+                               "ranef table gives only its deviation from the average subject",
                                refit(_sleep, FORMULA, _subject("coef", "Days"), reml=True)),
                        Mistake("this is the subject's random intercept; the question asks for "
                                "the Days row", refit(_sleep, FORMULA,
@@ -307,10 +307,10 @@ QUESTIONS = [
                                                      reml=True)))),
     Question("q3_coef_308", "Q3: subject 308's own effect of Days", 1,
              "a subject's own coefficient is the average subject's plus their random effect: "
-             "the Days row of subject 308 in coef() (the text above Q3 and the docstring of "
-             "simlab.LmerResult.coef)", rtol=1e-5,
-             mistakes=(Mistake("this is the subject's random effect from ranef(), their "
-                               "deviation from the average slope; coef() adds the fixed "
+             "the Days row of subject 308 in the coef table (the text above Q3 and the "
+             "docstring of simlab.LmerResult.coef)", rtol=1e-5,
+             mistakes=(Mistake("this is the subject's random effect from the ranef table, their "
+                               "deviation from the average slope; the coef table adds the fixed "
                                "effect to it",
                                refit(_sleep, FORMULA, _subject("ranef", "Days"), reml=True)),
                        Mistake("this is the subject's own intercept; the question asks for "
@@ -318,8 +318,9 @@ QUESTIONS = [
                                                      _subject("coef", "(Intercept)"),
                                                      reml=True)))),
     Question("q3_coef_adds", "Q3: what coef adds to ranef (multiple choice)", 1,
-             "compare a subject's value in coef() with the same row of ranef() and with the "
-             "model's fixed effects (the docstring of simlab.LmerResult.coef)",
+             "compare a subject's value in the coef table with the same row of the ranef "
+             "table and with the model's fixed effects (the docstring of "
+             "simlab.LmerResult.coef)",
              choices=CHOICES, visibility="hidden"),
     Question("q4_anova", "Q4: anova of the random-intercept model against Q1's", 1,
              "fit the random-intercept model too and pass both models to simlab.anova, the "

@@ -245,7 +245,7 @@ QUESTIONS = [
                                refit(_simulate, INTERCEPTS, lambda fit: fit, reml=True)))),
     Question("q3_slope_sd", "Q3: estimated sd of the slopes", 1,
              "the spread of the groups' slopes is the standard deviation (sdcor) on the x row "
-             "of the slopes model's varcorr() (the text above Q3)", rtol=1e-5,
+             "of the slopes model's the varcorr table (the text above Q3)", rtol=1e-5,
              mistakes=(Mistake("you gave the variance (vcov); the question asks for the "
                                "standard deviation (sdcor)", squared("q3_slope_sd")),
                        Mistake(_ML, refit(_simulate, SLOPES, _slope_sd)),

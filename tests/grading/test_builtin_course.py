@@ -410,8 +410,8 @@ def test_sleepstudy_slopes_mistakes_get_targeted_hints(tmp_path):
     assert "you gave the variance (vcov)" in feedback["q2_intercept_sd"]
     assert "maximum-likelihood" in feedback["q2_days_sd"]
     assert "covariance (vcov)" in feedback["q2_correlation"]
-    assert "own slope from coef()" in feedback["q3_ranef_308"]
-    assert "random effect from ranef()" in feedback["q3_coef_308"]
+    assert "own slope from the coef table" in feedback["q3_ranef_308"]
+    assert "random effect from the ranef table" in feedback["q3_coef_308"]
     assert "REML log-likelihoods" in feedback["q4_chisq"]
     for text in feedback.values():
         assert_one_statement(text)

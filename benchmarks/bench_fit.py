@@ -389,14 +389,19 @@ def print_environment() -> None:
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Parse ``--repeats`` and ``--sm-repeats``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def repeats_parser(description: str) -> argparse.ArgumentParser:
+    """A parser with ``--repeats`` and ``--sm-repeats`` (shared with ``bench_slopes.py``)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--repeats", type=int, default=50,
                         help="timed calls per simlab benchmark (default 50)")
     parser.add_argument("--sm-repeats", type=int, default=None,
                         help="timed calls per statsmodels benchmark (default: repeats / 5, "
                              "at least 5)")
+    return parser
+
+
+def checked_repeats(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; ``--sm-repeats`` defaults to ``repeats / 5`` (at least 5)."""
     args = parser.parse_args(argv)
     if args.repeats < 2:
         parser.error("--repeats must be at least 2")
@@ -405,6 +410,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.sm_repeats < 2:
         parser.error("--sm-repeats must be at least 2")
     return args
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Parse ``--repeats`` and ``--sm-repeats``."""
+    return checked_repeats(repeats_parser(__doc__.splitlines()[0]), argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,6 +39,8 @@ import statsmodels.formula.api as smf
 from statsmodels.regression.mixed_linear_model import MixedLM
 
 import simlab
+
+from bench_fit import checked_repeats, repeats_parser  # noqa: E402 (the scripts' folder)
 from bench_fit import Bench, Timing, print_environment, print_timings, quietly, time_interleaved, verdict
 from simlab.model.relcov import CrossProducts, ThetaLayout, fit
 
@@ -240,21 +242,10 @@ def print_targets(name: str, gpa: dict[str, Timing], batch: Timing, reps: int) -
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse ``--repeats``, ``--sm-repeats`` and ``--reps``."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=50,
-                        help="timed calls per simlab benchmark (default 50)")
-    parser.add_argument("--sm-repeats", type=int, default=None,
-                        help="timed calls per statsmodels benchmark (default: repeats / 5, "
-                             "at least 5)")
+    parser = repeats_parser(__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=2000,
                         help="replicates in the batch (default 2000)")
-    args = parser.parse_args(argv)
-    if args.repeats < 2:
-        parser.error("--repeats must be at least 2")
-    if args.sm_repeats is None:
-        args.sm_repeats = max(5, args.repeats // 5)
-    if args.sm_repeats < 2:
-        parser.error("--sm-repeats must be at least 2")
+    args = checked_repeats(parser, argv)
     if args.reps < 1:
         parser.error("--reps must be at least 1")
     return args

@@ -40,8 +40,8 @@ from statsmodels.regression.mixed_linear_model import MixedLM
 
 import simlab
 
-from bench_fit import checked_repeats, repeats_parser  # noqa: E402 (the scripts' folder)
-from bench_fit import Bench, Timing, print_environment, print_timings, quietly, time_interleaved, verdict
+from bench_fit import (Bench, Timing, checked_repeats, print_environment, print_timings, quietly,
+                       repeats_parser, time_interleaved, verdict)
 from simlab.model.relcov import CrossProducts, ThetaLayout, fit
 
 #: Engine (cross products + fit) on GPA at least this many times faster than statsmodels.

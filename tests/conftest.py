@@ -101,3 +101,25 @@ def sleep_fit(sleepstudy_data):
 @pytest.fixture(scope="session")
 def sim_fit(sim1234_data):
     return simlab.lmer("y ~ x + (1 | groups)", sim1234_data)
+
+
+@pytest.fixture
+def fail_second_chunk(monkeypatch):
+    """``install(error)``: the sweep runner raises ``error`` on its second chunk (the first is
+    saved); ``install`` returns the list of the chunks run so far."""
+    import simlab.study.runner as runner
+    original = runner._run
+
+    def install(error: BaseException) -> list:
+        calls = []
+
+        def run(chunk):
+            calls.append(chunk)
+            if len(calls) == 2:
+                raise error
+            return original(chunk)
+
+        monkeypatch.setattr(runner, "_run", run)
+        return calls
+
+    return install

@@ -234,18 +234,10 @@ def test_report_refuses_an_empty_out(capsys, tiny, tmp_path, monkeypatch):
      "a worker process of the sweep was lost"),
 ])
 def test_a_failure_of_the_machine_says_what_is_saved_and_how_to_resume(
-        capsys, tiny, monkeypatch, failure, message):
+        capsys, tiny, monkeypatch, failure, message, fail_second_chunk):
     cfg, store = tiny
     real = runner._run
-    count = []
-
-    def fail_second(chunk):
-        count.append(chunk)
-        if len(count) == 2:
-            raise failure
-        return real(chunk)
-
-    monkeypatch.setattr(runner, "_run", fail_second)
+    fail_second_chunk(failure)
     code, out, err = _run(capsys, "sweep", cfg, "--out", store, "--no-progress")
     assert code == 1 and out == ""
     assert _error_line(err) == (f"{message}; 1 of 2 chunks are saved in {store}; rerun the "

@@ -92,17 +92,9 @@ def test_resume_reuses_finished_reps(reference, tmp_path, calls):
     assert calls == []
 
 
-def test_interrupted_sweep_resumes(reference, tmp_path, monkeypatch, calls):
+def test_interrupted_sweep_resumes(reference, tmp_path, monkeypatch, calls, fail_second_chunk):
     real = runner._run
-    count = []
-
-    def interrupt_second(chunk):
-        count.append(chunk)
-        if len(count) == 2:
-            raise KeyboardInterrupt
-        return real(chunk)
-
-    monkeypatch.setattr(runner, "_run", interrupt_second)
+    fail_second_chunk(KeyboardInterrupt())
     store = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt) as info:
         _sweep(store=store, chunk_size=10)
@@ -121,20 +113,12 @@ def test_interrupted_sweep_resumes(reference, tmp_path, monkeypatch, calls):
     OSError(28, "No space left on device"),
 ])
 def test_a_failure_of_the_machine_says_how_many_chunks_are_saved(
-        reference, tmp_path, monkeypatch, failure):
+        reference, tmp_path, monkeypatch, failure, fail_second_chunk):
     """A resumed sweep counts the chunks stored before it too."""
     store = tmp_path / "out"
     _sweep(reps=10, store=store, chunk_size=10)
     real = runner._run
-    count = []
-
-    def fail_second(chunk):
-        count.append(chunk)
-        if len(count) == 2:
-            raise failure
-        return real(chunk)
-
-    monkeypatch.setattr(runner, "_run", fail_second)
+    fail_second_chunk(failure)
     with pytest.raises(type(failure)) as info:
         _sweep(store=store, chunk_size=10)
     assert info.value is failure
@@ -143,8 +127,7 @@ def test_a_failure_of_the_machine_says_how_many_chunks_are_saved(
     monkeypatch.setattr(runner, "_run", real)
     _same(_sweep(store=store, chunk_size=10), reference)
     del failure.__notes__
-    count.clear()
-    monkeypatch.setattr(runner, "_run", fail_second)
+    fail_second_chunk(failure)
     with pytest.raises(type(failure)):
         _sweep(chunk_size=10)  # without a store nothing is saved: no note
     assert not hasattr(failure, "__notes__")

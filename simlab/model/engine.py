@@ -16,16 +16,13 @@ import numpy as np
 from typing import NamedTuple
 
 from .design import Design
-from .estimates import FitEstimates, exact_estimates, group_sums
+from .estimates import SINGULAR_TOL, FitEstimates, exact_estimates, group_sums
 from .profiled import GroupSums, fit_theta
 from .relcov import CrossProducts, RelCovFit, ThetaLayout
 from .relcov import fit as relcov_fit
 
 __all__ = ["fit", "layout", "cross_products", "relcov_estimates", "refit_replicates", "profile",
-           "ReplicateFits", "ml_deviance", "ml_deviance_at", "ml_deviance_general", "SINGULAR_TOL"]
-
-#: lme4's ``isSingular`` tolerance on the diagonal of ``Lambda`` (relative units).
-SINGULAR_TOL = 1e-4
+           "ReplicateFits", "variance_parameters", "ml_deviance", "ml_deviance_at", "ml_deviance_general", "SINGULAR_TOL"]
 
 
 def layout(design: Design) -> ThetaLayout:
@@ -67,16 +64,24 @@ def refit_replicates(design: Design, y: np.ndarray, reml: bool) -> ReplicateFits
                              fit.singular)
     model = layout(design)
     result = relcov_fit(cross_products(design, y), model, reml)
-    rows, cols = np.tril_indices(model.q, -1)
-    corr = result.corr
-    columns = []
-    for j in range(model.q):       # lme4's order: sd_j, then cor_(k, j) for k > j (full layouts)
-        columns.append(result.sd[:, j])
-        if design.correlated:
-            columns += [corr[:, k, j] for k in range(j + 1, model.q)]
-    values = np.column_stack([*columns, result.sigma, result.beta])
+    values = np.column_stack([variance_parameters(result), result.beta])
     singular = (result.theta[:, model.on_diagonal] < SINGULAR_TOL).any(axis=-1)
     return ReplicateFits(values, result.converged, singular)
+
+
+def variance_parameters(result: RelCovFit) -> np.ndarray:
+    """The random effects' sds and correlations, then ``sigma``: (R, P) in lme4's order.
+
+    Within each block of the layout, effect ``j``'s sd is followed by its
+    correlations with the block's later effects, as :func:`.parameters.variance_names`.
+    """
+    columns, start = [], 0
+    for size in result.layout.blocks:
+        for j in range(start, start + size):
+            columns.append(result.sd[:, j])
+            columns += [result.corr[:, k, j] for k in range(j + 1, start + size)]
+        start += size
+    return np.column_stack([*columns, result.sigma])
 
 
 def profile(design: Design, level: float) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,10 @@ import numpy as np
 from .design import Design
 from .profiled import GroupSums, ThetaFit, fit_theta
 
-__all__ = ["FitEstimates", "exact_estimates", "group_sums", "covariance_root"]
+__all__ = ["FitEstimates", "exact_estimates", "group_sums", "covariance_root", "SINGULAR_TOL"]
+
+#: lme4's ``isSingular`` tolerance on the diagonal of the relative factor ``Lambda``.
+SINGULAR_TOL = 1e-4
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ import warnings
 import numpy as np
 
 from .design import Design
-from .estimates import FitEstimates
+from .estimates import SINGULAR_TOL, FitEstimates
 
 __all__ = ["statsmodels_estimates", "SINGULAR_TOL", "METHODS"]
 
@@ -52,8 +52,6 @@ __all__ = ["statsmodels_estimates", "SINGULAR_TOL", "METHODS"]
 #: gradient methods can fail (a singular X'V^-1X along a line search).
 METHODS = ("lbfgs", "bfgs", "powell")
 
-#: lme4's ``isSingular`` tolerance on the relative Cholesky factor ``theta``.
-SINGULAR_TOL = 1e-4
 
 # Optimiser failures statsmodels lets through (a singular X'V^-1X along a
 # line search raises LinAlgError); anything else is a bug and propagates.

@@ -83,24 +83,13 @@ rho = [0.0, -0.5]
 """
 
 
-def test_a_random_slope_sweep_from_a_config(capsys, tmp_path, monkeypatch):
+def test_a_random_slope_sweep_from_a_config(capsys, tmp_path):
     cfg = _write(tmp_path, SLOPES.format(ci='ci = ["wald"]'))
     code, out, err = _run(capsys, "sweep", cfg, "--out", tmp_path / "store", "--no-progress")
     assert code == 0, err
     assert "cor_x.(Intercept)|group" in out and "sd_x|group" in out
     stored = read_store(tmp_path / "store")
     assert set(stored["rho"]) == {0.0, -0.5} and set(stored["tau_slope"]) == {0.2}
-    # Without ci the sweep computes profile intervals too, which a simlab without
-    # simlab.model.relcov_profile cannot do for slopes: refused before any work.
-    import simlab.study.batch as batch
-
-    monkeypatch.setattr(batch, "_slope_profile", lambda: None)
-    cfg = _write(tmp_path, SLOPES.format(ci=""), "no_ci.toml")
-    code, _, err = _run(capsys, "sweep", cfg, "--out", tmp_path / "other", "--no-progress")
-    assert code != 0
-    assert 'profile intervals for random slopes in sweeps are not available yet' in err
-    assert 'ci = ["wald"]' in err
-    assert not (tmp_path / "other").exists()
 
 
 def test_example_icc_config_has_16_cells():

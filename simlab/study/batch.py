@@ -12,9 +12,9 @@ which chunk, process or machine runs it.
   :func:`~simlab.model.profile.profile_bounds`.
 - A random-slope cell (``tau_slope``): ``y ~ x (+ z) + (1 + x | group)`` is
   fitted by REML with :func:`simlab.model.relcov.fit`, the engine of
-  :func:`simlab.lmer`, one replicate at a time (see
-  :func:`fit_cross_products`); Wald intervals for the fixed effects and,
-  where :mod:`simlab.model.relcov_profile` exists, profile intervals.
+  :func:`simlab.lmer`, all replicates (each with its own design) in one
+  call (see :func:`fit_cross_products`); Wald intervals for the fixed
+  effects and profile intervals from :mod:`simlab.model.relcov_profile`.
 
 Columns follow :func:`simlab.model.parameters.parameter_names` (lme4's
 ``confint`` rows): the variance parameters, ``sigma``, the fixed effects.
@@ -26,7 +26,6 @@ aborts the chunk, which is then recomputed when the sweep resumes.
 """
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,13 +35,15 @@ import pandas as pd
 from scipy import special
 
 from simlab.model import relcov
+from simlab.model.engine import variance_parameters
 from simlab.model.profile import profile_bounds
 from simlab.model.profiled import GroupSums, fit_theta
+from simlab.model.relcov_profile import profile_bounds as relcov_profile_bounds
 from simlab.simulate import simulate
 
 from .grid import Cell, Grid
 
-__all__ = ["CI_METHODS", "ENVIRONMENT_ERRORS", "Chunk", "check_methods", "fit_cross_products",
+__all__ = ["CI_METHODS", "ENVIRONMENT_ERRORS", "Chunk", "fit_cross_products",
            "fit_reps", "fit_sums", "rep_cross_products", "rep_seed", "rep_sums", "run_chunk",
            "simulate_rep"]
 
@@ -180,13 +181,10 @@ def fit_cross_products(items: Sequence[relcov.CrossProducts], ci: Sequence[str],
                        level: float) -> dict[str, np.ndarray]:
     """REML fit of ``(1 + x | group)`` and intervals of every replicate in ``items``.
 
-    Each replicate is fitted by :func:`simlab.model.relcov.fit`, the engine
-    of :func:`simlab.lmer`. One call per replicate: ``relcov.fit``
-    vectorises over replicates that share one design (the replicate axis of
-    ``y``, as in a parametric bootstrap), while every replicate of a sweep
-    draws its own ``x``. This is the one place to make a single call per
-    chunk once :class:`~simlab.model.relcov.CrossProducts` holds a design
-    per replicate.
+    Every replicate of a sweep draws its own ``x``, so each has its own
+    design; :meth:`~simlab.model.relcov.CrossProducts.stack` makes them one
+    batch, which :func:`simlab.model.relcov.fit` (the engine of
+    :func:`simlab.lmer`) fits in one vectorised search, as each alone.
 
     Returns
     -------
@@ -198,65 +196,18 @@ def fit_cross_products(items: Sequence[relcov.CrossProducts], ci: Sequence[str],
     Profile intervals (lme4's, on the ML deviance) come from
     :func:`simlab.model.relcov_profile.profile_bounds`, as in
     :meth:`simlab.LmerResult.confint`.
-
-    Raises
-    ------
-    ValueError
-        For ``"profile"`` in ``ci`` when this simlab has no profile intervals
-        for random slopes (:mod:`simlab.model.relcov_profile`).
     """
-    _check_slope_methods(ci)
+    stacked = relcov.CrossProducts.stack(items)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        fits = [relcov.fit(cp, SLOPE_LAYOUT, reml=True) for cp in items]
-
-        def joined(name: str) -> np.ndarray:
-            return np.concatenate([getattr(fit, name) for fit in fits])
-
-        sd, corr, vcov = joined("sd"), joined("corr"), joined("vcov")
-        variance = np.column_stack([sd[:, 0], corr[:, 1, 0], sd[:, 1], joined("sigma")])
-        se = np.sqrt(np.diagonal(vcov, axis1=1, axis2=2))
-        out = _estimates(variance, joined("beta"), se, ci, level)
-        if "profile" in ci:
-            profiles = [_slope_profile()(cp, SLOPE_LAYOUT, level) for cp in items]
-            out["lower_profile"] = np.concatenate([bounds.lower for bounds in profiles])
-            out["upper_profile"] = np.concatenate([bounds.upper for bounds in profiles])
-    out.update(singular=joined("singular"), converged=joined("converged"))
+        fit = relcov.fit(stacked, SLOPE_LAYOUT, reml=True)
+        se = np.sqrt(np.diagonal(fit.vcov, axis1=1, axis2=2))
+        out = _estimates(variance_parameters(fit), fit.beta, se, ci, level)
+        if "profile" in ci:       # relcov_profile takes one design per call
+            bounds = [relcov_profile_bounds(cp, SLOPE_LAYOUT, level) for cp in items]
+            out["lower_profile"] = np.concatenate([b.lower for b in bounds])
+            out["upper_profile"] = np.concatenate([b.upper for b in bounds])
+    out.update(singular=fit.singular, converged=fit.converged)
     return out
-
-
-def _slope_profile() -> Callable | None:
-    """:func:`simlab.model.relcov_profile.profile_bounds`, or None in a simlab without it."""
-    if importlib.util.find_spec("simlab.model.relcov_profile") is None:
-        return None
-    from simlab.model.relcov_profile import profile_bounds as relcov_profile_bounds
-
-    return relcov_profile_bounds
-
-
-def slope_ci_methods() -> tuple[str, ...]:
-    """Interval methods a sweep can compute for random slopes."""
-    return CI_METHODS if _slope_profile() is not None else ("wald",)
-
-
-def _check_slope_methods(ci: Sequence[str]) -> None:
-    missing = [m for m in ci if m not in slope_ci_methods()]
-    if missing:
-        raise ValueError(f"{' and '.join(missing)} intervals for random slopes in sweeps are "
-                         "not available yet; use ci=(\"wald\",) for a grid with tau_slope "
-                         "(in a sweep config: ci = [\"wald\"]).")
-
-
-def check_methods(grid: Grid, ci: Sequence[str]) -> None:
-    """Refuse interval methods that some cell of ``grid`` cannot compute, before any work.
-
-    Raises
-    ------
-    ValueError
-        If ``ci`` asks for profile intervals, a cell has random slopes and
-        this simlab has no :mod:`simlab.model.relcov_profile`.
-    """
-    if any(cell.random_slope for cell in grid.cells):
-        _check_slope_methods(ci)
 
 
 def _empty(n_reps: int, n_params: int, ci: Sequence[str]) -> dict[str, np.ndarray]:
@@ -350,8 +301,6 @@ def run_chunk(chunk: Chunk) -> pd.DataFrame:
     """
     cell = chunk.cell
     engine = _engine(cell)
-    if cell.random_slope:
-        _check_slope_methods(chunk.ci)
     n_params = len(cell.parameters)
     results = _empty(len(chunk.reps), n_params, chunk.ci)
     errors = [""] * len(chunk.reps)

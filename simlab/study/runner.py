@@ -16,7 +16,7 @@ from joblib import effective_n_jobs
 from simlab._checks import check_level, is_int
 
 from .backends import Executor, make_executor
-from .batch import CI_METHODS, ENVIRONMENT_ERRORS, Chunk, check_methods, run_chunk
+from .batch import CI_METHODS, ENVIRONMENT_ERRORS, Chunk, run_chunk
 from .grid import Grid, check_results_memory, make_grid
 from .store import Manifest, Store
 
@@ -202,7 +202,6 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
     """
     config = SweepConfig.create(reps, seed, ci, level, chunk_size)
     cells = make_grid(grid)
-    check_methods(cells, config.ci)
     check_results_memory(cells, config.reps)
     executor = make_executor(n_jobs, backend, scheduler)
     if not isinstance(progress, bool):

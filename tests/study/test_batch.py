@@ -271,20 +271,6 @@ def test_singular_slope_fits_are_recorded_not_dropped():
     assert frame.loc[frame["parameter"] == "cor_x.(Intercept)|group", "truth"].isna().all()
 
 
-def test_profile_intervals_of_slopes_are_refused_clearly(monkeypatch):
-    """In a simlab without simlab.model.relcov_profile (as before it was written)."""
-    from simlab import sweep
-
-    monkeypatch.setattr(batch, "_slope_profile", lambda: None)
-    message = r"profile intervals for random slopes in sweeps are not available yet; use ci=\("
-    with pytest.raises(ValueError, match=message):
-        run_chunk(_chunk(_slope_cell(), stop=2))
-    with pytest.raises(ValueError, match=message):
-        sweep({**SLOPES, "rho": 0.0, "tau_slope": [None, 0.2]}, reps=2, seed=1, progress=False)
-    # A grid without slopes keeps its profile intervals.
-    sweep({**SLOPES, "tau_slope": None, "rho": 0.0}, reps=1, seed=1, progress=False)
-
-
 def test_failed_slope_fits_are_isolated_per_replicate(monkeypatch):
     real = batch.fit_cross_products
     cell = _slope_cell()
@@ -312,7 +298,6 @@ def test_too_few_rows_for_slopes_is_a_recorded_outcome():
     assert short.any() and frame.loc[short, "estimate"].isna().all()
 
 
-@pytest.mark.skipif(batch._slope_profile() is None, reason="no simlab.model.relcov_profile")
 def test_slope_profile_intervals_are_lmers():
     cell = _slope_cell()
     frame = run_chunk(_chunk(cell, stop=2, ci=CI))

@@ -57,6 +57,10 @@ class TermColumns(NamedTuple):
     """Every column, sorted."""
     as_numbers: frozenset[str]
     """Columns used outside ``C()`` (as numbers, unless they hold text)."""
+    plain: tuple[str, ...] | None = None
+    """The terms in formulaic's order when each is the intercept (``"1"``) or
+    one column looked up by name, as in ``x + z``; None when any term needs
+    formulaic (an interaction, a transform, ``C()``)."""
 
 
 @dataclass(frozen=True)
@@ -290,17 +294,19 @@ def check_terms(expr: str) -> TermColumns:
         A ValueError, for a syntax error or a term outside the allow-list, naming the
         term, what is not allowed and how to compute it instead.
     """
-    lookups, evaluated = _parse_terms(expr)
+    lookups, evaluated, plain = _parse_terms(expr)
     names: set[tuple[str, bool]] = set()
     for term in evaluated:
         names |= _check_python_term(term)
     used = sorted({*lookups, *(name for name, _ in names)})
     as_numbers = {*lookups, *(name for name, arithmetic in names if arithmetic)}
-    return TermColumns(tuple(used), frozenset(as_numbers))
+    return TermColumns(tuple(used), frozenset(as_numbers), plain)
 
 
-def _parse_terms(expr: str) -> tuple[list[str], list[str]]:
-    """Column names formulaic looks up, and terms it would evaluate as Python.
+def _parse_terms(expr: str) -> tuple[list[str], list[str], tuple[str, ...] | None]:
+    """Column names formulaic looks up, terms it would evaluate as Python, and the plain terms.
+
+    The third item is :attr:`TermColumns.plain`.
 
     Parsing only: nothing runs.
     """
@@ -317,8 +323,12 @@ def _parse_terms(expr: str) -> tuple[list[str], list[str]]:
         raise FormulaError(f"formula terms {expr!r} use '|' outside a random term; write a random "
                          "effect in parentheses, as (1 | group)")
     factors = [factor for term in parsed for factor in term.factors]
+    simple = all(str(term) == "1" or [f.eval_method.name for f in term.factors] == ["LOOKUP"]
+                 for term in parsed)
+    plain = tuple("1" if str(term) == "1" else term.factors[0].expr for term in parsed)
     return ([factor.expr for factor in factors if factor.eval_method.name == "LOOKUP"],
-            [factor.expr for factor in factors if factor.eval_method.name not in ("LOOKUP", "LITERAL")])
+            [factor.expr for factor in factors if factor.eval_method.name not in ("LOOKUP", "LITERAL")],
+            plain if simple else None)
 
 
 #: How to fix a name typed in another Unicode form than the one Python reads names in.

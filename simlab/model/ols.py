@@ -177,9 +177,9 @@ def lm(formula: str, data: pd.DataFrame, *, data_name: str | None = None) -> LmR
             "fixed effects only. Use simlab.lmer for a mixed model, e.g. "
             f"simlab.lmer({parsed.text!r}, data)")
     variables = [parsed.response, *fixed_variables(parsed)]
-    complete, n_dropped = model_frame(data, variables)
-    y = numeric_response(complete[parsed.response], parsed.response)
-    X, terms, spec = fixed_part(parsed.fixed, complete)
+    complete, columns, n_dropped = model_frame(data, variables)
+    y = numeric_response(columns[parsed.response], parsed.response)
+    X, terms, spec = fixed_part(parsed.fixed, complete, columns)
     _check_estimable(X, terms)
     # Fitted on standardised columns: on X itself, x + 1e8 squares the condition number
     # past 1 / eps and statsmodels' pinv returns a wrong slope without a word.

@@ -34,6 +34,8 @@ THETA_GRID = np.concatenate([[0.0], np.logspace(-4.0, 4.0, 33)])
 #: Beyond this ``theta`` the residual sd is below 1e-12 of the group sd: float64
 #: data (16 digits) cannot tell it from 0, and the fit is reported as not converged.
 THETA_MAX = 1e12
+#: A single fit narrows its grid bracket by this many slopes at once, this many times.
+NARROW_POINTS, NARROW_ROUNDS = 64, 1
 #: A residual this small relative to the response means the fixed effects fit y exactly.
 EXACT_FIT_RTOL = 1e3 * np.finfo(float).eps
 
@@ -410,7 +412,7 @@ def working_pieces(sums: GroupSums, s: np.ndarray, logdets: bool = True) -> Piec
     a_inv = np.linalg.inv(a * outer) * outer
     beta = (a_inv @ c[..., None])[..., 0]
     r2 = sums.wyy[:, None] + (m @ sums.syy[..., None])[..., 0] - (c * beta).sum(axis=-1)
-    nobs = np.broadcast_to(sums.nobs[:, None], s.shape)
+    nobs = sums.nobs[:, None]                                         # broadcasts against s
     if logdets:
         logdet_v = (np.log1p(sizes * s[..., None]) * sums.multiplicity[:, None, :]).sum(axis=-1)
         logdet_a = np.linalg.slogdet(a * outer)[1] - 2 * np.log(d).sum(axis=-1)
@@ -505,13 +507,14 @@ def fit_theta(sums: GroupSums, reml: bool = True, *, tol: float = 1e-13,
     def slope(s: np.ndarray) -> np.ndarray:
         return criterion_slope(sums, working_pieces(sums, s[:, None], logdets=False), reml)[:, 0]
 
-    lo, hi, slope_lo, slope_hi, boundary = _grid_bracket(sums, reml, slope)
+    lo, hi, slope_lo, slope_hi, boundary = _grid_bracket(sums, reml)
     lo, hi, slope_lo, slope_hi, at_upper = _climb(slope, lo, hi, slope_lo, slope_hi)
     solve = ~boundary & ~at_upper & ~sums.exact
     s_opt = np.where(boundary | sums.exact, 0.0, hi)
     iterations = np.zeros(sums.n_reps, dtype=int)
     converged = np.ones(sums.n_reps, dtype=bool)
     if sums.n_reps == 1 and solve[0] and slope_lo[0] < 0 < slope_hi[0]:
+        lo, hi = _narrow(sums, reml, lo, hi)
         s_opt, iterations, converged = _scalar_root(slope, lo, hi, tol, max_iter)
     elif solve.any():
         root, its, ok = bracketed_root(slope, lo, hi, slope_lo, slope_hi, solve,
@@ -522,7 +525,7 @@ def fit_theta(sums: GroupSums, reml: bool = True, *, tol: float = 1e-13,
     return _theta_fit(sums, s_opt, reml, converged, at_upper, iterations)
 
 
-def _grid_bracket(sums: GroupSums, reml: bool, slope: Callable[[np.ndarray], np.ndarray]):
+def _grid_bracket(sums: GroupSums, reml: bool):
     """``(lo, hi, slope_lo, slope_hi, boundary)``: the grid points around the grid minimum."""
     n_reps = sums.n_reps
     grid_s = np.broadcast_to(THETA_GRID ** 2, (n_reps, THETA_GRID.size))
@@ -532,7 +535,8 @@ def _grid_bracket(sums: GroupSums, reml: bool, slope: Callable[[np.ndarray], np.
     rows = np.arange(n_reps)
     lo = grid_s[rows, np.maximum(best - 1, 0)].copy()
     hi = grid_s[rows, np.minimum(best + 1, THETA_GRID.size - 1)].copy()
-    slope_lo, slope_hi = slope(lo), slope(hi)
+    ends = np.stack([lo, hi], axis=1)                                  # one call for both ends
+    slope_lo, slope_hi = criterion_slope(sums, working_pieces(sums, ends, False), reml).T
     return lo, hi, slope_lo, slope_hi, (best == 0) & (slope_lo >= 0)
 
 
@@ -551,6 +555,24 @@ def _climb(slope: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.nda
         slope_hi = np.where(climbing, slope(hi), slope_hi)
         climbing &= (slope_hi < 0) & (hi < s_max)
     return lo, hi, slope_lo, slope_hi, (slope_hi < 0) & (hi >= s_max)
+
+
+def _narrow(sums: GroupSums, reml: bool, lo: np.ndarray, hi: np.ndarray,
+            points: int = NARROW_POINTS, rounds: int = NARROW_ROUNDS) -> tuple[np.ndarray, np.ndarray]:
+    """One replicate's bracket, shrunk ``(points + 1) ** rounds``-fold before the root search.
+
+    The slope at ``points`` values costs about 1.4 times the slope at one,
+    so a few vectorised rounds replace most of the root search's
+    one-at-a-time steps. The new bracket still has a negative slope at its
+    bottom and a non-negative one at its top.
+    """
+    for _ in range(rounds):
+        s = np.linspace(lo[0], hi[0], points + 2)[1:-1]
+        rising = np.flatnonzero(criterion_slope(sums, working_pieces(sums, s[None], False), reml)[0] >= 0)
+        k = rising[0] if rising.size else points
+        lo = s[k - 1:k] if k > 0 else lo
+        hi = s[k:k + 1] if k < points else hi
+    return lo, hi
 
 
 def _scalar_root(slope: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,

@@ -84,3 +84,45 @@ def test_every_dependent_term_is_named(data):
         simlab.lmer("y ~ x + x2 + x3 + (1 | group)", collinear)
     with pytest.raises(ValueError, match=message):
         simlab.lm("y ~ x + x2 + x3", collinear)
+
+
+@pytest.mark.parametrize("rhs", ["x", "x + z", "0 + x + z", "z + x - 1", "1", "x + x + z",
+                                 "`two words` + x", "k + x", "u + f32"])
+def test_plain_columns_build_what_formulaic_builds(data, rhs):
+    """The formulaic-free path (PlainSpec) gives formulaic's matrix, names and predictions."""
+    from formulaic import model_matrix
+    from simlab.model.design import PlainSpec, fixed_part, r_term_name
+
+    rng = np.random.default_rng(5)
+    frame = data.assign(z=rng.normal(size=len(data)), k=rng.integers(-3, 4, len(data)),
+                        u=rng.integers(0, 9, len(data)).astype(np.uint8),
+                        f32=rng.normal(size=len(data)).astype(np.float32),
+                        **{"two words": rng.normal(size=len(data))})
+    X, terms, spec = fixed_part(rhs, frame)
+    theirs = model_matrix(rhs, frame.astype({"k": float, "u": float}))
+    assert isinstance(spec, PlainSpec)
+    assert terms == tuple(map(r_term_name, theirs.columns))
+    np.testing.assert_array_equal(X, np.asarray(theirs, dtype=float))
+    np.testing.assert_array_equal(spec.matrix(frame.head(7)), X[:7])
+
+
+@pytest.mark.parametrize("rhs", ["x + colour", "x + size", "x:z", "I(x * 2)", "flag"])
+def test_other_terms_keep_formulaic(data, rhs):
+    from simlab.model.design import PlainSpec, fixed_part
+
+    frame = data.assign(z=1.0 + data["x"] ** 2, flag=data["x"] > 0)
+    assert not isinstance(fixed_part(rhs, frame)[2], PlainSpec)
+
+
+def test_prediction_refuses_text_where_the_fit_had_numbers(data):
+    fit = simlab.lmer("y ~ x + (1 | group)", data)
+    with pytest.raises(ValueError, match=r"'x'.*not numeric.*were numeric when the model was fitted"):
+        fit.predict(data.head(3).assign(x=["1", "2", "3"]))
+
+
+def test_missing_values_drop_rows_on_the_fast_path(data):
+    holes = data.assign(x=data["x"].where(data.index % 7 != 0))
+    fit = simlab.lmer("y ~ x + (1 | group)", holes)
+    ref = simlab.lmer("y ~ x + (1 | group)", holes.dropna())
+    assert fit.n_dropped == (data.index % 7 == 0).sum()
+    assert fit.reml_criterion == ref.reml_criterion

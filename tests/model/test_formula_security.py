@@ -192,7 +192,9 @@ def test_allowed_terms_still_fit(data, term):
 
 def test_check_terms_is_the_one_gate():
     assert check_terms("x + I(z * z) + C(g) + center(w)") == (("g", "w", "x", "z"),
-                                                              frozenset({"x", "z", "w"}))
+                                                              frozenset({"x", "z", "w"}), None)
+    assert check_terms("x + 1 + `a b`").plain == ("1", "x", "a b")
+    assert check_terms("0 + x").plain == ("x",)
     with pytest.raises(FormulaError, match=r"attribute access '.__class__'.*pandas first"):
         check_terms("I(x.__class__)")
     with pytest.raises(FormulaError, match=r"calling 'np.save'"):

@@ -42,7 +42,7 @@ from statsmodels.regression.mixed_linear_model import MixedLM
 import simlab
 from simlab.model.design import build_design
 from simlab.model.formula import parse_formula
-from simlab.model.profiled import GroupSums, fit_theta
+from simlab.model.intercept import GroupSums, fit_theta
 
 #: Targets on the GPA data (lme4 for reference: ~13 ms per fit, ~300 ms per profile confint).
 TARGET_FIT_MS = 2.0

@@ -26,8 +26,8 @@ from statsmodels.regression.mixed_linear_model import MixedLM
 
 import simlab
 from bench_fit import Bench, quietly, time_interleaved, verdict
-from simlab.model.profile import profile_bounds
-from simlab.model.profiled import GroupSums, fit_theta
+from simlab.model.intercept_profile import profile_bounds
+from simlab.model.intercept import GroupSums, fit_theta
 from simlab.study.batch import rep_sums
 
 TARGET_BATCH_SPEEDUP = 1000.0

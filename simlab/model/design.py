@@ -29,7 +29,7 @@ from formulaic import model_matrix
 from simlab._checks import name_list
 
 from .formula import UNICODE_FIX, FormulaError, ParsedFormula, check_terms
-from .profiled import standardizing_map
+from .intercept import standardizing_map
 
 __all__ = ["Design", "PlainSpec", "build_design", "r_term_name", "model_frame", "fixed_part",
            "fixed_variables", "numeric_response", "check_full_rank", "new_fixed_matrix",

@@ -3,7 +3,7 @@
 Results and ``confint`` ask this module, never the engines' files, so no
 caller needs to know which of the two exact engines a model uses:
 
-* :mod:`.profiled` (with :mod:`.profile`), the closed-form fast path of the
+* :mod:`.intercept` (with :mod:`.intercept_profile`), the closed-form fast path of the
   random intercept ``(1 | g)``: one parameter ``theta = tau / sigma``;
 * :mod:`.relcov`, lme4's relative covariance factor for ``q`` random
   effects per group (``(1 + x | g)``, ``(1 + x || g)``, ...), of which the
@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from .design import Design
 from .estimates import SINGULAR_TOL, FitEstimates, exact_estimates, group_sums
-from .profiled import GroupSums, fit_theta
+from .intercept import GroupSums, fit_theta
 from .relcov import CrossProducts, RelCovFit, ThetaLayout
 from .relcov import fit as relcov_fit
 
@@ -91,7 +91,7 @@ def profile(design: Design, level: float) -> tuple[np.ndarray, np.ndarray]:
     ``qchisq(level, 1)``, as lme4's ``confint(method = "profile")``.
     """
     if design.random_intercept_only:
-        from .profile import profile_bounds
+        from .intercept_profile import profile_bounds
         bounds = profile_bounds(group_sums(design), level)
     else:
         from .relcov_profile import profile_bounds as relcov_profile_bounds

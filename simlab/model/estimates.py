@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .design import Design
-from .profiled import GroupSums, ThetaFit, fit_theta
+from .intercept import GroupSums, ThetaFit, fit_theta
 
 __all__ = ["FitEstimates", "exact_estimates", "group_sums", "covariance_root", "SINGULAR_TOL"]
 

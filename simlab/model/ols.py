@@ -22,7 +22,7 @@ from simlab._checks import check_level
 from .design import (check_full_rank, fixed_part, fixed_variables, model_frame,
                      new_fixed_matrix, numeric_response)
 from .formula import parse_formula
-from .profiled import standardizing_map
+from .intercept import standardizing_map
 from .summary import format_like_r, zapsmall
 
 __all__ = ["lm", "LmResult", "FStatistic"]

@@ -10,7 +10,7 @@ profiled over ``beta`` and ``sigma``, need only per-group cross products
 costs O(groups q^3 + p^3), whatever the number of rows. The random intercept
 is ``q = 1`` of the same code.
 
-As in :mod:`simlab.model.profiled`, every array carries a leading replicate
+As in :mod:`simlab.model.intercept`, every array carries a leading replicate
 axis ``R`` (length 1 for arrays shared by all replicates, such as those of
 the design), and the sums are built in *working units* so that shifts and
 rescalings of the data change nothing.
@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .profiled import EXACT_FIT_RTOL, accurate_residual, standardizing_map
+from .intercept import EXACT_FIT_RTOL, accurate_residual, standardizing_map
 
 __all__ = [
     "ThetaLayout",
@@ -165,8 +165,8 @@ class ThetaLayout:
 class CrossProducts:
     """Sufficient statistics of a one-factor model with ``q`` random effects, ``R`` replicates.
 
-    Working units, as :class:`simlab.model.profiled.GroupSums`: ``X_w = X M``
-    (:func:`~simlab.model.profiled.standardizing_map`), ``Z_w = Z / z_scale``
+    Working units, as :class:`simlab.model.intercept.GroupSums`: ``X_w = X M``
+    (:func:`~simlab.model.intercept.standardizing_map`), ``Z_w = Z / z_scale``
     (columns scaled only, which keeps ``Lambda`` lower triangular:
     ``Lambda_w = diag(z_scale) Lambda``), and ``y = y_scale y_w + X beta0``
     with ``y_w`` the scaled residual of y on X.
@@ -506,7 +506,7 @@ def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray,
                        design: _Design) -> tuple[np.ndarray, ...]:
     """``(beta0, y_w, y_scale, exact)``: y's scaled residual on X, ``y = y_scale y_w + X beta0``.
 
-    As in :mod:`simlab.model.profiled`: a least-squares step on ``X_w``
+    As in :mod:`simlab.model.intercept`: a least-squares step on ``X_w``
     removes offsets and the overall fit, a second step on the within-group
     parts of ``X_w`` removes the within-group fit (what fits with large
     ``Lambda`` are made of), so the sums stay on the scale of what is left.

@@ -5,11 +5,11 @@ Each replicate ``rep`` of cell ``c`` is simulated from
 which chunk, process or machine runs it.
 
 - A random-intercept cell: the replicates' per-group sums are stacked along
-  :class:`~simlab.model.profiled.GroupSums`' replicate axis and
+  :class:`~simlab.model.intercept.GroupSums`' replicate axis and
   ``y ~ x (+ z) + (1 | group)`` is fitted by REML for all of them in one
-  call of :func:`~simlab.model.profiled.fit_theta`, the same exact engine as
+  call of :func:`~simlab.model.intercept.fit_theta`, the same exact engine as
   :func:`simlab.lmer`; profile intervals come from the vectorised
-  :func:`~simlab.model.profile.profile_bounds`.
+  :func:`~simlab.model.intercept_profile.profile_bounds`.
 - A random-slope cell (``tau_slope``): ``y ~ x (+ z) + (1 + x | group)`` is
   fitted by REML with :func:`simlab.model.relcov.fit`, the engine of
   :func:`simlab.lmer`, all replicates (each with its own design) in one
@@ -36,8 +36,8 @@ from scipy import special
 
 from simlab.model import relcov
 from simlab.model.engine import variance_parameters
-from simlab.model.profile import profile_bounds
-from simlab.model.profiled import GroupSums, fit_theta
+from simlab.model.intercept_profile import profile_bounds
+from simlab.model.intercept import GroupSums, fit_theta
 from simlab.model.relcov_profile import profile_bounds as relcov_profile_bounds
 from simlab.simulate import simulate
 
@@ -259,7 +259,7 @@ def fit_reps(items: Sequence[Any], n_params: int, ci: Sequence[str], level: floa
     Parameters
     ----------
     items : sequence
-        One replicate's :class:`~simlab.model.profiled.GroupSums` each (the
+        One replicate's :class:`~simlab.model.intercept.GroupSums` each (the
         default engine), or :class:`~simlab.model.relcov.CrossProducts` for
         random slopes.
 

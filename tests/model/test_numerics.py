@@ -19,8 +19,8 @@ from scipy import optimize
 
 import simlab
 from simlab.model import ConvergenceWarning
-from simlab.model.profile import profile_bounds
-from simlab.model.profiled import GroupSums, fit_theta
+from simlab.model.intercept_profile import profile_bounds
+from simlab.model.intercept import GroupSums, fit_theta
 
 FORMULA = "y ~ x + (1 | group)"
 

@@ -1,4 +1,4 @@
-"""The exact engine for q random effects per group (relcov) against lme4, dense algebra and profiled.py.
+"""The exact engine for q random effects per group (relcov) against lme4, dense algebra and intercept.py.
 
 lme4's optimiser stops short of the optimum by up to ~1e-8 in the REML
 criterion (~2e-7 in the ML deviance): the tests show that the criterion at
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import minimize
 
-from simlab.model.profiled import GroupSums, fit_theta
+from simlab.model.intercept import GroupSums, fit_theta
 from simlab.model.relcov import (CrossProducts, ThetaLayout, canonical, criterion,
                                  criterion_and_gradient, fit, local_fit, varcorr)
 
@@ -521,7 +521,7 @@ def test_exact_fit_is_not_fitted():
     assert not fitted.converged[0] and fitted.sigma[0] == 0 and np.isneginf(fitted.value[0])
 
 
-# --- q = 1 is profiled.py ---------------------------------------------------------------------
+# --- q = 1 is intercept.py ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(INTERCEPT_MODELS))
 @pytest.mark.parametrize("reml", [True, False])

@@ -1,4 +1,4 @@
-"""Exact profile intervals of the relcov engine against lme4, brute force and profile.py.
+"""Exact profile intervals of the relcov engine against lme4, brute force and intercept_profile.py.
 
 The independent check (:class:`Dense`, :func:`brute_profile`) evaluates the
 ML deviance from dense per-group covariance matrices built from the natural
@@ -19,8 +19,8 @@ import pytest
 from scipy import optimize, stats
 
 from simlab.model.parameters import parameter_names
-from simlab.model.profile import profile_bounds as intercept_bounds
-from simlab.model.profiled import GroupSums
+from simlab.model.intercept_profile import profile_bounds as intercept_bounds
+from simlab.model.intercept import GroupSums
 from simlab.model.relcov import CrossProducts, ThetaLayout, fit
 from simlab.model.relcov_profile import parameter_kinds, profile_bounds
 
@@ -293,7 +293,7 @@ def intercept_case(sleepstudy_data):
 
 
 def test_random_intercept_matches_profile_py(intercept_case):
-    """profile.py's closed-form bounds (its own order: sd, sigma, fixed effects) to 1e-9 of the width."""
+    """intercept_profile.py's closed-form bounds (its own order: sd, sigma, fixed effects) to 1e-9 of the width."""
     c = intercept_case
     width = c.closed.upper[0] - c.closed.lower[0]
     np.testing.assert_allclose((c.result.lower[0] - c.closed.lower[0]) / width, 0.0, atol=1e-9)

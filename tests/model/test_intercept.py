@@ -7,8 +7,8 @@ from scipy import optimize, stats
 
 import simlab
 from simlab.model.estimates import group_sums
-from simlab.model.profile import profile_bounds
-from simlab.model.profiled import GroupSums, criterion, criterion_slope, fit_theta, pieces
+from simlab.model.intercept_profile import profile_bounds
+from simlab.model.intercept import GroupSums, criterion, criterion_slope, fit_theta, pieces
 
 
 @pytest.fixture(scope="module")

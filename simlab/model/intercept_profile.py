@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from .profiled import GroupSums, Pieces, bracketed_root, criterion, fit_theta, pieces
+from .intercept import GroupSums, Pieces, bracketed_root, criterion, fit_theta, pieces
 
 __all__ = ["ProfileBounds", "profile_bounds"]
 

@@ -39,7 +39,6 @@ __all__ = [
     "CrossProducts",
     "Evaluation",
     "RelCovFit",
-    "VarCorrRows",
     "evaluate",
     "criterion",
     "criterion_and_gradient",
@@ -49,7 +48,6 @@ __all__ = [
     "canonical",
     "theta_grid",
     "moment_start",
-    "varcorr",
 ]
 
 #: An eigenvalue of ``Z_i'Z_i`` below this fraction of the largest is rounding
@@ -1764,33 +1762,3 @@ def _assemble(cp: CrossProducts, layout: ThetaLayout, theta_work: np.ndarray, ev
         modes=scale[:, None, None] * modes_w[..., 0] * (to_data[:, None] if cp.stacked else to_data),
         mode_cov=sigma[:, None, None, None] ** 2 * cond, value=value, converged=converged,
         evaluations=counts[0], iterations=counts[1], messages=messages)
-
-
-class VarCorrRows(NamedTuple):
-    """lme4's ``as.data.frame(VarCorr(m))`` for one replicate, as arrays.
-
-    ``block`` numbers the random term (lme4's ``grp`` is the group name,
-    suffixed ``.1``, ``.2`` for the second and later terms), -1 for the
-    residual. ``var1``/``var2`` index the random effects (-1 for none).
-    """
-
-    block: np.ndarray
-    var1: np.ndarray
-    var2: np.ndarray
-    vcov: np.ndarray
-    sdcor: np.ndarray
-
-
-def varcorr(result: RelCovFit, rep: int = 0) -> VarCorrRows:
-    """Variances, then covariances (lower triangle by columns) per block, then the residual."""
-    cov, sd, corr = result.re_cov[rep], result.sd[rep], result.corr[rep]
-    rows: list[tuple[int, int, int, float, float]] = []
-    start = 0
-    for number, size in enumerate(result.layout.blocks):
-        idx = range(start, start + size)
-        rows += [(number, a, -1, cov[a, a], sd[a]) for a in idx]
-        rows += [(number, b, a, cov[a, b], corr[a, b]) for b in idx for a in idx if a > b]
-        start += size
-    rows.append((-1, -1, -1, result.sigma[rep] ** 2, result.sigma[rep]))
-    block, var1, var2, vcov, sdcor = zip(*rows)
-    return VarCorrRows(np.array(block), np.array(var1), np.array(var2), np.array(vcov), np.array(sdcor))

@@ -403,11 +403,12 @@ class CrossProducts:
             names += ["counts", "group_class", "multiplicity", "root", "qx", "wxx", "x_map",
                       "z_scale"]
         out = replace(self, **{name: getattr(self, name)[index] for name in names})
-        if "_kernel" in self.__dict__ and not self.stacked:   # the design's coefficients carry over
+        if "_kernel" in self.__dict__:   # the coefficients carry over: computing them costs more
             kern = self.__dict__["_kernel"]
+            design = {name: getattr(kern, name)[index] for name in _STACKED_KERNEL} if self.stacked else {}
             out.__dict__["_kernel"] = kern._replace(
                 cmap=kern.cmap[index], base=kern.base[index], sy=kern.sy[index],
-                syy=kern.syy[index], dof=kern.dof[:, index], offset=kern.offset[:, index])
+                syy=kern.syy[index], dof=kern.dof[:, index], offset=kern.offset[:, index], **design)
         return out
 
     def theta_scale(self, layout: ThetaLayout, ndim: int = 2) -> np.ndarray:
@@ -620,6 +621,10 @@ class _Kernel(NamedTuple):
     offset: np.ndarray       # (2, R): ML, REML criteria's terms without Lambda
 
 
+#: The design coefficients of :class:`_Kernel` with a leading replicate axis when ``stacked``.
+_STACKED_KERNEL = ("mult", "det_root", "smap", "amap", "fmap", "gmap", "rmap", "wxx")
+
+
 def _kernel(cp: "CrossProducts") -> _Kernel:
     """The coefficients of :class:`_Kernel` from the cross products."""
     root, qx = cp.root, cp.qx                                 # (D, K, q, q), (D, K, q, p)
@@ -664,8 +669,7 @@ def _kernel(cp: "CrossProducts") -> _Kernel:
                 if q == 2 else np.ones((depth, n_classes)))
     fmap = np.ascontiguousarray(qx.transpose(0, 3, 2, 1).reshape(depth, p, q * n_classes))
     wxx = cp.wxx[(slice(None),) + tuple(np.array(p_pairs, dtype=np.intp).T)]
-    design = dict(mult=mult, det_root=det_root, smap=smap, amap=amap, fmap=fmap, gmap=gmap,
-                  rmap=rmap, wxx=wxx)
+    design = dict(zip(_STACKED_KERNEL, (mult, det_root, smap, amap, fmap, gmap, rmap, wxx)))
     if not cp.stacked:                                        # shared: plain matrices
         design = {name: value[0] for name, value in design.items()}
     nobs = np.broadcast_to(cp.nobs, (cp.n_reps,)).astype(float)

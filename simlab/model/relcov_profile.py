@@ -139,7 +139,8 @@ def profile_bounds(cp: CrossProducts, layout: ThetaLayout, level: float = 0.95,
     Parameters
     ----------
     cp : CrossProducts
-        ``R`` replicates.
+        ``R`` replicates, sharing a design or each with its own
+        (:meth:`~simlab.model.relcov.CrossProducts.stack`).
     layout : ThetaLayout
     level : float
         Confidence level; the cut is ``qchisq(level, 1)`` above the minimum.
@@ -284,14 +285,14 @@ class _Case:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ev = evaluate(cp, lam, reml=False)
             scale = cp.y_scale[:, None]
-            r2, n = ev.r2 * scale ** 2, cp.nobs
+            r2, n = ev.r2 * scale ** 2, self._nobs(which)[:, None]
             log_sigma = points[..., k] + np.log(scale)                   # data units
             value = ev.logdet_h + n * (np.log(2 * np.pi) + 2 * log_sigma) + r2 * np.exp(-2 * log_sigma)
             rows = np.flatnonzero(self.problems.kind[which] == _BETA)
             if rows.size:
                 shift, a_jj, _ = self._fixed_effect(cp, ev, which, points, rows)
                 rss = r2[rows] + shift ** 2 / a_jj
-                value[rows] = ev.logdet_h[rows] + n * (1 + np.log(2 * np.pi * rss / n))
+                value[rows] = ev.logdet_h[rows] + n[rows] * (1 + np.log(2 * np.pi * rss / n[rows]))
         return np.where(np.isnan(value), np.inf, value)
 
     def _fixed_effect(self, cp: CrossProducts, ev, which: np.ndarray, points: np.ndarray,
@@ -302,19 +303,35 @@ class _Case:
         (the scale cancels in the penalty ``(beta_j - bhat_j)^2 / [A^-1]_jj``).
         """
         problem = which[rows]
-        m_row = self.cp.x_map[0, self.problems.effect[problem]]                   # (r, p)
+        maps = self._x_maps(problem)                                              # (r, p, p)
+        m_row = maps[np.arange(problem.size), self.problems.effect[problem]]     # (r, p)
         b_hat = (cp.y_scale[rows, None] * np.einsum("rp,rmp->rm", m_row, ev.beta[rows])
                  + cp.beta_offset[rows, self.problems.effect[problem]][:, None])
         column = np.einsum("rmpq,rq->rmp", ev.a_inv[rows], m_row)                  # A_w^-1 M' e_j
         a_jj = np.einsum("rmp,rp->rm", column, m_row)
-        column = np.einsum("qp,rmp->rmq", self.cp.x_map[0], column)               # M A_w^-1 M' e_j
+        column = np.einsum("rqp,rmp->rmq", maps, column)                          # M A_w^-1 M' e_j
         target = self.beta_ml[problem, None] + self.se[problem, None] * points[rows, :, -1]
         return target - b_hat, a_jj, column
+
+    def _nobs(self, which: np.ndarray) -> np.ndarray:
+        """Rows of the replicate of each problem in ``which``."""
+        return np.broadcast_to(self.cp.nobs, self.cp.n_reps)[which]
+
+    def _x_maps(self, which: np.ndarray) -> np.ndarray:
+        """``M`` (N, p, p) of the design of each problem in ``which`` (one per replicate when stacked)."""
+        maps = self.cp.x_map
+        return maps[which] if self.cp.stacked else np.broadcast_to(maps[0], (which.size,) + maps.shape[1:])
+
+    def _z_scales(self, which: np.ndarray) -> np.ndarray:
+        """``z_scale`` (N, q) of the design of each problem in ``which``."""
+        scales = self.cp.z_scale
+        return scales[which] if self.cp.stacked else np.broadcast_to(scales, (which.size, scales.size))
 
     def bound(self, value: np.ndarray) -> np.ndarray:
         """The parameter (data units) at its pinned coordinate ``value`` (N,)."""
         kind, scale = self.problems.kind, self.cp.y_scale
-        z_scale = self.cp.z_scale[np.where(kind == _SD, self.problems.effect, 0)]
+        z_scale = self._z_scales(np.arange(kind.size))[
+            np.arange(kind.size), np.where(kind == _SD, self.problems.effect, 0)]
         return np.select(
             [kind == _SD, kind == _COR, kind == _SIGMA],
             [value * scale / z_scale, np.cos(value),
@@ -327,7 +344,7 @@ class _Case:
         lam = _lam(self.layout, self.problems, every, points)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ev = evaluate(self.cp, lam, reml=False)
-            scale, n = self.cp.y_scale, self.cp.nobs
+            scale, n = self.cp.y_scale, self._nobs(every)
             sigma = scale * np.exp(x[:, -1])
             beta = (scale[:, None] * (self.cp.x_map @ ev.beta[:, 0, :, None])[..., 0]
                     + self.cp.beta_offset)
@@ -335,9 +352,9 @@ class _Case:
             if rows.size:
                 shift, a_jj, column = self._fixed_effect(self.cp, ev, every, points, rows)
                 rss = ev.r2[rows, 0] * scale[rows] ** 2 + shift[:, 0] ** 2 / a_jj[:, 0]
-                sigma[rows] = np.sqrt(rss / n)
+                sigma[rows] = np.sqrt(rss / n[rows])
                 beta[rows] += (shift / a_jj)[:, 0, None] * column[:, 0]
-            lam_data = lam[:, 0] / self.cp.z_scale[:, None]
+            lam_data = lam[:, 0] / self._z_scales(every)[:, :, None]
             re_cov = sigma[:, None, None] ** 2 * (lam_data @ np.swapaxes(lam_data, -1, -2))
         return _Point(re_cov, sigma, beta)
 

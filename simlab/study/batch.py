@@ -202,10 +202,9 @@ def fit_cross_products(items: Sequence[relcov.CrossProducts], ci: Sequence[str],
         fit = relcov.fit(stacked, SLOPE_LAYOUT, reml=True)
         se = np.sqrt(np.diagonal(fit.vcov, axis1=1, axis2=2))
         out = _estimates(variance_parameters(fit), fit.beta, se, ci, level)
-        if "profile" in ci:       # relcov_profile takes one design per call
-            bounds = [relcov_profile_bounds(cp, SLOPE_LAYOUT, level) for cp in items]
-            out["lower_profile"] = np.concatenate([b.lower for b in bounds])
-            out["upper_profile"] = np.concatenate([b.upper for b in bounds])
+        if "profile" in ci:
+            bounds = relcov_profile_bounds(stacked, SLOPE_LAYOUT, level)
+            out["lower_profile"], out["upper_profile"] = bounds.lower, bounds.upper
     out.update(singular=fit.singular, converged=fit.converged)
     return out
 

@@ -97,8 +97,9 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
     ``numpy.random.SeedSequence([seed, cell, rep])`` and fitted by REML in
     the exact engines of :func:`simlab.lmer`: ``y ~ x (+ z) + (1 | group)``
     (all replicates of a chunk in one vectorised call), or
-    ``y ~ x (+ z) + (1 + x | group)`` in cells with ``tau_slope`` (one
-    engine call per replicate there: each replicate has its own ``x``).
+    ``y ~ x (+ z) + (1 + x | group)`` in cells with ``tau_slope`` (each
+    replicate has its own ``x``: a chunk's designs are stacked into one
+    vectorised call, fits and profile intervals alike).
     Results are identical whatever ``n_jobs``, ``backend``, ``chunk_size``
     or resuming.
 

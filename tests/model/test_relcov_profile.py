@@ -402,6 +402,29 @@ def test_replicates_equal_single_fits():
         assert batch.converged[r].all()
 
 
+def test_stacked_designs_equal_single_fits():
+    """Replicates with their own designs (CrossProducts.stack, as a sweep draws x per
+    replicate, with unequal group sizes and scales) get each design's own intervals."""
+    layout, items = ThetaLayout.full(2), []
+    for seed, scale in zip(range(4), (1.0, 10.0, 0.1, 3.0)):
+        rng = np.random.default_rng(seed)
+        sizes = rng.integers(3, 6, size=9)
+        groups = np.repeat(np.arange(sizes.size), sizes)
+        x = scale * rng.normal(size=groups.size)
+        X = np.column_stack([np.ones_like(x), x])
+        b = rng.normal(size=(sizes.size, 2)) * [0.7, 0.3 / scale]
+        y = X @ [1.0, 0.5 / scale] + b[groups, 0] + b[groups, 1] * x + 0.4 * rng.normal(size=x.size)
+        items.append(CrossProducts.from_arrays(y, X, X, groups))
+    batch = profile_bounds(CrossProducts.stack(items), layout)
+    for r, item in enumerate(items):
+        one = profile_bounds(item, layout)
+        np.testing.assert_allclose(batch.lower[r], one.lower[0], rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(batch.upper[r], one.upper[0], rtol=1e-8, atol=1e-10)
+        np.testing.assert_array_equal(batch.converged[r], one.converged[0])
+        np.testing.assert_allclose(batch.sigma[r], one.sigma[0], rtol=1e-8)
+        np.testing.assert_allclose(batch.re_cov[r], one.re_cov[0], rtol=1e-7, atol=1e-12)
+
+
 def test_unbalanced_groups_and_three_fixed_effects():
     """Groups of 2 to 6 rows, a third fixed effect that varies within groups."""
     rng = np.random.default_rng(3)

@@ -20,7 +20,10 @@ interleaved in rounds so that they share the machine's load:
   against one statsmodels fit of one replicate;
 * the same with a new ``x`` per replicate, as a sweep draws it: each
   replicate's ``CrossProducts.from_arrays``, ``CrossProducts.stack`` and one
-  ``relcov.fit``, against fitting the replicates one at a time.
+  ``relcov.fit``, against fitting the replicates one at a time;
+* ``confint("profile")`` of both data sets (sleepstudy's against a third of
+  one statsmodels GPA fit) and ``simlab.sweep`` of ``--reps`` replicates of
+  that slope design on 2 jobs, with Wald and profile intervals and Wald only.
 
 It prints medians and interquartile ranges in milliseconds, statsmodels/simlab
 ratios of medians, how far the two packages' estimates are apart, and the
@@ -31,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -50,6 +54,12 @@ TARGET_SPEEDUP = 60.0
 TARGET_ENGINE_MS = 5.0
 #: The whole batch of replicates (2000 by default) at most this long, on one core.
 TARGET_BATCH_SECONDS = 5.0
+#: sleepstudy's profile confint at most this share of one statsmodels GPA slope fit.
+TARGET_PROFILE_SHARE = 1 / 3
+#: A sweep of the replicates (2000 by default), Wald and profile intervals, 2 jobs.
+TARGET_SWEEP_SECONDS = 10.0
+SWEEP_GRID = {"n_groups": 50, "n_per_group": 3, "tau": 0.75, "sigma": 0.25, "tau_slope": 0.25,
+              "rho": 0.0}
 WARMUP = 3
 LAYOUT = ThetaLayout.full(2)
 
@@ -101,6 +111,7 @@ def case_benches(case: SlopeCase, calls: int, sm_calls: int) -> dict[str, Bench]
     """simlab's engine, its fit alone and lmer; statsmodels pre-built and end to end."""
     cp = CrossProducts.from_arrays(case.y, case.X, case.X, case.codes)
     model = MixedLM(case.y, case.X, case.codes, exog_re=case.X)
+    fitted = simlab.lmer(case.formula, case.data)
 
     def sm_end_to_end():
         return smf.mixedlm(case.fixed, case.data, groups=case.data[case.group],
@@ -113,6 +124,8 @@ def case_benches(case: SlopeCase, calls: int, sm_calls: int) -> dict[str, Bench]
         "fit": Bench("  relcov.fit (prepared sums)", lambda: fit(cp, LAYOUT), calls),
         "lmer": Bench("simlab lmer (end to end)", lambda: simlab.lmer(case.formula, case.data),
                       calls),
+        "profile": Bench("simlab confint('profile')", lambda: fitted.confint("profile"),
+                         max(1, calls // 5)),
         "sm_fit": Bench("statsmodels MixedLM.fit (pre-built)", quietly(lambda: model.fit(reml=True)),
                         sm_calls, 2),
         "sm_e2e": Bench("statsmodels mixedlm (end to end)", quietly(sm_end_to_end), sm_calls, 2),
@@ -225,8 +238,18 @@ def run_stacked(reps: int, calls: int) -> Timing:
     return timed["stacked"]
 
 
+def sweep_seconds(reps: int, jobs: int = 2) -> tuple[float, float]:
+    """Wall time (s) of ``simlab.sweep`` over :data:`SWEEP_GRID`: default intervals, then Wald only."""
+    times = []
+    for ci in (("wald", "profile"), ("wald",)):
+        start = time.perf_counter()
+        simlab.sweep(SWEEP_GRID, reps, seed=1, n_jobs=jobs, ci=ci, progress=False)
+        times.append(time.perf_counter() - start)
+    return times[0], times[1]
+
+
 def print_targets(name: str, gpa: dict[str, Timing], batch: Timing, reps: int) -> None:
-    """The targets with PASS or MISS."""
+    """The targets on GPA and of the batch with PASS or MISS."""
     engine, sm = gpa["engine"].median, gpa["sm_fit"].median
     lmer, sm_e2e = gpa["lmer"].median, gpa["sm_e2e"].median
     print(f"Targets on {name} (lme4 for reference: ~44 ms per fit)")
@@ -260,11 +283,18 @@ def main(argv: list[str] | None = None) -> int:
     print()
     gpa = gpa_case()
     gpa_timed = run_case(gpa, args.repeats, args.sm_repeats)
-    run_case(sleepstudy_case(), args.repeats, args.sm_repeats)
+    sleep_timed = run_case(sleepstudy_case(), args.repeats, args.sm_repeats)
     batch, _ = run_batch(args.reps, 5, args.sm_repeats)
     stacked = run_stacked(args.reps, 3)
     print_targets(gpa.name, gpa_timed, batch, args.reps)
     print(f"  (stacked, a design per replicate: {stacked.median / 1e3:.2f} s, informational)")
+    share = sleep_timed["profile"].median / gpa_timed["sm_fit"].median
+    print(f"  sleepstudy profile confint   {sleep_timed['profile'].median:8.2f} ms  = {share:.3f} of one "
+          f"statsmodels GPA slope fit <= {TARGET_PROFILE_SHARE:.3f}  {verdict(share <= TARGET_PROFILE_SHARE)}"
+          "  (lme4: ~3.1 s)")
+    full, wald = sweep_seconds(args.reps)
+    print(f"  sweep, {args.reps} reps of 50x3, 2 jobs {full:6.2f} s    <  {TARGET_SWEEP_SECONDS:g} s "
+          f"(Wald + profile)  {verdict(full < TARGET_SWEEP_SECONDS)}; Wald only {wald:.2f} s")
     print(f"load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from simlab._checks import check_level, is_int
 
 from . import engine
 from .bootstrap import parametric_bootstrap
+from .ddf import normal_quantile
 from .parameters import parameter_names as names_of_parameters
 
 __all__ = ["confint", "parameter_names"]
@@ -40,7 +40,7 @@ def confint(result, method: str = "profile", level: float = 0.95, nsim: int = 10
 
 
 def _wald(result, level: float) -> tuple[np.ndarray, np.ndarray]:
-    z = special.ndtri(0.5 + level / 2)
+    z = normal_quantile(level)
     table = result.fixef
     nan = np.full(len(parameter_names(result)) - len(table), np.nan)
     return (np.concatenate([nan, table["estimate"] - z * table["se"]]),

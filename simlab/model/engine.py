@@ -17,12 +17,13 @@ from typing import NamedTuple
 
 from .design import Design
 from .estimates import SINGULAR_TOL, FitEstimates, exact_estimates, group_sums
+from .ddf import DenominatorDF, intercept_ddf
 from .intercept import GroupSums, fit_theta
 from .relcov import CrossProducts, RelCovFit, ThetaLayout
 from .relcov import fit as relcov_fit
 
 __all__ = ["fit", "layout", "cross_products", "relcov_estimates", "refit_replicates", "profile",
-           "ReplicateFits", "variance_parameters", "ml_deviance", "ml_deviance_at", "ml_deviance_general", "SINGULAR_TOL"]
+           "ReplicateFits", "variance_parameters", "denominator_df", "ml_deviance", "ml_deviance_at", "ml_deviance_general", "SINGULAR_TOL"]
 
 
 def layout(design: Design) -> ThetaLayout:
@@ -97,6 +98,18 @@ def profile(design: Design, level: float) -> tuple[np.ndarray, np.ndarray]:
         from .relcov_profile import profile_bounds as relcov_profile_bounds
         bounds = relcov_profile_bounds(cross_products(design), layout(design), level)
     return bounds.lower[0], bounds.upper[0]
+
+
+def denominator_df(design: Design, estimates: FitEstimates) -> DenominatorDF | None:
+    """Satterthwaite and Kenward-Roger df of the fixed effects; None where not available.
+
+    Exact for ``(1 | g)`` (:mod:`.ddf`); models with random slopes have none yet.
+    """
+    if not design.random_intercept_only:
+        return None
+    tau = np.sqrt(estimates.re_cov[0, 0])
+    return intercept_ddf(group_sums(design), np.array([tau]), np.array([estimates.sigma]),
+                         estimates.reml)
 
 
 def relcov_estimates(result: RelCovFit, rep: int) -> FitEstimates:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from .ddf import normal_quantile
 from .intercept import GroupSums, Pieces, bracketed_root, criterion, fit_theta, pieces
 
 __all__ = ["ProfileBounds", "profile_bounds"]
@@ -58,7 +59,7 @@ class ProfileBounds:
 def profile_bounds(sums: GroupSums, level: float = 0.95) -> ProfileBounds:
     """Profile-likelihood intervals of (tau, sigma, beta) for every replicate."""
     ml = fit_theta(sums, reml=False)
-    cutoff = ml.value + special.ndtri(0.5 + level / 2) ** 2  # chi-square(1) quantile
+    cutoff = ml.value + normal_quantile(level) ** 2  # chi-square(1) quantile
     theta_lo, theta_hi = _admissible_theta(sums, ml.theta, cutoff)
     grid = theta_lo[:, None] + (theta_hi - theta_lo)[:, None] * np.linspace(0, 1, _GRID_POINTS)
     on_grid = _objectives(sums, grid, cutoff)                  # (R, grid, n_obj)

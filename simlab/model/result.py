@@ -6,10 +6,11 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from simlab._checks import check_bool, check_level
 
+from . import engine
+from .ddf import DDF_METHODS, normal_quantile, t_test_p
 from .design import Design
 from .estimates import FitEstimates
 
@@ -48,20 +49,63 @@ class LmerResult:
     # ----- fixed effects -------------------------------------------------
     @cached_property
     def fixef(self) -> pd.DataFrame:
-        """Fixed effects: ``estimate, se, t, p, lower_2.5, upper_97.5``.
+        """Fixed effects: ``estimate, se, df, t, p, lower_2.5, upper_97.5``.
 
-        ``p`` and the interval use the normal approximation to ``t``, as
-        mixedup's ``extract_fixed_effects`` does; lme4 itself prints no
-        p-values because the degrees of freedom are not well defined.
+        lmerTest's ``summary`` table: ``df`` and ``p`` from Satterthwaite's
+        method (:attr:`p_value_method` says which was used; models with random
+        slopes have the normal approximation, ``df = inf``, for now).
+        :meth:`fixed_tests` gives Kenward-Roger's. The interval is Wald's
+        (normal), lme4's ``confint(method = "Wald")`` and mixedup's.
         """
+        return self.fixed_tests(self.p_value_method)
+
+    @property
+    def p_value_method(self) -> str:
+        """The df method of :attr:`fixef`: ``"satterthwaite"``, or ``"normal"`` where none exists."""
+        return "satterthwaite" if self._ddf is not None else "normal"
+
+    def fixed_tests(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+        """t tests of the fixed effects with the denominator df of ``ddf``.
+
+        Parameters
+        ----------
+        ddf : {"satterthwaite", "kenward-roger", "normal"}
+            lmerTest's default; pbkrtest's Kenward-Roger (its adjusted
+            covariance gives ``se``, as ``summary(fit, ddf = "Kenward-Roger")``);
+            or the normal approximation (``df = inf``).
+
+        Returns
+        -------
+        DataFrame
+            ``estimate, se, df, t, p, lower_2.5, upper_97.5`` by term.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``ddf``, or a df method the model does not have yet
+            (random slopes).
+        """
+        if ddf not in DDF_METHODS:
+            raise ValueError(f"ddf must be one of {DDF_METHODS}, got {ddf!r}")
         est = self.estimates.beta
         se = np.sqrt(np.diag(self.estimates.vcov))
-        z = special.ndtri(0.975)
-        table = pd.DataFrame({"estimate": est, "se": se, "t": est / se,
-                              "p": 2 * special.ndtr(-np.abs(est / se)),
-                              "lower_2.5": est - z * se, "upper_97.5": est + z * se},
-                             index=pd.Index(self.design.terms, name="term"))
-        return table
+        df = np.full(est.shape, np.inf)
+        if ddf != "normal":
+            if self._ddf is None:
+                raise ValueError(f"{ddf} df are available for (1 | group) models only so far; "
+                                 "use ddf='normal' for this model's t tests")
+            df = self._ddf.df_satterthwaite[0] if ddf == "satterthwaite" else self._ddf.df_kr[0]
+            if ddf == "kenward-roger":
+                se = np.sqrt(np.diag(self._ddf.vcov_kr[0]))
+        z = normal_quantile(0.95)
+        return pd.DataFrame({"estimate": est, "se": se, "df": df, "t": est / se,
+                             "p": t_test_p(est / se, df),
+                             "lower_2.5": est - z * se, "upper_97.5": est + z * se},
+                            index=pd.Index(self.design.terms, name="term"))
+
+    @cached_property
+    def _ddf(self):
+        return engine.denominator_df(self.design, self.estimates)
 
     @cached_property
     def vcov(self) -> pd.DataFrame:
@@ -170,7 +214,7 @@ class LmerResult:
 
     def _random_table(self, value: np.ndarray, se: np.ndarray, level: float) -> pd.DataFrame:
         lower, upper = interval_columns(level)
-        z = special.ndtri(0.5 + level / 2)
+        z = normal_quantile(level)
         n_groups, q = value.shape
         return pd.DataFrame({
             "group_var": self.design.group_name,

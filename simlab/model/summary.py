@@ -61,7 +61,9 @@ class ModelSummary:
     def __str__(self) -> str:
         r = self._result
         kind = "REML" if r.reml else "maximum likelihood"
-        lines = [f"Linear mixed model fit by {kind} ['lmerMod']",
+        title = f"Linear mixed model fit by {kind}"
+        lines = [f"{title}. t-tests use Satterthwaite's method ['lmerModLmerTest']"
+                 if r.p_value_method == "satterthwaite" else f"{title} ['lmerMod']",
                  f"Formula: {r.formula}", f"   Data: {r.data_name}", ""]
         lines += [f"REML criterion at convergence: {r.reml_criterion:.1f}" if r.reml
                   else _fit_statistics(r)]
@@ -123,9 +125,31 @@ def _correlation_columns(vc, sds) -> dict[str, list[str]]:
 
 
 def _fixed_effects(r) -> str:
+    """lme4's table, with lmerTest's df and Pr(>|t|) (and stars) when the model has df."""
     fe = r.fixef
     coef_se = format_like_r(np.concatenate([fe["estimate"], fe["se"]]))
     p = len(fe)
-    t_values = format_like_r(np.round(fe["t"].to_numpy(), DIGITS - 1))
-    return text_table({"Estimate": coef_se[:p], "Std. Error": coef_se[p:], "t value": t_values},
-                      row_names=list(fe.index), left=("",))
+    columns = {"Estimate": coef_se[:p], "Std. Error": coef_se[p:]}
+    with_df = r.p_value_method != "normal"
+    if with_df:
+        columns["df"] = format_like_r(fe["df"].to_numpy())
+    columns["t value"] = format_like_r(np.round(fe["t"].to_numpy(), DIGITS - 1))
+    if not with_df:
+        return text_table(columns, row_names=list(fe.index), left=("",))
+    columns["Pr(>|t|)"] = [_format_p(value) for value in fe["p"]]
+    columns[" "] = [_stars(value) for value in fe["p"]]
+    table = text_table(columns, row_names=list(fe.index), left=("", " "))
+    return table + "\n---\nSignif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1"
+
+
+def _format_p(value: float) -> str:
+    """R's ``format.pval`` with 3 significant digits and ``eps = 2e-16``."""
+    return "<2e-16" if value < 2e-16 else f"{value:.3g}"
+
+
+def _stars(value: float) -> str:
+    """R's significance stars."""
+    for cut, mark in ((0.001, "***"), (0.01, "**"), (0.05, "*"), (0.1, ".")):
+        if value < cut:
+            return mark
+    return ""

@@ -25,9 +25,9 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from simlab._checks import is_int, name_list
+from simlab.model.ddf import normal_quantile
 from simlab.model.design import fixed_variables
 from simlab.model.result import LmerResult, interval_columns, require_lmer
 
@@ -40,7 +40,7 @@ __all__ = ["Z_RE_SIM", "RE_SIM_COLUMNS", "TrajectoryData",
            "re_sim_plot_data", "plot_re_sim"]
 
 #: merTools' plotREsim draws median +- this many sds: the 97.5% normal quantile (1.96).
-Z_RE_SIM = float(special.ndtri(0.975))
+Z_RE_SIM = normal_quantile(0.95)
 #: Columns of a ``re_sim`` frame (merTools' ``REsim``) that :func:`re_sim_plot_data` needs.
 RE_SIM_COLUMNS = ("groupFctr", "groupID", "term", "mean", "median", "sd")
 #: Up to this many groups, the caterpillar's x axis names each group.
@@ -641,7 +641,7 @@ def re_sim_plot_data(sims: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         Those columns plus ``lower``/``upper`` = median -/+ 1.96 sd
-        (``scipy.special.ndtri(0.975)``), sorted by median within each term,
+        (``normal_quantile(0.95)``), sorted by median within each term,
         ``rank`` from 1 and ``excludes_zero``.
 
     Raises

@@ -32,9 +32,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from simlab.model import relcov
+from simlab.model.ddf import normal_quantile
 from simlab.model.engine import variance_parameters
 from simlab.model.intercept_profile import profile_bounds
 from simlab.model.intercept import GroupSums, fit_theta
@@ -144,7 +144,7 @@ def _estimates(variance: np.ndarray, beta: np.ndarray, se: np.ndarray, ci: Seque
     no_se = np.full(variance.shape, np.nan)
     out = {"estimate": np.hstack([variance, beta]), "se": np.hstack([no_se, se])}
     if "wald" in ci:
-        half = special.ndtri(0.5 + level / 2) * se
+        half = normal_quantile(level) * se
         out["lower_wald"] = np.hstack([no_se, beta - half])
         out["upper_wald"] = np.hstack([no_se, beta + half])
     return out

@@ -22,7 +22,7 @@ from numbers import Real
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
+from simlab.model.ddf import normal_quantile
 
 from simlab.study import measures as ms
 
@@ -236,7 +236,7 @@ def summarize(results: pd.DataFrame, alpha: float = 0.05, *,
     _validate(results, alpha)
     methods = interval_methods(list(results.columns))
     grid = _grid_columns(results, grid_columns)
-    z = float(ndtri(1.0 - alpha / 2.0))
+    z = normal_quantile(1.0 - alpha)
     keys = [*grid, "cell", "parameter"]
     rows = []
     for key, group in _prepare(results).groupby(keys, sort=False, dropna=False):

@@ -27,7 +27,7 @@ def test_result_is_frozen(sim_fit):
 
 
 def test_table_columns(sim_fit):
-    assert list(sim_fit.fixef.columns) == ["estimate", "se", "t", "p", "lower_2.5", "upper_97.5"]
+    assert list(sim_fit.fixef.columns) == ["estimate", "se", "df", "t", "p", "lower_2.5", "upper_97.5"]
     assert sim_fit.fixef.index.name == "term"
     assert list(sim_fit.varcomp.columns) == ["group", "effect", "variance", "sd", "var_prop"]
     expected = ["group_var", "effect", "group", "value", "se", "lower_2.5", "upper_97.5"]
@@ -36,11 +36,15 @@ def test_table_columns(sim_fit):
     assert list(sim_fit.confint("wald").columns) == ["lower", "upper"]
 
 
-def test_normal_p_values_and_intervals(sim_fit):
+def test_satterthwaite_p_values_and_wald_intervals(sim_fit):
+    """p from t on Satterthwaite's df (lmerTest's summary); the interval is Wald's (normal)."""
     fe = sim_fit.fixef
     from scipy import stats
-    np.testing.assert_allclose(fe["p"], 2 * stats.norm.sf(np.abs(fe["estimate"] / fe["se"])))
+    assert sim_fit.p_value_method == "satterthwaite"
+    np.testing.assert_allclose(fe["p"], 2 * stats.t.sf(np.abs(fe["estimate"] / fe["se"]), fe["df"]))
     np.testing.assert_allclose(fe["upper_97.5"] - fe["estimate"], 1.959963984540054 * fe["se"])
+    normal = sim_fit.fixed_tests("normal")
+    np.testing.assert_allclose(normal["p"], 2 * stats.norm.sf(np.abs(fe["estimate"] / fe["se"])))
 
 
 def test_interval_column_names_follow_level(sim_fit):
@@ -70,14 +74,14 @@ def test_residuals_and_fitted(sim_fit):
 def test_summary_is_lme4_like(gpa_fit):
     text = str(gpa_fit)
     assert text == str(gpa_fit.summary()) == repr(gpa_fit.summary())
-    for line in ["Linear mixed model fit by REML ['lmerMod']",
+    for line in ["Linear mixed model fit by REML. t-tests use Satterthwaite's method ['lmerModLmerTest']",
                  "Formula: gpa ~ occasion + (1 | student)", "   Data: gpa",
                  "REML criterion at convergence: 408.9",
                  " student  (Intercept) 0.06372  0.2524",
                  " Residual             0.05809  0.2410",
                  "Number of obs: 1200, groups:  student, 200",
-                 "(Intercept) 2.599214   0.021696   119.8",
-                 "occasion    0.106314   0.004074    26.1"]:
+                 "(Intercept) 2.599214   0.021696 322.3   119.8   <2e-16 ***",
+                 "occasion    0.106314   0.004074 999.0    26.1   <2e-16 ***"]:
         assert line in text, line
 
 

@@ -1,0 +1,206 @@
+"""Denominator degrees of freedom of fixed-effect tests: Satterthwaite and Kenward-Roger.
+
+For the random-intercept model ``V = s_b Z Z' + s_e I`` (``s_b = tau^2``,
+``s_e = sigma^2``), a contrast ``c`` of ``beta`` has ``v = c' Phi c`` with
+``Phi = (X'V^-1 X)^-1`` and the gradient ``g_k = dv / d s_k = c' Phi P_k Phi c``,
+``P_k = X'V^-1 V_k V^-1 X`` (``../shared/NOTES.md``, "Denominator df and power"):
+
+* Satterthwaite (lmerTest): ``df = 2 v^2 / (g' W g)`` with ``W = 2 H^-1``,
+  ``H`` the observed Hessian of the REML criterion (ML deviance for ML fits)
+  in ``(s_b, s_e)``. lmerTest differentiates numerically in ``(theta, sigma)``;
+  at the optimum the df does not depend on the parametrisation, so this
+  exact value is lmerTest's to its numerical error (about 1e-6). At a
+  singular fit lmerTest reports ``N - p`` for every coefficient; so does this.
+* Kenward-Roger (pbkrtest): the expected Hessian ``tr(P V_k P V_l)``
+  (``P`` the REML projection), ``W_E = 2 H_E^-1``, the adjusted covariance
+  ``Phi_A = Phi + 2 Phi [sum_kl W_kl (Q_kl - P_k Phi P_l)] Phi`` with
+  ``Q_kl = X'V^-1 V_k V^-1 V_l V^-1 X``, and for one contrast, where
+  pbkrtest's general ``m`` and F scaling reduce to ``2 v^2 / (g' W_E g)``
+  and 1 (its ``Theta`` is built from the unadjusted ``Phi``), that df; the
+  test uses the adjusted SE ``sqrt(c' Phi_A c)``.
+
+Every matrix here is a product of ``V^-1``, ``V_b = Z Z'`` and ``V_e = I``,
+which commute within a group: on a group's mean direction they are the
+numbers ``1 / lambda_i`` (``lambda_i = s_e + n_i s_b``), ``n_i`` and 1, and
+on its within-group directions ``1 / s_e``, 0 and 1. So each quantity is a
+sum over the size classes of :class:`~simlab.model.intercept.GroupSums`
+plus a within-group part (:class:`_Spectral`), vectorised over replicates.
+
+This module knows nothing about pandas or formulas: it sees arrays.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from scipy import special
+
+from .intercept import GroupSums
+
+__all__ = ["DenominatorDF", "DDF_METHODS", "intercept_ddf", "normal_quantile", "t_test_p"]
+
+#: How a fixed effect's t test gets its df: lmerTest's default, pbkrtest's, or none (the normal).
+DDF_METHODS = ("satterthwaite", "kenward-roger", "normal")
+
+
+class DenominatorDF(NamedTuple):
+    """Tests of every fixed effect, for every replicate.
+
+    Attributes
+    ----------
+    df_satterthwaite, df_kr : ndarray, shape (R, p)
+    vcov_kr : ndarray, shape (R, p, p)
+        Kenward-Roger's adjusted covariance of ``beta`` (data units).
+    """
+
+    df_satterthwaite: np.ndarray
+    df_kr: np.ndarray
+    vcov_kr: np.ndarray
+
+
+def normal_quantile(level: float) -> float:
+    """``z`` with ``P(|Z| < z) = level`` for a standard normal ``Z`` (1.96 for 0.95).
+
+    Every Wald interval, and the chi-square(1) cut ``z ** 2`` of the profiles, uses it.
+    """
+    return float(special.ndtri(0.5 + level / 2))
+
+
+def t_test_p(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Two-sided p-value of ``t`` on ``df`` degrees of freedom (``inf``: the normal)."""
+    return 2 * special.stdtr(df, -np.abs(t))
+
+
+class _Spectral:
+    """Sums over groups of a product ``F`` of ``V^-1``, ``V_b`` and ``V_e``.
+
+    ``F`` is given by its value on the mean direction of a group of size
+    ``n`` (``between``, shape (R, K)) and on the within-group directions
+    (``within``, shape (R,)).
+    """
+
+    def __init__(self, sums: GroupSums, s_b: np.ndarray, s_e: np.ndarray, beta: np.ndarray):
+        self.sums, self.n = sums, sums.sizes
+        self.lam = s_e[:, None] + self.n * s_b[:, None]                    # (R, K)
+        self.s_e = s_e
+        # Residual cross products at beta (working units): class and within parts.
+        sxx, sxy, syy = sums.sxx, sums.sxy, sums.syy
+        sxx_b = np.einsum("rkpq,rq->rkp", sxx, beta)
+        self.class_xr = sxy - sxx_b
+        self.class_rr = syy - 2 * np.einsum("rkp,rp->rk", sxy, beta) + np.einsum("rkp,rp->rk", sxx_b, beta)
+        wxx_b = np.einsum("rpq,rq->rp", np.broadcast_to(sums.wxx, sxx.shape[:1] + sxx.shape[2:]), beta)
+        self.within_xr = sums.wxy - wxx_b
+        self.within_rr = sums.wyy - 2 * np.einsum("rp,rp->r", sums.wxy, beta) + np.einsum("rp,rp->r", wxx_b, beta)
+
+    def operator(self, powers_inv: int, effects: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """``(between, within)`` of ``V^-powers_inv`` times the ``V_k`` of ``effects`` ("b", "e")."""
+        between = self.lam ** -float(powers_inv)
+        within = self.s_e ** -float(powers_inv)
+        for effect in effects:
+            if effect == "b":
+                between, within = between * self.n, within * 0.0
+        return between, within
+
+    def xfx(self, between: np.ndarray, within: np.ndarray) -> np.ndarray:
+        """``X'F X`` (R, p, p)."""
+        weight = between / self.n
+        return np.einsum("rk,rkpq->rpq", weight, self.sums.sxx) + within[:, None, None] * self.sums.wxx
+
+    def xfr(self, between: np.ndarray, within: np.ndarray) -> np.ndarray:
+        """``X'F r`` (R, p) for the residual ``r = y - X beta``."""
+        return np.einsum("rk,rkp->rp", between / self.n, self.class_xr) + within[:, None] * self.within_xr
+
+    def rfr(self, between: np.ndarray, within: np.ndarray) -> np.ndarray:
+        """``r'F r`` (R,)."""
+        return (between / self.n * self.class_rr).sum(axis=-1) + within * self.within_rr
+
+    def trace(self, between: np.ndarray, within: np.ndarray) -> np.ndarray:
+        """``tr(F)`` (R,): one mean direction per group, ``n - 1`` within directions."""
+        mult = self.sums.multiplicity
+        return (mult * between).sum(axis=-1) + within * (mult * (self.n - 1)).sum(axis=-1)
+
+
+def _gls(sums: GroupSums, s_b: np.ndarray, s_e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(Phi, beta)`` in working units: the GLS covariance factor and estimate."""
+    lam = s_e[:, None] + sums.sizes * s_b[:, None]
+    weight = 1.0 / (lam * sums.sizes)
+    xvx = np.einsum("rk,rkpq->rpq", weight, sums.sxx) + sums.wxx / s_e[:, None, None]
+    xvy = np.einsum("rk,rkp->rp", weight, sums.sxy) + sums.wxy / s_e[:, None]
+    phi = np.linalg.inv(xvx)
+    return phi, np.einsum("rpq,rq->rp", phi, xvy)
+
+
+def _hessians(spec: _Spectral, phi: np.ndarray, reml: bool) -> tuple[np.ndarray, ...]:
+    """``(H_observed, H_expected, P_k, Q_kl)`` of the criterion in ``(s_b, s_e)``."""
+    effects = ("b", "e")
+    p_k = [spec.xfx(*spec.operator(2, (k,))) for k in effects]
+    xr_k = [spec.xfr(*spec.operator(2, (k,))) for k in effects]
+    n_reps = phi.shape[0]
+    observed, expected = np.empty((n_reps, 2, 2)), np.empty((n_reps, 2, 2))
+    q_kl = np.empty((n_reps, 2, 2) + phi.shape[1:])
+    for a, k in enumerate(effects):
+        for b, l in enumerate(effects):
+            q_kl[:, a, b] = spec.xfx(*spec.operator(3, (k, l)))
+            trace_v = spec.trace(*spec.operator(2, (k, l)))
+            trace_p = (trace_v - 2 * np.einsum("rpq,rqp->r", phi, q_kl[:, a, b])
+                       + np.einsum("rpq,rqs,rst,rtp->r", phi, p_k[a], phi, p_k[b]))
+            quad = (spec.rfr(*spec.operator(3, (k, l)))
+                    - np.einsum("rp,rpq,rq->r", xr_k[a], phi, xr_k[b]))
+            observed[:, a, b] = -(trace_p if reml else trace_v) + 2 * quad
+            expected[:, a, b] = trace_p
+    return observed, expected, np.stack(p_k, axis=1), q_kl
+
+
+def intercept_ddf(sums: GroupSums, tau: np.ndarray, sigma: np.ndarray, reml: bool = True,
+                  ) -> DenominatorDF:
+    """Satterthwaite and Kenward-Roger df of every fixed effect of ``(1 | g)`` fits.
+
+    Parameters
+    ----------
+    sums : GroupSums
+        ``R`` replicates.
+    tau, sigma : ndarray, shape (R,)
+        The fitted sds (data units); ``tau = 0`` is a singular fit.
+    reml : bool
+        Whether the fits are REML (Satterthwaite then uses the REML
+        criterion's Hessian, else the ML deviance's).
+
+    Returns
+    -------
+    DenominatorDF
+    """
+    scale = sums.y_scale
+    s_b, s_e = (np.asarray(tau, float) / scale) ** 2, (np.asarray(sigma, float) / scale) ** 2
+    phi, beta = _gls(sums, s_b, s_e)
+    spec = _Spectral(sums, s_b, s_e, beta)
+    observed, expected, p_k, q_kl = _hessians(spec, phi, reml)
+    # Contrast j of beta (data units) is row j of y_scale M in working units.
+    contrasts = scale[:, None, None] * np.broadcast_to(sums.x_map, phi.shape)       # (R, p, p)
+    v = np.einsum("rjp,rpq,rjq->rj", contrasts, phi, contrasts)
+    grad = np.einsum("rjp,rpq,rkqs,rst,rjt->rjk", contrasts, phi, p_k, phi, contrasts)
+    phi_a = _kr_covariance(phi, p_k, q_kl, expected)
+    vcov_kr = contrasts @ phi_a @ np.swapaxes(contrasts, -1, -2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        df_sat = _satterthwaite(v, grad, observed)
+        # pbkrtest's m for one contrast reduces to 2 v^2 / (g' W_E g) (its Theta uses Phi).
+        df_kr = _satterthwaite(v, grad, expected)
+    nobs, p = sums.nobs, phi.shape[-1]
+    df_sat = np.where((s_b == 0)[:, None], (nobs - p)[:, None], df_sat)
+    return DenominatorDF(df_sat, df_kr, vcov_kr)
+
+
+def _satterthwaite(v: np.ndarray, grad: np.ndarray, hessian: np.ndarray) -> np.ndarray:
+    """``2 v^2 / (g' W g)`` with ``W = 2 H^-1``, for every contrast (R, p)."""
+    weight = 2 * np.linalg.inv(hessian)
+    return 2 * v ** 2 / np.einsum("rjk,rkl,rjl->rj", grad, weight, grad)
+
+
+def _kr_covariance(phi: np.ndarray, p_k: np.ndarray, q_kl: np.ndarray,
+                   expected: np.ndarray) -> np.ndarray:
+    """Kenward-Roger's ``Phi_A`` (working units) from the expected Hessian."""
+    weight = 2 * np.linalg.inv(expected)
+    inner = np.zeros_like(phi)
+    for a in range(2):
+        for b in range(2):
+            inner += weight[:, a, b, None, None] * (q_kl[:, a, b] - p_k[:, a] @ phi @ p_k[:, b])
+    return phi + 2 * phi @ inner @ phi

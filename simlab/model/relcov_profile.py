@@ -28,24 +28,28 @@ deviance is smooth; ``beta`` is profiled out in closed form
   (``r >= 0``, ``phi`` in ``[0, pi]``).
 
 The deviance depends on ``Lambda`` only through ``Lambda Lambda'``, which
-is what makes these reparametrisations free: a permuted factor is turned
-back into the lower-triangular one :func:`~simlab.model.relcov.evaluate`
-expects by an LQ decomposition. A lower sd bound is exactly 0, and a
-correlation bound exactly -1 or 1, where that end of the range stays under
-the cut (lme4 reports those too).
+is what makes these reparametrisations free: the relcov engine takes the
+permuted factor as it is (its criterion and derivative hold for any square
+factor). A lower sd bound is exactly 0, and a correlation bound exactly -1
+or 1, where that end of the range stays under the cut (lme4 reports those
+too).
 
-``P`` is found by a projected Newton search over the other coordinates
-(finite-difference derivatives of the values, so one call of ``evaluate``
-serves every problem per step), and the root of ``P = cut`` by Newton steps
-on ``P`` (whose slope is the pinned coordinate's partial derivative at the
-inner optimum, by the envelope theorem) inside a shrinking bracket, each
-inner search starting from the last optimum moved along the profile trace.
-Where an inner search ends on a face of the bounds (a zero sd, ``r = 0``)
-or does not converge, a second one starts from the ML point: the faces can
-hold local minima of the inner problem. lme4 instead interpolates a spline
-through a sampled profile, so its bounds differ from these exact ones by
-about 1e-6 relative, and by up to 1e-3 of the width where its sampling is
-coarse (GPA's sds).
+``P`` is found by a projected Newton search over the other coordinates,
+vectorised over the problems: the gradient is exact (relcov's derivative in
+``Lambda``, by the envelope theorem for the profiled ``beta``, chained
+through the coordinates), and the Hessian, which only steers the steps, is
+a forward difference of gradients that is carried from point to point along
+the profile and updated by BFGS, computed afresh only where its step fails,
+so an inner search near the trace costs a few gradients. The root of
+``P = cut`` is found by Newton steps on ``P`` (whose slope is the pinned
+coordinate's partial derivative at the inner optimum, by the envelope
+theorem) inside a shrinking bracket, each inner search starting from the
+last optimum moved along the profile trace. Where an inner search ends on a
+face of the bounds (a zero sd, ``r = 0``) or does not converge, a second
+one starts from the ML point: the faces can hold local minima of the inner
+problem. lme4 instead interpolates a spline through a sampled profile, so
+its bounds differ from these exact ones by about 1e-6 relative, and by up
+to 1e-3 of the width where its sampling is coarse (GPA's sds).
 
 This module knows nothing about pandas or formulas: it sees arrays.
 """
@@ -57,12 +61,16 @@ from typing import Callable, NamedTuple
 import numpy as np
 from scipy import special
 
-from .relcov import CrossProducts, RelCovFit, ThetaLayout, evaluate, fit
+from .relcov import CrossProducts, RelCovFit, ThetaLayout, _core, _core_gradient, evaluate, fit
 
 __all__ = ["RelCovProfile", "profile_bounds", "parameter_kinds"]
 
-#: Finite-difference step, relative to ``max(1, |x|)`` (working units, where theta is O(1)).
-FD_STEP = 1e-4
+#: ``func(which, points, gradient=False)``: values (N, m), and gradients (N, m, d) if asked for.
+Func = Callable[..., "np.ndarray | tuple[np.ndarray, np.ndarray]"]
+
+#: Forward-difference step of the gradient for the Hessian, relative to ``max(1, |x|)``
+#: (working units, where theta is O(1)).
+HESSIAN_STEP = 1e-6
 #: Step lengths tried at once along a Newton step (one vectorised evaluation).
 STEP_FRACTIONS = 0.5 ** np.arange(16.0)
 #: A Newton step is at most this many times ``max(1, |x|)`` long.
@@ -275,42 +283,81 @@ class _Case:
         se = np.sqrt(ml.vcov[rep_of, j, j])
         sigma_w = ml.sigma[reps] / cp.y_scale[reps]
         x0 = _coordinates(layout, problems, ml.theta_work[reps], sigma_w).reshape(rep_of.size, -1)
+        cp._kernel                 # built for the R replicates, not for each of their problems
         return cls(cp.replicates(rep_of), layout, flat, cutoff[rep_of], x0,
                    ml.beta[rep_of, j], se)
 
-    def func(self, which: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """The deviance (len(which), m) of problems ``which`` at coordinates ``points``; NaN -> inf."""
-        cp, k = self.cp.replicates(which), self.layout.size
+    def func(self, which: np.ndarray, points: np.ndarray,
+             gradient: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """The deviance (len(which), m) of problems ``which`` at coordinates ``points``; NaN -> inf.
+
+        With ``gradient``, also its exact derivative in the coordinates
+        (len(which), m, d) (:meth:`_gradient`).
+        """
+        kern, k = self.cp._kernel, self.layout.size
         lam = _lam(self.layout, self.problems, which, points)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ev = evaluate(cp, lam, reml=False)
-            scale = cp.y_scale[:, None]
-            r2, n = ev.r2 * scale ** 2, self._nobs(which)[:, None]
+            # Straight from the kernel's coefficients of each problem's replicate: evaluate()
+            # would also build H^-1 of every class, which the deviance does not need.
+            core = _core(self.cp, kern, which, lam, reml=False)
+            scale = self.cp.y_scale[which, None]
+            r2, n = core.r2 * scale ** 2, self._nobs(which)[:, None]
             log_sigma = points[..., k] + np.log(scale)                   # data units
-            value = ev.logdet_h + n * (np.log(2 * np.pi) + 2 * log_sigma) + r2 * np.exp(-2 * log_sigma)
+            value = core.logdet_h + n * (np.log(2 * np.pi) + 2 * log_sigma) + r2 * np.exp(-2 * log_sigma)
+            # The weight of dr2 (working units) in the derivative, the beta where r2 is
+            # minimised, and the derivative in the last coordinate.
+            weight = np.exp(-2 * points[..., k])
+            beta, last = core.beta, 2 * n - 2 * core.r2 * weight
             rows = np.flatnonzero(self.problems.kind[which] == _BETA)
             if rows.size:
-                shift, a_jj, _ = self._fixed_effect(cp, ev, which, points, rows)
+                a_inv = core.a_inv[rows][..., kern.p_lookup]
+                shift, a_jj, column = self._fixed_effect(which[rows], core.beta[rows], a_inv,
+                                                         points[rows, :, -1])
                 rss = r2[rows] + shift ** 2 / a_jj
-                value[rows] = ev.logdet_h[rows] + n[rows] * (1 + np.log(2 * np.pi * rss / n[rows]))
-        return np.where(np.isnan(value), np.inf, value)
+                value[rows] = core.logdet_h[rows] + n[rows] * (1 + np.log(2 * np.pi * rss / n[rows]))
+                # With beta_j fixed the others follow: beta + shift / a_jj A^-1 M'e_j (working).
+                beta = beta.copy()
+                beta[rows] += (shift / (a_jj * scale[rows]))[..., None] * column
+                weight[rows] = n[rows] * scale[rows] ** 2 / rss
+                last[rows] = n[rows] / rss * 2 * shift * self.se[which[rows], None] / a_jj
+        value = np.where(np.isnan(value), np.inf, value)
+        if not gradient:
+            return value
+        return value, self._gradient(which, points, lam, core, beta, weight, last)
 
-    def _fixed_effect(self, cp: CrossProducts, ev, which: np.ndarray, points: np.ndarray,
-                      rows: np.ndarray) -> tuple[np.ndarray, ...]:
-        """For fixed-effect problems ``rows``: ``beta_j - bhat_j``, ``[A^-1]_jj``, column ``A^-1 e_j``.
+    def _gradient(self, which: np.ndarray, points: np.ndarray, lam: np.ndarray, core,
+                  beta: np.ndarray, weight: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """The derivative of :meth:`func` in the coordinates ``points`` (N, m, d).
 
-        In the data's units: ``bhat = y_scale M b_w + beta0`` and ``A^-1 = M A_w^-1 M'``
-        (the scale cancels in the penalty ``(beta_j - bhat_j)^2 / [A^-1]_jj``).
+        The deviance is ``log det + weight r2`` up to terms without
+        ``Lambda``, ``r2`` the penalised residual sum of squares (working
+        units) at ``beta``, where it is minimised over the free fixed
+        effects: by the envelope theorem its derivative in ``Lambda`` is
+        relcov's (:func:`~simlab.model.relcov._core_gradient`) with that
+        weight and ``beta``. ``last`` is the derivative in the last
+        coordinate with ``Lambda`` fixed; :func:`_chain` does the rest.
         """
-        problem = which[rows]
-        maps = self._x_maps(problem)                                              # (r, p, p)
-        m_row = maps[np.arange(problem.size), self.problems.effect[problem]]     # (r, p)
-        b_hat = (cp.y_scale[rows, None] * np.einsum("rp,rmp->rm", m_row, ev.beta[rows])
-                 + cp.beta_offset[rows, self.problems.effect[problem]][:, None])
-        column = np.einsum("rmpq,rq->rmp", ev.a_inv[rows], m_row)                  # A_w^-1 M' e_j
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            g_lam = _core_gradient(self.cp._kernel, which, lam, core.w, core.a_inv, beta, weight,
+                                   reml=False)
+            return _chain(self.layout, self.problems, which, points, g_lam, last)
+
+    def _fixed_effect(self, which: np.ndarray, beta: np.ndarray, a_inv: np.ndarray,
+                      standardised: np.ndarray) -> tuple[np.ndarray, ...]:
+        """For fixed-effect problems ``which``: ``beta_j - bhat_j``, ``[A^-1]_jj``, ``A_w^-1 M' e_j``.
+
+        ``beta`` (r, m, p) and ``a_inv`` (r, m, p, p) in working units at
+        the problems' standardised values of ``beta_j``. In the data's units
+        ``bhat = y_scale M b_w + beta0`` and ``A^-1 = M A_w^-1 M'`` (the
+        scale cancels in the penalty ``(beta_j - bhat_j)^2 / [A^-1]_jj``).
+        """
+        cp, effect = self.cp, self.problems.effect[which]
+        m_row = self._x_maps(which)[np.arange(which.size), effect]                # (r, p)
+        b_hat = (cp.y_scale[which, None] * np.einsum("rp,rmp->rm", m_row, beta)
+                 + cp.beta_offset[which, effect][:, None])
+        column = np.einsum("rmpq,rq->rmp", a_inv, m_row)                           # A_w^-1 M' e_j
         a_jj = np.einsum("rmp,rp->rm", column, m_row)
-        column = np.einsum("rqp,rmp->rmq", maps, column)                          # M A_w^-1 M' e_j
-        target = self.beta_ml[problem, None] + self.se[problem, None] * points[rows, :, -1]
+        target = self.beta_ml[which, None] + self.se[which, None] * standardised
         return target - b_hat, a_jj, column
 
     def _nobs(self, which: np.ndarray) -> np.ndarray:
@@ -350,10 +397,12 @@ class _Case:
                     + self.cp.beta_offset)
             rows = np.flatnonzero(self.problems.kind == _BETA)
             if rows.size:
-                shift, a_jj, column = self._fixed_effect(self.cp, ev, every, points, rows)
+                shift, a_jj, column = self._fixed_effect(rows, ev.beta[rows], ev.a_inv[rows],
+                                                         x[rows, None, -1])
                 rss = ev.r2[rows, 0] * scale[rows] ** 2 + shift[:, 0] ** 2 / a_jj[:, 0]
                 sigma[rows] = np.sqrt(rss / n[rows])
-                beta[rows] += (shift / a_jj)[:, 0, None] * column[:, 0]
+                column = (self._x_maps(rows) @ column[:, 0, :, None])[..., 0]     # M A_w^-1 M'e_j
+                beta[rows] += (shift / a_jj)[:, 0, None] * column
             lam_data = lam[:, 0] / self._z_scales(every)[:, :, None]
             re_cov = sigma[:, None, None] ** 2 * (lam_data @ np.swapaxes(lam_data, -1, -2))
         return _Point(re_cov, sigma, beta)
@@ -399,35 +448,45 @@ def _lam(layout: ThetaLayout, problems: _Problems, which: np.ndarray, x: np.ndar
     lam = layout.lam(theta)
     order = problems.order[which]
     moved = np.flatnonzero((order != np.arange(layout.q)).any(axis=-1))
-    if moved.size:       # Lambda = L[order], then its lower-triangular factor, as relcov expects
+    if moved.size:       # Lambda = L[order]: relcov needs Lambda Lambda' only, any square factor
         rows = np.broadcast_to(order[moved][:, None, :, None], lam[moved].shape[:-1] + (1,))
-        lam[moved] = _lower_factor(np.take_along_axis(lam[moved], rows, axis=-2))
+        lam[moved] = np.take_along_axis(lam[moved], rows, axis=-2)
     return lam
 
 
-def _lower_factor(f: np.ndarray) -> np.ndarray:
-    """Lower-triangular ``L`` (..., q, q) with ``L L' = F F'``, from an LQ decomposition of ``F``.
+def _chain(layout: ThetaLayout, problems: _Problems, which: np.ndarray, x: np.ndarray,
+           g_lam: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """The gradient in the coordinates ``x`` (N, m, d) from that in ``Lambda`` (:func:`_lam`).
 
-    For q = 2 a Givens rotation in closed form: no cancellation (the last
-    diagonal entry is ``det F / ||row 0||``), and no LAPACK call per matrix.
+    ``g_lam`` (N, m, q, q) is the derivative in ``Lambda = L[order]``, so
+    row ``order[i]`` of ``L`` gets row ``i``; ``theta`` holds ``L``'s free
+    entries, changed for an sd (``sigma L_bb``, with ``log sigma``) and a
+    correlation (polar ``r, phi``); ``last`` (N, m) is the derivative in the
+    last coordinate at fixed ``Lambda``.
     """
-    q = f.shape[-1]
-    if q == 1:
-        return f
-    if q > 2:
-        upper = np.linalg.qr(np.swapaxes(f, -1, -2), mode="r")
-        return np.swapaxes(upper, -1, -2)
-    a, b, c, d = f[..., 0, 0], f[..., 0, 1], f[..., 1, 0], f[..., 1, 1]
-    r = np.hypot(a, b)
-    safe = np.where(r > 0, r, 1.0)
-    out = np.zeros_like(f)
-    out[..., 0, 0] = r
-    out[..., 1, 0] = np.where(r > 0, (a * c + b * d) / safe, 0.0)
-    out[..., 1, 1] = np.where(r > 0, (a * d - b * c) / safe, np.hypot(c, d))
-    return out
+    k = layout.size
+    back = np.argsort(problems.order[which], axis=-1)                  # the inverse permutation
+    g_l = np.take_along_axis(g_lam, back[:, None, :, None], axis=-2)
+    grad = np.concatenate([layout.theta(g_l), last[..., None]], axis=-1)
+    kind, pin = problems.kind[which], problems.pin[which]
+    m = np.arange(x.shape[1])[None, :]
+    sd = np.flatnonzero(kind == _SD)[:, None]
+    if sd.size:          # theta_pin = x_pin exp(-x_k)
+        g, factor = grad[sd, m, pin[sd]], np.exp(-x[sd, m, k])
+        grad[sd, m, pin[sd]] = g * factor
+        grad[sd, m, k] -= g * x[sd, m, pin[sd]] * factor
+    cor = np.flatnonzero(kind == _COR)[:, None]
+    if cor.size:         # (theta_radius, theta_pin) = r (cos phi, sin phi)
+        radius = problems.radius[which][cor]
+        g_r, g_p = grad[cor, m, radius], grad[cor, m, pin[cor]]
+        r, phi = x[cor, m, radius], x[cor, m, pin[cor]]
+        cos, sin = np.cos(phi), np.sin(phi)
+        grad[cor, m, radius] = g_r * cos + g_p * sin
+        grad[cor, m, pin[cor]] = r * (g_p * cos - g_r * sin)
+    return grad
 
 
-def _profile_roots(func: Callable[[np.ndarray, np.ndarray], np.ndarray], x0: np.ndarray,
+def _profile_roots(func: Func, x0: np.ndarray,
                    problems: _Problems, cutoff: np.ndarray) -> tuple[np.ndarray, ...]:
     """The pinned coordinate's value at each bound (N,), the coordinates there, convergence.
 
@@ -446,7 +505,12 @@ def _profile_roots(func: Callable[[np.ndarray, np.ndarray], np.ndarray], x0: np.
     pinned = np.zeros_like(x0, dtype=bool)
     pinned[rows, pin] = True
     inner = _Inner(func, problems.lower, np.full(n, DECREMENT_TOL), pinned)
-    search = _RootSearch.start(inner(rows, x0), pin, problems.direction, end, cutoff)
+    # At the ML point both sides of a parameter are one problem: one search serves both.
+    lower = np.flatnonzero(problems.side == 0)
+    at_ml = inner(lower, x0[lower])
+    twin = np.searchsorted(lower, rows - problems.side)
+    search = _RootSearch.start(_Local(*(field[twin] for field in at_ml)), pin, problems.direction,
+                               end, cutoff)
     value, x, converged = search.run(inner)
     missed = rows[~converged & np.isfinite(end)]
     at_end, x_end = _admissible_end(inner, missed, x[missed], pin, end, cutoff)
@@ -455,17 +519,22 @@ def _profile_roots(func: Callable[[np.ndarray, np.ndarray], np.ndarray], x0: np.
 
 
 class _Inner(NamedTuple):
-    """The inner search of problems ``which`` with their pinned coordinates fixed."""
+    """The inner search of problems ``which`` with their pinned coordinates fixed.
 
-    func: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    ``hess``, Hessians of nearby points (the last on the profile's trace),
+    spares the search computing its first (:func:`_minimise`).
+    """
+
+    func: Func
     lower: np.ndarray
     tol: np.ndarray
     pinned: np.ndarray
 
-    def __call__(self, which: np.ndarray, start: np.ndarray) -> _Local:
+    def __call__(self, which: np.ndarray, start: np.ndarray,
+                 hess: np.ndarray | None = None) -> _Local:
         low = self.lower[which]
-        return _minimise(lambda w, pts: self.func(which[w], pts), np.maximum(start, low), low,
-                         self.tol[which], self.pinned[which])
+        return _minimise(lambda w, pts, gradient=False: self.func(which[w], pts, gradient),
+                         np.maximum(start, low), low, self.tol[which], self.pinned[which], hess)
 
 
 def _admissible_end(inner: _Inner, which: np.ndarray, start: np.ndarray, pin: np.ndarray,
@@ -579,7 +648,7 @@ class _RootSearch:
         hold a local minimum, or a place to get stuck, that a warm start
         slides into while the profile's minimum lies inside.
         """
-        res = inner(active, start)
+        res = inner(active, start, self.state.hess[active])    # that of the last point: nearby
         low, pinned = inner.lower[active], inner.pinned[active]
         near = res.x <= low + 1e-8 * np.maximum(1.0, np.abs(res.x))
         on_face = np.flatnonzero((near & np.isfinite(low) & ~pinned).any(axis=-1) | ~res.converged)
@@ -634,37 +703,6 @@ def _trace(state: _Local, pin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return du, hess[rows, pin, pin] + (column * du).sum(axis=-1)
 
 
-def _stencil(d: int) -> np.ndarray:
-    """Unit offsets (S, d): the centre, +-e_i, then (+-e_i +-e_j) for every pair i < j."""
-    eye = np.eye(d)
-    rows = [np.zeros((1, d)), eye, -eye]
-    for i in range(d):
-        for j in range(i + 1, d):
-            rows.append(np.array([eye[i] + eye[j], eye[i] - eye[j], -eye[i] + eye[j],
-                                  -eye[i] - eye[j]]))
-    return np.concatenate(rows)
-
-
-def _derivatives(values: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Value, gradient and Hessian (N,), (N, d), (N, d, d) from values on :func:`_stencil`.
-
-    Central differences: their error is O(h^2), and an extreme's value is
-    insensitive to a small error in where it lies.
-    """
-    d = h.shape[-1]
-    f0, plus, minus = values[:, 0], values[:, 1:d + 1], values[:, d + 1:2 * d + 1]
-    grad = (plus - minus) / (2 * h)
-    hess = np.zeros(h.shape + (d,))
-    hess[:, np.arange(d), np.arange(d)] = (plus - 2 * f0[:, None] + minus) / h ** 2
-    column = 2 * d + 1
-    for i in range(d):
-        for j in range(i + 1, d):
-            pp, pm, mp, mm = values[:, column:column + 4].T
-            hess[:, i, j] = hess[:, j, i] = (pp - pm - mp + mm) / (4 * h[:, i] * h[:, j])
-            column += 4
-    return f0, grad, hess
-
-
 def _newton_step(grad: np.ndarray, hess: np.ndarray, free: np.ndarray,
                  x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Newton steps (N, d) on the free coordinates and whether the Hessian curves down (N,).
@@ -697,26 +735,30 @@ def _newton_step(grad: np.ndarray, hess: np.ndarray, free: np.ndarray,
     return step * np.minimum(1.0, cap / np.maximum(length, 1e-300))[:, None], downward.any(axis=-1)
 
 
-def _local_model(func: Callable[[np.ndarray, np.ndarray], np.ndarray], which: np.ndarray,
-                 x: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, ...]:
-    """:func:`_derivatives` at ``x`` (N, d), with smaller steps where the stencil leaves the domain.
+def _hessian(func: Func, which: np.ndarray, x: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """The Hessian (N, d, d) at ``x`` (N, d), forward differences of the exact gradient ``grad``.
 
-    Near the edge of the admissible region a stencil point can fall outside
-    it (value ``+inf``); up to three retries with steps ten times smaller.
+    One point per coordinate (differences of values need O(d^2)), the
+    result symmetrised. Its O(step) error only slows Newton's steps: the
+    optimum and the convergence test rest on the exact gradient. Near the
+    edge of the admissible region a point can fall outside it (value
+    ``+inf``); up to three retries with steps ten times smaller.
     """
-    h = FD_STEP * np.maximum(1.0, np.abs(x))
-    values = func(which, x[:, None] + offsets * h[:, None])
+    d = x.shape[-1]
+    h = HESSIAN_STEP * np.maximum(1.0, np.abs(x))
+    values, grads = func(which, x[:, None] + np.eye(d) * h[:, None], True)
     for _ in range(3):
-        bad = np.flatnonzero(np.isfinite(values[:, 0]) & ~np.isfinite(values).all(axis=-1))
+        bad = np.flatnonzero(~np.isfinite(values).all(axis=-1))
         if not bad.size:
             break
         h[bad] /= 10
-        values[bad] = func(which[bad], x[bad, None] + offsets * h[bad, None])
-    return _derivatives(values, h)
+        values[bad], grads[bad] = func(which[bad], x[bad, None] + np.eye(d) * h[bad, None], True)
+    hess = (grads - grad[:, None]) / h[..., None]                    # row i: d grad / d x_i
+    return 0.5 * (hess + np.swapaxes(hess, -1, -2))
 
 
 class _Local(NamedTuple):
-    """Result of :func:`_minimise` per problem; ``grad``/``hess`` are at ``x``."""
+    """Result of :func:`_minimise` per problem; ``grad`` is at ``x``, ``hess`` at or near it."""
 
     x: np.ndarray
     value: np.ndarray
@@ -725,88 +767,134 @@ class _Local(NamedTuple):
     converged: np.ndarray
 
 
-def _minimise(func: Callable[[np.ndarray, np.ndarray], np.ndarray], x0: np.ndarray,
-              lower: np.ndarray, tol: np.ndarray, pinned: np.ndarray | None = None) -> _Local:
+def _minimise(func: Func, x0: np.ndarray, lower: np.ndarray, tol: np.ndarray,
+              pinned: np.ndarray | None = None, hess0: np.ndarray | None = None) -> _Local:
     """Projected Newton minimisation of N problems at once, ``x >= lower``.
 
-    ``func(which, points)`` gives the values (len(which), m) of problems
-    ``which`` at ``points`` (len(which), m, d); ``+inf`` outside the domain.
-    Derivatives are finite differences on :func:`_stencil` (pinned
-    coordinates too, so a caller gets their slopes). Each iteration takes
-    Newton's step (:func:`_take_step`). A problem is done when its Newton
-    decrement is below ``tol`` (N,), or no step decreases it any more
-    (converged if the decrement is near ``tol``).
+    ``func(which, points, gradient)`` gives the values (len(which), m) of
+    problems ``which`` at ``points`` (len(which), m, d), ``+inf`` outside
+    the domain, and with ``gradient`` their exact gradients too. Each
+    iteration takes Newton's step (:func:`_take_step`) with a Hessian that
+    is kept from point to point (updated by BFGS, :func:`_bfgs`) while its
+    steps decrease the value, and only then computed afresh (:func:`_hessian`,
+    pinned coordinates too, so a caller gets the profile's trace):
+    ``hess0``, that of a nearby point, can spare the first. A problem is
+    done when its Newton decrement is below ``tol`` (N,), or no step
+    decreases it any more (converged if the decrement is near ``tol``).
     """
     n, d = x0.shape
     pinned = np.zeros((n, d), dtype=bool) if pinned is None else pinned
-    s = _Search(np.maximum(x0, lower), np.full(n, np.inf), np.zeros((n, d)), np.zeros((n, d, d)),
-                np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), np.ones(n, dtype=bool),
-                _stencil(d))
+    known = np.zeros(n, dtype=bool) if hess0 is None else np.isfinite(hess0).all(axis=(1, 2))
+    hess = np.zeros((n, d, d)) if hess0 is None else np.where(known[:, None, None], hess0, 0.0)
+    s = _Search(np.maximum(x0, lower), np.full(n, np.inf), np.zeros((n, d)), hess,
+                np.zeros(n, dtype=bool), known, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool),
+                np.ones(n, dtype=bool))
     for _ in range(MAX_NEWTON):
-        need = np.flatnonzero(s.active & ~s.modelled)
-        if need.size:
-            s.value[need], s.grad[need], s.hess[need] = _local_model(func, need, s.x[need], s.offsets)
-            s.modelled[need] = True
-        s.active &= np.isfinite(s.value)
+        _model(func, s)
         which = np.flatnonzero(s.active)
         if not which.size:
             break
-        xw, low, g = s.x[which], lower[which], np.nan_to_num(s.grad[which])
+        xw, low, g = s.x[which], lower[which], s.grad[which]
         free = ~pinned[which] & ~((xw <= low) & (g > 0))
         step, downward = _newton_step(g, s.hess[which], free, xw)
         decrement = -(g * step).sum(axis=-1)
         # Below ~1e-13 of the value no decrease can show through rounding.
         done = (decrement <= tol[which] + 1e-13 * np.abs(s.value[which])) & ~downward
         s.converged[which[done]], s.active[which[done]] = True, False
-        stuck = _take_step(func, s, which[~done], step[~done], low[~done])
+        # A kept Hessian that curves down may only be out of date: compute it first.
+        renew = downward & ~done & ~s.fresh[which]
+        s.known[which[renew]] = False
+        go = ~done & ~renew
+        stuck = _take_step(func, s, which[go], step[go], low[go])
         # No decrease along a descent direction: the remaining decrease is rounding.
-        s.active[which[~done][stuck]] = False
-        s.converged[which[~done][stuck]] = decrement[~done][stuck] <= 1e6 * tol[which[~done][stuck]]
+        ended = which[go][stuck]
+        s.active[ended] = False
+        s.converged[ended] = decrement[go][stuck] <= 1e6 * tol[ended]
     return _Local(s.x, s.value, s.grad, s.hess, s.converged)
 
 
 @dataclass
 class _Search:
-    """The state of :func:`_minimise`; ``value, grad, hess`` are at ``x`` where ``modelled``."""
+    """The state of :func:`_minimise`.
+
+    ``value, grad`` are at ``x`` where ``modelled``; ``hess`` is a Hessian
+    where ``known``, computed at ``x`` where ``fresh``, else kept from
+    earlier points.
+    """
 
     x: np.ndarray
     value: np.ndarray
     grad: np.ndarray
     hess: np.ndarray
     modelled: np.ndarray
+    known: np.ndarray
+    fresh: np.ndarray
     converged: np.ndarray
     active: np.ndarray
-    offsets: np.ndarray
 
 
-def _take_step(func: Callable[[np.ndarray, np.ndarray], np.ndarray], s: _Search,
-               which: np.ndarray, step: np.ndarray, low: np.ndarray) -> np.ndarray:
+def _model(func: Func, s: _Search) -> None:
+    """Value and gradient of the active problems where not ``modelled``, then a Hessian where
+    none is ``known``; problems whose value is not finite stop."""
+    need = np.flatnonzero(s.active & ~s.modelled)
+    if need.size:
+        value, grad = func(need, s.x[need, None], True)
+        s.value[need], s.grad[need], s.modelled[need] = value[:, 0], grad[:, 0], True
+    s.active &= np.isfinite(s.value) & np.isfinite(s.grad).all(axis=-1)
+    need = np.flatnonzero(s.active & ~s.known)
+    if need.size:
+        s.hess[need] = _hessian(func, need, s.x[need], s.grad[need])
+        s.known[need], s.fresh[need] = True, True
+
+
+def _take_step(func: Func, s: _Search, which: np.ndarray, step: np.ndarray,
+               low: np.ndarray) -> np.ndarray:
     """Move problems ``which`` along their ``step``; returns where no step decreased the value.
 
-    First the stencil at Newton's full (projected) step, which is the next
-    iteration's model when the step decreases the value enough (Armijo),
-    so a search near its optimum costs one call per iteration; else the
-    projected path ``max(x + t step, lower)`` at the other ``t`` of
-    :data:`STEP_FRACTIONS`, keeping the longest with sufficient decrease.
+    First Newton's full (projected) step, with its gradient, which is the
+    next iteration's when the step decreases the value enough (Armijo), so
+    a search near its optimum costs one point per iteration. Where it does
+    not and the Hessian was kept from elsewhere, that Hessian is renewed
+    before anything else; where it was fresh, the projected path
+    ``max(x + t step, lower)`` at the other ``t`` of :data:`STEP_FRACTIONS`,
+    keeping the longest with sufficient decrease.
     """
     if not which.size:
         return np.zeros(0, dtype=bool)
-    x, f0, g = s.x[which], s.value[which], np.nan_to_num(s.grad[which])
+    x, f0, g = s.x[which], s.value[which], s.grad[which]
     floor = f0 - 4e-16 * np.abs(f0)                      # a decrease, not rounding
     trial = np.maximum(x + step, low)
-    model = _local_model(func, which, trial, s.offsets)
-    accept = model[0] <= np.minimum(f0 + 1e-4 * ((trial - x) * g).sum(axis=-1), floor)
-    s.x[which[accept]] = trial[accept]
-    for field, new in zip((s.value, s.grad, s.hess), model):
-        field[which[accept]] = new[accept]
+    value, grad = (a[:, 0] for a in func(which, trial[:, None], True))
+    accept = value <= np.minimum(f0 + 1e-4 * ((trial - x) * g).sum(axis=-1), floor)
+    moved = which[accept]
+    s.hess[moved] = _bfgs(s.hess[moved], trial[accept] - x[accept], grad[accept] - g[accept])
+    s.x[moved], s.value[moved], s.grad[moved] = trial[accept], value[accept], grad[accept]
+    s.fresh[moved] = False
+    s.known[which[~accept & ~s.fresh[which]]] = False
     stuck = np.zeros(which.size, dtype=bool)
-    rest = np.flatnonzero(~accept)
+    rest = np.flatnonzero(~accept & s.fresh[which])
     if rest.size:
         path = np.maximum(x[rest, None] + STEP_FRACTIONS[1:, None] * step[rest, None], low[rest, None])
         sufficient = f0[rest, None] + 1e-4 * ((path - x[rest, None]) * g[rest, None]).sum(axis=-1)
         armijo = func(which[rest], path) <= np.minimum(sufficient, floor[rest, None])
         moved = armijo.any(axis=-1)
         s.x[which[rest[moved]]] = path[moved, np.argmax(armijo, axis=-1)[moved]]
-        s.modelled[which[rest[moved]]] = False
+        s.modelled[which[rest[moved]]], s.fresh[which[rest[moved]]] = False, False
         stuck[rest[~moved]] = True
     return stuck
+
+
+def _bfgs(hess: np.ndarray, step: np.ndarray, change: np.ndarray) -> np.ndarray:
+    """BFGS's update of Hessians (N, d, d) by a ``step`` (N, d) and the gradient's ``change``.
+
+    It makes ``hess @ step = change`` (so the pinned coordinates' rows learn
+    the trace too); skipped where the curvature along the step is not
+    positive, as the update would then lose positive definiteness.
+    """
+    h_s = (hess @ step[..., None])[..., 0]
+    s_h_s, y_s = (step * h_s).sum(axis=-1), (change * step).sum(axis=-1)
+    ok = (y_s > 1e-300) & (s_h_s > 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        update = (change[:, :, None] * change[:, None, :] / y_s[:, None, None]
+                  - h_s[:, :, None] * h_s[:, None, :] / s_h_s[:, None, None])
+    return np.where(ok[:, None, None], hess + update, hess)

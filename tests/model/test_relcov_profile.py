@@ -22,7 +22,7 @@ from simlab.model.parameters import parameter_names
 from simlab.model.intercept_profile import profile_bounds as intercept_bounds
 from simlab.model.intercept import GroupSums
 from simlab.model.relcov import CrossProducts, ThetaLayout, fit
-from simlab.model.relcov_profile import parameter_kinds, profile_bounds
+from simlab.model.relcov_profile import _Case, _problems, parameter_kinds, profile_bounds
 
 REFERENCE = Path(__file__).parents[1] / "reference"
 
@@ -423,6 +423,36 @@ def test_stacked_designs_equal_single_fits():
         np.testing.assert_array_equal(batch.converged[r], one.converged[0])
         np.testing.assert_allclose(batch.sigma[r], one.sigma[0], rtol=1e-8)
         np.testing.assert_allclose(batch.re_cov[r], one.re_cov[0], rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("layout", [ThetaLayout.full(2), ThetaLayout.diagonal(2), ThetaLayout.full(3)],
+                         ids=["full2", "diagonal2", "full3"])
+def test_deviance_gradient_equals_finite_differences(layout):
+    """The inner searches' exact gradient (every kind of problem, its coordinates, stacked
+    designs of unequal scales) is the central difference of the deviance."""
+    items = []
+    for seed, scale in zip(range(3), (1.0, 10.0, 0.1)):
+        rng = np.random.default_rng(seed)
+        groups = np.repeat(np.arange(12), 5)
+        X = np.column_stack([np.ones(groups.size), scale * rng.normal(size=(groups.size, 2))])
+        b = rng.normal(size=(12, 3)) * [0.7, 0.3 / scale, 0.2 / scale]
+        y = X @ [1.0, 0.5 / scale, -0.2 / scale] + (X * b[groups]).sum(axis=1) + 0.4 * rng.normal(size=groups.size)
+        items.append(CrossProducts.from_arrays(y, X, X[:, :layout.q], groups))
+    cp = CrossProducts.stack(items)
+    ml = fit(cp, layout, reml=False)
+    problems = _problems(layout, cp.n_fixed)
+    case = _Case.build(cp, layout, problems, ml, np.arange(cp.n_reps), ml.value + 3.84)
+    rng = np.random.default_rng(9)
+    n, d = case.x0.shape
+    points = np.maximum(case.x0[:, None] + rng.normal(scale=0.1, size=(n, 3, d)), case.problems.lower[:, None])
+    which = np.arange(n)
+    value, gradient = case.func(which, points, gradient=True)
+    np.testing.assert_array_equal(value, case.func(which, points))
+    h = 1e-5
+    for i in range(d):
+        step = h * np.eye(d)[i]
+        central = (case.func(which, points + step) - case.func(which, points - step)) / (2 * h)
+        np.testing.assert_allclose(gradient[..., i], central, rtol=1e-6, atol=1e-6)
 
 
 def test_unbalanced_groups_and_three_fixed_effects():

@@ -39,17 +39,22 @@ vectorised over the problems: the gradient is exact (relcov's derivative in
 ``Lambda``, by the envelope theorem for the profiled ``beta``, chained
 through the coordinates), and the Hessian, which only steers the steps, is
 a forward difference of gradients that is carried from point to point along
-the profile and updated by BFGS, computed afresh only where its step fails,
-so an inner search near the trace costs a few gradients. The root of
-``P = cut`` is found by Newton steps on ``P`` (whose slope is the pinned
-coordinate's partial derivative at the inner optimum, by the envelope
-theorem) inside a shrinking bracket, each inner search starting from the
-last optimum moved along the profile trace. Where an inner search ends on a
-face of the bounds (a zero sd, ``r = 0``) or does not converge, a second
-one starts from the ML point: the faces can hold local minima of the inner
-problem. lme4 instead interpolates a spline through a sampled profile, so
-its bounds differ from these exact ones by about 1e-6 relative, and by up
-to 1e-3 of the width where its sampling is coarse (GPA's sds).
+the profile and updated by BFGS, computed afresh only where its step fails
+or near a zero column of ``Lambda`` (where a saddle can hide from it), so
+an inner search near the trace costs a few gradients. The root of
+``P = cut`` is found by Newton steps on lme4's ``zeta = sqrt(2 (P - min))``,
+nearly linear in the parameter (``P``'s slope is the pinned coordinate's
+partial derivative at the inner optimum, by the envelope theorem), inside a
+shrinking bracket, each inner search starting from the last optimum moved
+along the profile trace; far from the cut, the inner searches stop early
+(their error a small fraction of ``P - cut``). At the cut, a fresh Hessian
+checks that the optimum is a minimum and polishes it with one Newton step.
+Where an inner search ends on a face of the bounds (a zero sd, ``r = 0``)
+or does not converge, a second one starts from the ML point: the faces can
+hold local minima of the inner problem. lme4 instead interpolates a spline
+through a sampled profile, so its bounds differ from these exact ones by
+about 1e-6 relative, and by up to 1e-3 of the width where its sampling is
+coarse (GPA's sds).
 
 This module knows nothing about pandas or formulas: it sees arrays.
 """
@@ -77,8 +82,16 @@ STEP_FRACTIONS = 0.5 ** np.arange(16.0)
 STEP_CAP = 4.0
 #: An inner search is done when its Newton decrement (deviance units) is below this.
 DECREMENT_TOL = 1e-12
+#: ... or, during a root search, below this times the square of its value's distance from the cut.
+INEXACT = 1e-4
+#: A kept Hessian is renewed before a search ends this close (relative to ``max(1, |x|)``) to a
+#: zero column of Lambda, where a saddle can sit (:func:`_minimise`).
+NEAR_PLANE = 1e-2
 #: A bound is found when the profiled deviance is this close to the cut.
 ROOT_ATOL = 1e-9
+#: A step of the root search along the profile trace longer than this fraction of its
+#: first step is checked against merely pinning the new value (:meth:`_RootSearch._start`).
+TRACE_CHECK = 0.05
 MAX_NEWTON = 100
 MAX_ROOT = 60
 
@@ -196,7 +209,10 @@ class _Problems(NamedTuple):
     correlation (``radius`` holds ``r``, ``pin`` holds ``phi``); the last is
     ``log sigma`` (working units), or for a fixed effect its standardised
     value. ``pin`` is the parameter's coordinate, which moves from the ML
-    value in ``direction`` towards ``end``.
+    value in ``direction`` towards ``end``. ``planes`` marks the
+    coordinates that are 0 where a column of ``L`` is (its diagonal entry,
+    or ``r``): the deviance is even across such a plane, which can hold
+    saddles of the inner problem.
     """
 
     kind: np.ndarray        # (P,)
@@ -208,6 +224,7 @@ class _Problems(NamedTuple):
     lower: np.ndarray       # (P, d)
     direction: np.ndarray   # (P,) +-1
     end: np.ndarray         # (P,) end of the pinned coordinate's range (+-inf if none)
+    planes: np.ndarray      # (P, d)
 
 
 def _problems(layout: ThetaLayout, n_fixed: int) -> _Problems:
@@ -224,6 +241,7 @@ def _problems(layout: ThetaLayout, n_fixed: int) -> _Problems:
     for kind, a, b in parameter_kinds(layout, n_fixed):
         order, pin, radius, effect = np.arange(layout.q), k, -1, max(a, 0)
         lower = np.full(k + 1, -np.inf)
+        planes = np.append(layout.on_diagonal, False)
         if kind in ("sd", "cor"):
             # Effect b (then a, for a correlation) first in its block: Lambda = L[order].
             start = starts[b]
@@ -236,10 +254,12 @@ def _problems(layout: ThetaLayout, n_fixed: int) -> _Problems:
         if kind == "cor":
             radius, pin, effect = slot(start + 1, start), slot(start + 1, start + 1), 0
             lower[radius] = 0.0
+            planes[[pin, radius]] = False, True          # L's diagonal entry is r sin(phi)
         for side in (0, 1):
             direction = (1 if side else -1) * (-1 if kind == "cor" else 1)   # cos falls with phi
             end = {"sd": (0.0, np.inf), "cor": (np.pi, 0.0)}.get(kind, (-np.inf, np.inf))[side]
-            table.append((_KINDS[kind], side, order, pin, radius, effect, lower, direction, end))
+            table.append((_KINDS[kind], side, order, pin, radius, effect, lower, direction, end,
+                          planes))
     return _Problems(*(np.array(column) for column in zip(*table)))
 
 
@@ -492,30 +512,62 @@ def _profile_roots(func: Func, x0: np.ndarray,
 
     ``P(v)``, the deviance minimised over the other coordinates with the
     pinned one at ``v``, rises from the minimum at the ML value ``v0``: a
-    first step from its curvature at ``v0``, then Newton steps on ``P - cut``
-    inside the bracket (bisection where they leave it; going outwards until
+    first step from its curvature at ``v0``, then Newton steps on ``zeta``
+    (:meth:`_RootSearch._newton`) inside the bracket (bisection where they leave it; going outwards until
     there is one), the end of the range where a step would pass it. Where
     ``P`` at a finite end stays under the cut, that end is the bound; a
     search that ends there without meeting the cut checks the end once
-    more from where it got to.
+    more from where it got to. The optima at the ends are then searched to
+    the full tolerance, and polished (:func:`_polish`).
     """
     n = x0.shape[0]
     rows = np.arange(n)
     pin, end = problems.pin, problems.end
     pinned = np.zeros_like(x0, dtype=bool)
     pinned[rows, pin] = True
-    inner = _Inner(func, problems.lower, np.full(n, DECREMENT_TOL), pinned)
+    inner = _Inner(func, problems.lower, cutoff, pinned, problems.planes)
     # At the ML point both sides of a parameter are one problem: one search serves both.
     lower = np.flatnonzero(problems.side == 0)
-    at_ml = inner(lower, x0[lower])
+    at_ml = inner(lower, x0[lower], exact=True)
     twin = np.searchsorted(lower, rows - problems.side)
     search = _RootSearch.start(_Local(*(field[twin] for field in at_ml)), pin, problems.direction,
                                end, cutoff)
-    value, x, converged = search.run(inner)
+    value, state, converged = search.run(inner)
     missed = rows[~converged & np.isfinite(end)]
-    at_end, x_end = _admissible_end(inner, missed, x[missed], pin, end, cutoff)
-    value[at_end], x[at_end], converged[at_end] = end[at_end], x_end, True
-    return value, x, converged
+    at_end, res = _admissible_end(inner, missed, state.x[missed], pin, end, cutoff)
+    value[at_end], converged[at_end] = end[at_end], True
+    for field, new in zip(state, res):
+        field[at_end] = new
+    # The root search took these at its loose tolerance (INEXACT): their optima to the full one.
+    ends = rows[converged & (value == end)]
+    if ends.size:
+        state.x[ends] = _polish(inner, ends, inner(ends, state.x[ends], exact=True))[1]
+    return value, state.x, converged
+
+
+def _polish(inner: _Inner, which: np.ndarray, state: _Local) -> tuple[np.ndarray, ...]:
+    """Whether the inner optima ``state`` of problems ``which`` are minima, and their polished
+    coordinates (N, d), values (N,) and a fresh Hessian (its pinned diagonal entry 0).
+
+    The searches keep their Hessian from point to point and stop at a
+    Newton decrement of about 1e-11 (their tolerance, or the value's
+    rounding): a kept Hessian can miss a saddle's negative curvature, and
+    the coordinates can be ``sqrt(decrement / curvature)``, 1e-7, off. A
+    fresh Hessian checks the curvature, and its Newton step squares the
+    error; the value, which cannot show that decrease through rounding,
+    may only not rise.
+    """
+    x, value, grad = state.x, state.value, state.grad
+    if not which.size:
+        return np.zeros(0, dtype=bool), x, value, state.hess
+    hess = _hessian(inner.func, which, x, grad, skip=np.argmax(inner.pinned[which], axis=-1))
+    low = inner.lower[which]
+    free = ~inner.pinned[which] & ~((x <= low) & (grad > 0))
+    step, downward = _newton_step(grad, hess, free, x)
+    trial = np.maximum(x + step, low)
+    after = inner.func(which, trial[:, None])[:, 0]
+    keep = ~downward & (after <= value + 1e-13 * np.abs(value))
+    return ~downward, np.where(keep[:, None], trial, x), np.where(keep, after, value), hess
 
 
 class _Inner(NamedTuple):
@@ -527,28 +579,37 @@ class _Inner(NamedTuple):
 
     func: Func
     lower: np.ndarray
-    tol: np.ndarray
+    cutoff: np.ndarray
     pinned: np.ndarray
+    planes: np.ndarray
 
-    def __call__(self, which: np.ndarray, start: np.ndarray,
-                 hess: np.ndarray | None = None) -> _Local:
-        low = self.lower[which]
+    def __call__(self, which: np.ndarray, start: np.ndarray, hess: np.ndarray | None = None,
+                 exact: bool = False) -> _Local:
+        low, cut = self.lower[which], self.cutoff[which]
+
+        def tol(w: np.ndarray, value: np.ndarray) -> np.ndarray:
+            # Far from the cut the root search needs P only to a fraction of the distance
+            # (the decrement bounds the error of P and, as its square root, of P's slope);
+            # at the root, |P - cut| <= ROOT_ATOL, this is DECREMENT_TOL.
+            if exact:
+                return np.full(w.size, DECREMENT_TOL)
+            return np.maximum(DECREMENT_TOL, INEXACT * (value - cut[w]) ** 2)
+
         return _minimise(lambda w, pts, gradient=False: self.func(which[w], pts, gradient),
-                         np.maximum(start, low), low, self.tol[which], self.pinned[which], hess)
+                         np.maximum(start, low), low, tol, self.pinned[which], hess,
+                         self.planes[which])
 
 
 def _admissible_end(inner: _Inner, which: np.ndarray, start: np.ndarray, pin: np.ndarray,
-                    end: np.ndarray, cutoff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(problems, coordinates)``: those of ``which`` whose ``P(end)`` is under the cut.
+                    end: np.ndarray, cutoff: np.ndarray) -> tuple[np.ndarray, _Local]:
+    """``(problems, inner optima)``: those of ``which`` whose ``P(end)`` is under the cut.
 
     A point under the cut at the end proves the end admissible, whether or
     not its search converged.
     """
-    if not which.size:
-        return which, start
     res = inner(which, _pinned_at(start, pin[which], end[which]))
     under = res.value <= cutoff[which]
-    return which[under], res.x[under]
+    return which[under], _Local(*(field[under] for field in res))
 
 
 def _pinned_at(x: np.ndarray, pin: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -566,7 +627,7 @@ class _RootSearch:
     ``[v_in, v_out]`` with ``P(v_in) < cut`` (``v_out`` infinite until a
     value above the cut is found); ``end`` is the end of the pinned
     coordinate's range (infinite if none); ``reach`` is the first step, from
-    the curvature of ``P`` at the ML value ``v0``.
+    the curvature of ``P`` at the ML value ``v0``, where ``P`` is ``minimum``.
     """
 
     state: _Local
@@ -574,6 +635,7 @@ class _RootSearch:
     pin: np.ndarray
     direction: np.ndarray
     cutoff: np.ndarray
+    minimum: np.ndarray
     v0: np.ndarray
     v_in: np.ndarray
     v_out: np.ndarray
@@ -591,11 +653,11 @@ class _RootSearch:
         reach = np.where(usable, reach, 0.1 * np.maximum(1.0, np.abs(v0)))
         if np.isfinite(end).any():     # not past a finite end
             reach = np.where(np.isfinite(end), np.minimum(reach, np.abs(end - v0)), reach)
-        return cls(state, state.x.copy(), pin, direction, cutoff, v0, v0.copy(),
+        return cls(state, state.x.copy(), pin, direction, cutoff, state.value.copy(), v0, v0.copy(),
                    direction * np.inf, end.astype(float), reach)
 
-    def run(self, inner: _Inner) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Iterate until ``|P - cut| <= ROOT_ATOL``: ``(v, x, converged)``."""
+    def run(self, inner: _Inner) -> tuple[np.ndarray, _Local, np.ndarray]:
+        """Iterate until ``|P - cut| <= ROOT_ATOL``: ``(v, inner optimum there, converged)``."""
         n = self.v0.size
         candidate = self.v0 + self.direction * self.reach
         found = np.zeros(n, dtype=bool)
@@ -609,14 +671,14 @@ class _RootSearch:
             res = self._inner(inner, active, self._start(inner, active, ahead, v), v)
             for field, new in zip(self.state, res):
                 field[active] = new
+            res = self._polish(inner, active, res)
             excess = res.value - self.cutoff[active]
             # A value under the cut proves P(v) < cut; over it, only a converged search does.
             below, above = excess < 0, (excess >= 0) & res.converged
             at_end = below & (v == self.end[active])         # the end is admissible: the bound
             self.v_in[active] = np.where(below, v, self.v_in[active])
             self.v_out[active] = np.where(above, v, self.v_out[active])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                newton = v - excess / res.grad[np.arange(active.size), pin]
+            newton = self._newton(v, res, active)
             candidate[active] = np.where(below | above, newton, 0.5 * (v + self.v_in[active]))
             hit = ((np.abs(excess) <= ROOT_ATOL) & res.converged) | at_end
             narrow = np.abs(self.v_out[active] - self.v_in[active]) <= 1e-13 * np.maximum(1, np.abs(v))
@@ -624,20 +686,60 @@ class _RootSearch:
             active = active[~(hit | narrow)]
             if not active.size:
                 break
-        return self.state.x[np.arange(n), self.pin], self.state.x, found
+        return self.state.x[np.arange(n), self.pin], self.state, found
+
+    def _polish(self, inner: _Inner, active: np.ndarray, res: _Local) -> _Local:
+        """``res`` with the optima at the cut (to :data:`ROOT_ATOL`) checked and polished (:func:`_polish`).
+
+        A saddle is not converged; a polished optimum has its new value.
+        """
+        close = np.flatnonzero((np.abs(res.value - self.cutoff[active]) <= ROOT_ATOL) & res.converged)
+        if not close.size:
+            return res
+        which = active[close]
+        minimum, x, value, hess = _polish(inner, which, _Local(*(field[close] for field in res)))
+        res = _Local(*(field.copy() for field in res))
+        res.x[close], res.value[close], res.hess[close], res.converged[close] = x, value, hess, minimum
+        for field, new in zip(self.state, res):
+            field[active] = new
+        return res
+
+    def _newton(self, v: np.ndarray, res: _Local, active: np.ndarray) -> np.ndarray:
+        """Newton's step for ``zeta(v) = zeta(cut)``, ``zeta = sqrt(2 (P - minimum))``.
+
+        ``zeta`` (lme4's profile scale) is nearly linear in ``v`` where ``P``
+        is far from quadratic, so its steps converge in fewer iterations;
+        ``dzeta/dv = P' / zeta``. It is Newton's step for ``P`` times
+        ``2 zeta / (zeta + zeta_cut)``, and that step where ``zeta`` is 0.
+        """
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = (res.value - self.cutoff[active]) / res.grad[np.arange(active.size), self.pin[active]]
+            zeta = np.sqrt(2 * np.maximum(res.value - self.minimum[active], 0.0))
+            zeta_cut = np.sqrt(2 * (self.cutoff[active] - self.minimum[active]))
+            factor = np.where(zeta > 0, 2 * zeta / (zeta + zeta_cut), 1.0)
+        return v - step * factor
 
     def _start(self, inner: _Inner, active: np.ndarray, ahead: np.ndarray,
                v: np.ndarray) -> np.ndarray:
         """The inner search's start: along the profile trace, unless merely pinning is better.
 
         A long step along the trace (its slope taken where the profile bends)
-        can land far off; one evaluation of both candidates decides.
+        can land far off; one evaluation of both candidates decides. A short
+        one (under :data:`TRACE_CHECK` of the first step) is taken: its error
+        is second order in the step, and the check would cost more than it
+        saves.
         """
-        stay = _pinned_at(self.state.x[active], self.pin[active], v)
         low = inner.lower[active]
-        both = np.maximum(np.stack([ahead, stay], axis=1), low[:, None])
-        values = inner.func(active, both)
-        return both[np.arange(active.size), np.argmin(np.nan_to_num(values, nan=np.inf), axis=1)]
+        start = np.maximum(ahead, low)
+        step = np.abs(v - self.state.x[active, self.pin[active]])
+        long = np.flatnonzero(step > TRACE_CHECK * self.reach[active])
+        if long.size:
+            stay = _pinned_at(self.state.x[active[long]], self.pin[active[long]], v[long])
+            both = np.maximum(np.stack([start[long], stay], axis=1), low[long, None])
+            values = inner.func(active[long], both)
+            pick = np.argmin(np.nan_to_num(values, nan=np.inf), axis=1)
+            start[long] = both[np.arange(long.size), pick]
+        return start
 
     def _inner(self, inner: _Inner, active: np.ndarray, start: np.ndarray,
                v: np.ndarray) -> _Local:
@@ -735,26 +837,36 @@ def _newton_step(grad: np.ndarray, hess: np.ndarray, free: np.ndarray,
     return step * np.minimum(1.0, cap / np.maximum(length, 1e-300))[:, None], downward.any(axis=-1)
 
 
-def _hessian(func: Func, which: np.ndarray, x: np.ndarray, grad: np.ndarray) -> np.ndarray:
+def _hessian(func: Func, which: np.ndarray, x: np.ndarray, grad: np.ndarray,
+             skip: np.ndarray | None = None) -> np.ndarray:
     """The Hessian (N, d, d) at ``x`` (N, d), forward differences of the exact gradient ``grad``.
 
     One point per coordinate (differences of values need O(d^2)), the
-    result symmetrised. Its O(step) error only slows Newton's steps: the
-    optimum and the convergence test rest on the exact gradient. Near the
-    edge of the admissible region a point can fall outside it (value
-    ``+inf``); up to three retries with steps ten times smaller.
+    result symmetrised; ``skip`` (N,), a coordinate of each problem not to
+    step in (its row comes from symmetry, its diagonal entry is 0). The
+    O(step) error only slows Newton's steps: the optimum and the
+    convergence test rest on the exact gradient. Near the edge of the
+    admissible region a point can fall outside it (value ``+inf``); up to
+    three retries with steps ten times smaller.
     """
-    d = x.shape[-1]
+    n, d = x.shape
+    stepped = np.ones((n, d), dtype=bool)
+    if skip is not None:
+        stepped[np.arange(n), skip] = False
+    basis = np.broadcast_to(np.eye(d), (n, d, d))[stepped].reshape(n, -1, d)   # (N, e, d)
     h = HESSIAN_STEP * np.maximum(1.0, np.abs(x))
-    values, grads = func(which, x[:, None] + np.eye(d) * h[:, None], True)
+    values, grads = func(which, x[:, None] + basis * h[:, None], True)
     for _ in range(3):
         bad = np.flatnonzero(~np.isfinite(values).all(axis=-1))
         if not bad.size:
             break
         h[bad] /= 10
-        values[bad], grads[bad] = func(which[bad], x[bad, None] + np.eye(d) * h[bad, None], True)
-    hess = (grads - grad[:, None]) / h[..., None]                    # row i: d grad / d x_i
-    return 0.5 * (hess + np.swapaxes(hess, -1, -2))
+        values[bad], grads[bad] = func(which[bad], x[bad, None] + basis[bad] * h[bad, None], True)
+    rows = np.zeros((n, d, d))
+    rows[stepped] = ((grads - grad[:, None]) / h[stepped].reshape(n, -1)[..., None]).reshape(-1, d)
+    both = stepped[:, :, None] & stepped[:, None, :]
+    return np.where(both, 0.5 * (rows + np.swapaxes(rows, -1, -2)),
+                    np.where(stepped[:, :, None], rows, np.swapaxes(rows, -1, -2)))
 
 
 class _Local(NamedTuple):
@@ -767,8 +879,10 @@ class _Local(NamedTuple):
     converged: np.ndarray
 
 
-def _minimise(func: Func, x0: np.ndarray, lower: np.ndarray, tol: np.ndarray,
-              pinned: np.ndarray | None = None, hess0: np.ndarray | None = None) -> _Local:
+def _minimise(func: Func, x0: np.ndarray, lower: np.ndarray,
+              tol: Callable[[np.ndarray, np.ndarray], np.ndarray],
+              pinned: np.ndarray | None = None, hess0: np.ndarray | None = None,
+              planes: np.ndarray | None = None) -> _Local:
     """Projected Newton minimisation of N problems at once, ``x >= lower``.
 
     ``func(which, points, gradient)`` gives the values (len(which), m) of
@@ -779,11 +893,14 @@ def _minimise(func: Func, x0: np.ndarray, lower: np.ndarray, tol: np.ndarray,
     steps decrease the value, and only then computed afresh (:func:`_hessian`,
     pinned coordinates too, so a caller gets the profile's trace):
     ``hess0``, that of a nearby point, can spare the first. A problem is
-    done when its Newton decrement is below ``tol`` (N,), or no step
-    decreases it any more (converged if the decrement is near ``tol``).
+    done when its Newton decrement is below ``tol(which, value)`` (of
+    problems ``which`` at their values), or no step decreases it any more
+    (converged if the decrement is near that); near 0 in a coordinate of
+    ``planes`` (N, d), where a saddle can sit, only with a fresh Hessian.
     """
     n, d = x0.shape
     pinned = np.zeros((n, d), dtype=bool) if pinned is None else pinned
+    planes = np.zeros((n, d), dtype=bool) if planes is None else planes
     known = np.zeros(n, dtype=bool) if hess0 is None else np.isfinite(hess0).all(axis=(1, 2))
     hess = np.zeros((n, d, d)) if hess0 is None else np.where(known[:, None, None], hess0, 0.0)
     s = _Search(np.maximum(x0, lower), np.full(n, np.inf), np.zeros((n, d)), hess,
@@ -799,18 +916,27 @@ def _minimise(func: Func, x0: np.ndarray, lower: np.ndarray, tol: np.ndarray,
         step, downward = _newton_step(g, s.hess[which], free, xw)
         decrement = -(g * step).sum(axis=-1)
         # Below ~1e-13 of the value no decrease can show through rounding.
-        done = (decrement <= tol[which] + 1e-13 * np.abs(s.value[which])) & ~downward
+        limit = tol(which, s.value[which])
+        done = (decrement <= limit + 1e-13 * np.abs(s.value[which])) & ~downward
+        # A kept Hessian that curves down may only be out of date, and near a zero column of
+        # Lambda (across which the deviance is even) it can miss a saddle: a fresh one decides.
+        renew = ~s.fresh[which] & (downward | (done & _near_plane(xw, planes[which])))
+        done &= ~renew
         s.converged[which[done]], s.active[which[done]] = True, False
-        # A kept Hessian that curves down may only be out of date: compute it first.
-        renew = downward & ~done & ~s.fresh[which]
         s.known[which[renew]] = False
         go = ~done & ~renew
         stuck = _take_step(func, s, which[go], step[go], low[go])
         # No decrease along a descent direction: the remaining decrease is rounding.
         ended = which[go][stuck]
         s.active[ended] = False
-        s.converged[ended] = decrement[go][stuck] <= 1e6 * tol[ended]
+        s.converged[ended] = decrement[go][stuck] <= 1e6 * limit[go][stuck]
     return _Local(s.x, s.value, s.grad, s.hess, s.converged)
+
+
+def _near_plane(x: np.ndarray, planes: np.ndarray) -> np.ndarray:
+    """Whether a coordinate of ``planes`` is within :data:`NEAR_PLANE` of 0, relative to ``x`` (N, d)."""
+    scale = NEAR_PLANE * np.maximum(1.0, np.abs(x).max(axis=-1, keepdims=True))
+    return (planes & (np.abs(x) <= scale)).any(axis=-1)
 
 
 @dataclass

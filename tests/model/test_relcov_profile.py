@@ -425,6 +425,27 @@ def test_stacked_designs_equal_single_fits():
         np.testing.assert_allclose(batch.re_cov[r], one.re_cov[0], rtol=1e-7, atol=1e-12)
 
 
+def test_a_saddle_at_a_zero_column_is_left():
+    """Near sigma's lower bound of this small data set the inner problem has a saddle where
+    the slope's column of Lambda is 0 (the deviance is even across it), above the cut, next
+    to the minimum under it: the search must leave the saddle, not stop there."""
+    rng = np.random.default_rng(13)
+    sizes = rng.integers(3, 6, size=9)
+    groups = np.repeat(np.arange(sizes.size), sizes)
+    x = 10.0 * rng.normal(size=groups.size)
+    X = np.column_stack([np.ones_like(x), x])
+    b = rng.normal(size=(sizes.size, 2)) * [0.7, 0.03]
+    y = X @ [1.0, 0.05] + b[groups, 0] + b[groups, 1] * x + 0.4 * rng.normal(size=x.size)
+    layout = ThetaLayout.full(2)
+    r = profile_bounds(CrossProducts.from_arrays(y, X, X, groups), layout)
+    assert r.converged.all()
+    dense = Dense(y, X, X, groups)
+    ml = natural(r.ml.re_cov[0], r.ml.sigma[0])
+    at_bound = natural(r.re_cov[0, 3, 0], r.sigma[0, 3, 0])
+    profiled = brute_profile(dense, "sigma", -1, r.lower[0, 3], 2, True, [ml, at_bound])
+    assert profiled - r.cutoff[0] == pytest.approx(0.0, abs=CUT_ATOL)
+
+
 @pytest.mark.parametrize("layout", [ThetaLayout.full(2), ThetaLayout.diagonal(2), ThetaLayout.full(3)],
                          ids=["full2", "diagonal2", "full3"])
 def test_deviance_gradient_equals_finite_differences(layout):

@@ -64,8 +64,8 @@ from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import numpy as np
-from scipy import special
 
+from .ddf import normal_quantile
 from .relcov import CrossProducts, RelCovFit, ThetaLayout, _core, _core_gradient, evaluate, fit
 
 __all__ = ["RelCovProfile", "profile_bounds", "parameter_kinds"]
@@ -179,7 +179,7 @@ def profile_bounds(cp: CrossProducts, layout: ThetaLayout, level: float = 0.95,
         raise ValueError("the profile is of the ML deviance: pass an ML fit (reml=False)")
     problems = _problems(layout, cp.n_fixed)
     n_prob = problems.kind.size
-    cutoff = ml.value + special.ndtri(0.5 + level / 2) ** 2          # chi-square(1) quantile
+    cutoff = ml.value + normal_quantile(level) ** 2                   # chi-square(1) quantile
     reps = np.flatnonzero(np.isfinite(ml.value) & np.isfinite(ml.theta_work).all(axis=-1)
                           & (ml.sigma > 0))
     bound = np.full((cp.n_reps, n_prob), np.nan)

@@ -66,7 +66,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from .ddf import normal_quantile
-from .relcov import CrossProducts, RelCovFit, ThetaLayout, _core, _core_gradient, evaluate, fit
+from .relcov import CrossProducts, RelCovFit, ThetaLayout, _core, _core_gradient, fit
 
 __all__ = ["RelCovProfile", "profile_bounds", "parameter_kinds"]
 
@@ -280,12 +280,13 @@ class _Point(NamedTuple):
 class _Case:
     """Every problem of the replicates profiled, flattened (N = replicates x problems).
 
-    ``cp`` holds each problem's replicate; ``beta_ml`` and ``se`` (N,) are
-    the ML fixed effect and its standard error that standardise a fixed
-    effect's coordinate.
+    ``rep`` (N,) is each problem's replicate in ``cp``; ``beta_ml`` and
+    ``se`` (N,) are the ML fixed effect and its standard error that
+    standardise a fixed effect's coordinate.
     """
 
     cp: CrossProducts
+    rep: np.ndarray
     layout: ThetaLayout
     problems: _Problems
     cutoff: np.ndarray
@@ -303,9 +304,7 @@ class _Case:
         se = np.sqrt(ml.vcov[rep_of, j, j])
         sigma_w = ml.sigma[reps] / cp.y_scale[reps]
         x0 = _coordinates(layout, problems, ml.theta_work[reps], sigma_w).reshape(rep_of.size, -1)
-        cp._kernel                 # built for the R replicates, not for each of their problems
-        return cls(cp.replicates(rep_of), layout, flat, cutoff[rep_of], x0,
-                   ml.beta[rep_of, j], se)
+        return cls(cp, rep_of, layout, flat, cutoff[rep_of], x0, ml.beta[rep_of, j], se)
 
     def func(self, which: np.ndarray, points: np.ndarray,
              gradient: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -314,13 +313,13 @@ class _Case:
         With ``gradient``, also its exact derivative in the coordinates
         (len(which), m, d) (:meth:`_gradient`).
         """
-        kern, k = self.cp._kernel, self.layout.size
+        kern, k, rep = self.cp._kernel, self.layout.size, self.rep[which]
         lam = _lam(self.layout, self.problems, which, points)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             # Straight from the kernel's coefficients of each problem's replicate: evaluate()
             # would also build H^-1 of every class, which the deviance does not need.
-            core = _core(self.cp, kern, which, lam, reml=False)
-            scale = self.cp.y_scale[which, None]
+            core = _core(self.cp, kern, rep, lam, reml=False)
+            scale = self.cp.y_scale[rep, None]
             r2, n = core.r2 * scale ** 2, self._nobs(which)[:, None]
             log_sigma = points[..., k] + np.log(scale)                   # data units
             value = core.logdet_h + n * (np.log(2 * np.pi) + 2 * log_sigma) + r2 * np.exp(-2 * log_sigma)
@@ -358,8 +357,8 @@ class _Case:
         coordinate with ``Lambda`` fixed; :func:`_chain` does the rest.
         """
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            g_lam = _core_gradient(self.cp._kernel, which, lam, core.w, core.a_inv, beta, weight,
-                                   reml=False)
+            g_lam = _core_gradient(self.cp._kernel, self.rep[which], lam, core.w, core.a_inv, beta,
+                                   weight, reml=False)
             return _chain(self.layout, self.problems, which, points, g_lam, last)
 
     def _fixed_effect(self, which: np.ndarray, beta: np.ndarray, a_inv: np.ndarray,
@@ -371,10 +370,10 @@ class _Case:
         ``bhat = y_scale M b_w + beta0`` and ``A^-1 = M A_w^-1 M'`` (the
         scale cancels in the penalty ``(beta_j - bhat_j)^2 / [A^-1]_jj``).
         """
-        cp, effect = self.cp, self.problems.effect[which]
+        cp, rep, effect = self.cp, self.rep[which], self.problems.effect[which]
         m_row = self._x_maps(which)[np.arange(which.size), effect]                # (r, p)
-        b_hat = (cp.y_scale[which, None] * np.einsum("rp,rmp->rm", m_row, beta)
-                 + cp.beta_offset[which, effect][:, None])
+        b_hat = (cp.y_scale[rep, None] * np.einsum("rp,rmp->rm", m_row, beta)
+                 + cp.beta_offset[rep, effect][:, None])
         column = np.einsum("rmpq,rq->rmp", a_inv, m_row)                           # A_w^-1 M' e_j
         a_jj = np.einsum("rmp,rp->rm", column, m_row)
         target = self.beta_ml[which, None] + self.se[which, None] * standardised
@@ -382,21 +381,25 @@ class _Case:
 
     def _nobs(self, which: np.ndarray) -> np.ndarray:
         """Rows of the replicate of each problem in ``which``."""
-        return np.broadcast_to(self.cp.nobs, self.cp.n_reps)[which]
+        return np.broadcast_to(self.cp.nobs, self.cp.n_reps)[self.rep[which]]
 
     def _x_maps(self, which: np.ndarray) -> np.ndarray:
         """``M`` (N, p, p) of the design of each problem in ``which`` (one per replicate when stacked)."""
         maps = self.cp.x_map
-        return maps[which] if self.cp.stacked else np.broadcast_to(maps[0], (which.size,) + maps.shape[1:])
+        if self.cp.stacked:
+            return maps[self.rep[which]]
+        return np.broadcast_to(maps[0], (which.size,) + maps.shape[1:])
 
     def _z_scales(self, which: np.ndarray) -> np.ndarray:
         """``z_scale`` (N, q) of the design of each problem in ``which``."""
         scales = self.cp.z_scale
-        return scales[which] if self.cp.stacked else np.broadcast_to(scales, (which.size, scales.size))
+        if self.cp.stacked:
+            return scales[self.rep[which]]
+        return np.broadcast_to(scales, (which.size, scales.size))
 
     def bound(self, value: np.ndarray) -> np.ndarray:
         """The parameter (data units) at its pinned coordinate ``value`` (N,)."""
-        kind, scale = self.problems.kind, self.cp.y_scale
+        kind, scale = self.problems.kind, self.cp.y_scale[self.rep]
         z_scale = self._z_scales(np.arange(kind.size))[
             np.arange(kind.size), np.where(kind == _SD, self.problems.effect, 0)]
         return np.select(
@@ -410,16 +413,17 @@ class _Case:
         points = x[:, None]
         lam = _lam(self.layout, self.problems, every, points)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            ev = evaluate(self.cp, lam, reml=False)
-            scale, n = self.cp.y_scale, self._nobs(every)
+            core = _core(self.cp, self.cp._kernel, self.rep, lam, reml=False)
+            a_inv = core.a_inv[..., self.cp._kernel.p_lookup]
+            scale, n = self.cp.y_scale[self.rep], self._nobs(every)
             sigma = scale * np.exp(x[:, -1])
-            beta = (scale[:, None] * (self.cp.x_map @ ev.beta[:, 0, :, None])[..., 0]
-                    + self.cp.beta_offset)
+            beta = (scale[:, None] * (self._x_maps(every) @ core.beta[:, 0, :, None])[..., 0]
+                    + self.cp.beta_offset[self.rep])
             rows = np.flatnonzero(self.problems.kind == _BETA)
             if rows.size:
-                shift, a_jj, column = self._fixed_effect(rows, ev.beta[rows], ev.a_inv[rows],
+                shift, a_jj, column = self._fixed_effect(rows, core.beta[rows], a_inv[rows],
                                                          x[rows, None, -1])
-                rss = ev.r2[rows, 0] * scale[rows] ** 2 + shift[:, 0] ** 2 / a_jj[:, 0]
+                rss = core.r2[rows, 0] * scale[rows] ** 2 + shift[:, 0] ** 2 / a_jj[:, 0]
                 sigma[rows] = np.sqrt(rss / n[rows])
                 column = (self._x_maps(rows) @ column[:, 0, :, None])[..., 0]     # M A_w^-1 M'e_j
                 beta[rows] += (shift / a_jj)[:, 0, None] * column

@@ -517,8 +517,9 @@ def _profile_roots(func: Func, x0: np.ndarray,
     ``P(v)``, the deviance minimised over the other coordinates with the
     pinned one at ``v``, rises from the minimum at the ML value ``v0``: a
     first step from its curvature at ``v0``, then Newton steps on ``zeta``
-    (:meth:`_RootSearch._newton`) inside the bracket (bisection where they leave it; going outwards until
-    there is one), the end of the range where a step would pass it. Where
+    (:meth:`_RootSearch._newton`) inside the bracket (bisection where they
+    leave it; going outwards until there is one), the end of the range
+    where a step would pass it. Where
     ``P`` at a finite end stays under the cut, that end is the bound; a
     search that ends there without meeting the cut checks the end once
     more from where it got to. The optima at the ends are then searched to
@@ -657,8 +658,8 @@ class _RootSearch:
         reach = np.where(usable, reach, 0.1 * np.maximum(1.0, np.abs(v0)))
         if np.isfinite(end).any():     # not past a finite end
             reach = np.where(np.isfinite(end), np.minimum(reach, np.abs(end - v0)), reach)
-        return cls(state, state.x.copy(), pin, direction, cutoff, state.value.copy(), v0, v0.copy(),
-                   direction * np.inf, end.astype(float), reach)
+        return cls(state, state.x.copy(), pin, direction, cutoff, state.value.copy(), v0,
+                   v0.copy(), direction * np.inf, end.astype(float), reach)
 
     def run(self, inner: _Inner) -> tuple[np.ndarray, _Local, np.ndarray]:
         """Iterate until ``|P - cut| <= ROOT_ATOL``: ``(v, inner optimum there, converged)``."""
@@ -675,7 +676,7 @@ class _RootSearch:
             res = self._inner(inner, active, self._start(inner, active, ahead, v), v)
             for field, new in zip(self.state, res):
                 field[active] = new
-            res = self._polish(inner, active, res)
+            res = self._polish(inner, active, res)         # at the cut: a minimum, to rounding
             excess = res.value - self.cutoff[active]
             # A value under the cut proves P(v) < cut; over it, only a converged search does.
             below, above = excess < 0, (excess >= 0) & res.converged
@@ -693,17 +694,20 @@ class _RootSearch:
         return self.state.x[np.arange(n), self.pin], self.state, found
 
     def _polish(self, inner: _Inner, active: np.ndarray, res: _Local) -> _Local:
-        """``res`` with the optima at the cut (to :data:`ROOT_ATOL`) checked and polished (:func:`_polish`).
+        """``res`` with the optima at the cut (to :data:`ROOT_ATOL`) checked and polished.
 
-        A saddle is not converged; a polished optimum has its new value.
+        :func:`_polish`: a saddle is not converged; a polished optimum has
+        its new value (and ``state`` too).
         """
-        close = np.flatnonzero((np.abs(res.value - self.cutoff[active]) <= ROOT_ATOL) & res.converged)
+        at_cut = np.abs(res.value - self.cutoff[active]) <= ROOT_ATOL
+        close = np.flatnonzero(at_cut & res.converged)
         if not close.size:
             return res
         which = active[close]
         minimum, x, value, hess = _polish(inner, which, _Local(*(field[close] for field in res)))
         res = _Local(*(field.copy() for field in res))
-        res.x[close], res.value[close], res.hess[close], res.converged[close] = x, value, hess, minimum
+        res.x[close], res.value[close], res.hess[close] = x, value, hess
+        res.converged[close] = minimum
         for field, new in zip(self.state, res):
             field[active] = new
         return res
@@ -717,7 +721,8 @@ class _RootSearch:
         ``2 zeta / (zeta + zeta_cut)``, and that step where ``zeta`` is 0.
         """
         with np.errstate(divide="ignore", invalid="ignore"):
-            step = (res.value - self.cutoff[active]) / res.grad[np.arange(active.size), self.pin[active]]
+            slope = res.grad[np.arange(active.size), self.pin[active]]
+            step = (res.value - self.cutoff[active]) / slope
             zeta = np.sqrt(2 * np.maximum(res.value - self.minimum[active], 0.0))
             zeta_cut = np.sqrt(2 * (self.cutoff[active] - self.minimum[active]))
             factor = np.where(zeta > 0, 2 * zeta / (zeta + zeta_cut), 1.0)

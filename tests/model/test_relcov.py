@@ -63,19 +63,31 @@ def _codes(data: pd.DataFrame, group: str, levels: list[str]) -> np.ndarray:
     return codes
 
 
-@pytest.fixture(scope="session", params=sorted(SLOPE_MODELS))
-def slope_case(request):
-    """A random-slope reference with simlab's REML and ML fits."""
-    kind, response, group, slope, layout = SLOPE_MODELS[request.param]
-    ref = _reference(request.param)
+def slope_reference(name: str, request) -> SimpleNamespace:
+    """A random-slope lme4 reference with its data's arrays (also test_relcov_profile's).
+
+    ``y``, ``X = [1, slope]`` (fixed and random columns alike), group
+    ``codes`` in the reference's level order, the ``cp`` cross products and
+    the ``layout``, ``slope`` and ``group`` names.
+    """
+    kind, response, group, slope, layout = SLOPE_MODELS[name]
+    ref = _reference(name)
     data = _data(kind, request)
     x = data[slope].to_numpy(float)
     X = np.column_stack([np.ones_like(x), x])
     codes = _codes(data, group, ref["coef"]["level"])
-    cp = CrossProducts.from_arrays(data[response].to_numpy(float), X, X, codes)
-    return SimpleNamespace(name=request.param, ref=ref, layout=layout, cp=cp, X=X, codes=codes,
-                           y=data[response].to_numpy(float), reml=fit(cp, layout, reml=True),
-                           ml=fit(cp, layout, reml=False))
+    y = data[response].to_numpy(float)
+    return SimpleNamespace(name=name, ref=ref, layout=layout, slope=slope, group=group, y=y, X=X,
+                           codes=codes, cp=CrossProducts.from_arrays(y, X, X, codes))
+
+
+@pytest.fixture(scope="session", params=sorted(SLOPE_MODELS))
+def slope_case(request):
+    """A random-slope reference with simlab's REML and ML fits."""
+    case = slope_reference(request.param, request)
+    case.reml = fit(case.cp, case.layout, reml=True)
+    case.ml = fit(case.cp, case.layout, reml=False)
+    return case
 
 
 def _ml_theta(ref: dict, layout: ThetaLayout) -> np.ndarray:

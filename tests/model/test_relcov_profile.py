@@ -9,7 +9,6 @@ is an end of the range: an sd of 0, a correlation of -1 or 1).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,16 +22,9 @@ from simlab.model.intercept_profile import profile_bounds as intercept_bounds
 from simlab.model.intercept import GroupSums
 from simlab.model.relcov import CrossProducts, ThetaLayout, fit
 from simlab.model.relcov_profile import _Case, _problems, parameter_kinds, profile_bounds
+from test_relcov import SLOPE_MODELS, _reference, slope_reference  # one loader of lme4's references
 
 REFERENCE = Path(__file__).parents[1] / "reference"
-
-#: lme4 slope references: (data, response, group, slope variable, layout).
-SLOPE_MODELS = {
-    "sleepstudy_slopes": ("sleepstudy", "Reaction", "Subject", "Days", ThetaLayout.full(2)),
-    "sleepstudy_uncorrelated": ("sleepstudy", "Reaction", "Subject", "Days", ThetaLayout.diagonal(2)),
-    "gpa_slopes": ("gpa", "gpa", "student", "occasion", ThetaLayout.full(2)),
-    "sim_slopes1234": ("sim_slopes1234", "y", "groups", "x", ThetaLayout.diagonal(2)),
-}
 
 #: Bounds where lme4's spline through its sampled profile, not the exact
 #: root, sets lme4's number: (reference, parameter, side) -> tolerance as a
@@ -172,34 +164,19 @@ def brute_at_bounds(dense: Dense, result, layout: ThetaLayout, rep: int = 0) -> 
     return out
 
 
-def _reference(name: str) -> dict:
-    with open(REFERENCE / "lme4" / f"{name}.json") as handle:
-        return json.load(handle)
-
-
 _CASES: dict[str, SimpleNamespace] = {}
 
 
 def _case(name: str, request) -> SimpleNamespace:
     """A random-slope lme4 reference, its data and simlab's profile intervals (built once)."""
     if name not in _CASES:
-        kind, response, group, slope, layout = SLOPE_MODELS[name]
-        ref = _reference(name)
-        if kind == "sim_slopes1234":
-            data = pd.read_csv(REFERENCE / "sim_slopes1234.csv")
-        else:
-            data = request.getfixturevalue(f"{kind}_data")
-        x = data[slope].to_numpy(float)
-        X = np.column_stack([np.ones_like(x), x])
-        codes = pd.Index(ref["coef"]["level"]).get_indexer(data[group].astype(str))
-        y = data[response].to_numpy(float)
-        cp = CrossProducts.from_arrays(y, X, X, codes)
-        names = parameter_names(["(Intercept)", slope], ["(Intercept)", slope], group,
-                                correlated=layout.blocks == (2,))
+        c = slope_reference(name, request)
+        names = parameter_names(["(Intercept)", c.slope], ["(Intercept)", c.slope], c.group,
+                                correlated=c.layout.blocks == (2,))
         _CASES[name] = SimpleNamespace(
-            name=name, ref=ref["confint_profile"], layout=layout, names=names,
-            result=profile_bounds(cp, layout), dense=Dense(y, X, X, codes),
-            deviance_ml=ref["deviance_ml"])
+            name=name, ref=c.ref["confint_profile"], layout=c.layout, names=names,
+            result=profile_bounds(c.cp, c.layout), dense=Dense(c.y, c.X, c.X, c.codes),
+            deviance_ml=c.ref["deviance_ml"])
     return _CASES[name]
 
 

@@ -137,6 +137,22 @@ def test_the_honest_solution_scores_full_marks(gradescope):
 
 
 @root_only
+def test_a_random_slopes_model_does_not_pass_as_the_random_intercept_model(gradescope):
+    """A slopes fit has the random-intercept fit's fixed effects on sleepstudy and no tau
+    (encoded as None): handed in for (1 | Subject), it earns nothing, and the rest still does."""
+    solution = solution_text((REPO / "solutions" / "sleepstudy.py").read_text())
+    swap = textwrap.dedent("""
+        def q2_random_intercept_model():
+            return simlab.lmer("Reaction ~ Days + (Days | Subject)", simlab.datasets.sleepstudy())
+        """)
+    results, _ = gradescope.submit({"sleepstudy.py": solution + "\n# %%\n" + swap})
+    by_name = {t["name"]: t for t in results["tests"]}
+    wrong = [name for name in by_name if "Q2: Reaction ~ Days + (1 | Subject)" in name]
+    assert wrong and all(by_name[name]["score"] == 0 for name in wrong)
+    assert score(results) > 0
+
+
+@root_only
 def test_reading_the_solutions_earns_nothing(gradescope):
     results, _ = gradescope.submit(cheat(STEAL_SOLUTION))
     assert results["tests"] and score(results) == 0

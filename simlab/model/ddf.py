@@ -37,7 +37,8 @@ from scipy import special
 
 from .intercept import GroupSums
 
-__all__ = ["DenominatorDF", "DDF_METHODS", "intercept_ddf", "normal_quantile", "t_test_p"]
+__all__ = ["DenominatorDF", "DDF_METHODS", "Ingredients", "denominator_df", "intercept_ddf",
+           "intercept_ingredients", "normal_quantile", "t_test_p"]
 
 #: How a fixed effect's t test gets its df: lmerTest's default, pbkrtest's, or none (the normal).
 DDF_METHODS = ("satterthwaite", "kenward-roger", "normal")
@@ -151,9 +152,63 @@ def _hessians(spec: _Spectral, phi: np.ndarray, reml: bool) -> tuple[np.ndarray,
     return observed, expected, np.stack(p_k, axis=1), q_kl
 
 
-def intercept_ddf(sums: GroupSums, tau: np.ndarray, sigma: np.ndarray, reml: bool = True,
-                  ) -> DenominatorDF:
-    """Satterthwaite and Kenward-Roger df of every fixed effect of ``(1 | g)`` fits.
+class Ingredients(NamedTuple):
+    """What the df of any contrast of ``beta`` needs, for ``R`` replicates.
+
+    The variance parameters ``phi`` (``k`` of them) may be in any
+    parametrisation in which ``V`` is linear (variances and covariances,
+    possibly rescaled), as long as the gradient and both Hessians use the
+    same one: the df do not depend on it.
+
+    Attributes
+    ----------
+    vcov : ndarray, shape (R, p, p)
+        ``Phi``, the covariance of ``beta`` (data units).
+    vcov_grad : ndarray, shape (R, k, p, p)
+        ``d Phi / d phi_k`` (data units).
+    hessian_observed : ndarray, shape (R, k, k)
+        Observed Hessian of the fit's criterion (REML criterion, or ML
+        deviance for ML fits) in ``phi``: Satterthwaite's.
+    hessian_expected : ndarray, shape (R, k, k)
+        Expected Hessian of the REML criterion: Kenward-Roger's.
+    vcov_kr : ndarray, shape (R, p, p)
+        Kenward-Roger's adjusted covariance ``Phi_A`` (data units).
+    singular : ndarray of bool, shape (R,)
+        Boundary fits, where lmerTest's Satterthwaite df is ``N - p``.
+    nobs : ndarray, shape (R,)
+    """
+
+    vcov: np.ndarray
+    vcov_grad: np.ndarray
+    hessian_observed: np.ndarray
+    hessian_expected: np.ndarray
+    vcov_kr: np.ndarray
+    singular: np.ndarray
+    nobs: np.ndarray
+
+    def contrast_df(self, contrasts: np.ndarray, method: str) -> np.ndarray:
+        """Denominator df of one-row contrasts ``c`` (rows of ``contrasts``, (R, m, p) or (m, p)).
+
+        ``method`` is ``"satterthwaite"`` (lmerTest: observed Hessian, ``N - p``
+        at a singular fit) or ``"kenward-roger"`` (pbkrtest: expected Hessian;
+        its ``m`` for one contrast is ``2 v^2 / (g' W_E g)``, with ``v`` from
+        the unadjusted ``Phi``). Returns (R, m).
+        """
+        c = np.broadcast_to(contrasts, self.vcov.shape[:1] + np.shape(contrasts)[-2:])
+        v = np.einsum("rjp,rpq,rjq->rj", c, self.vcov, c)
+        grad = np.einsum("rjp,rkpq,rjq->rjk", c, self.vcov_grad, c)
+        hessian = self.hessian_observed if method == "satterthwaite" else self.hessian_expected
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df = _satterthwaite(v, grad, hessian)
+        if method == "satterthwaite":
+            p = self.vcov.shape[-1]
+            df = np.where(self.singular[:, None], (self.nobs - p)[:, None], df)
+        return df
+
+
+def intercept_ingredients(sums: GroupSums, tau: np.ndarray, sigma: np.ndarray,
+                          reml: bool = True) -> Ingredients:
+    """:class:`Ingredients` of ``(1 | g)`` fits, exact, from per-group sums.
 
     Parameters
     ----------
@@ -162,35 +217,44 @@ def intercept_ddf(sums: GroupSums, tau: np.ndarray, sigma: np.ndarray, reml: boo
     tau, sigma : ndarray, shape (R,)
         The fitted sds (data units); ``tau = 0`` is a singular fit.
     reml : bool
-        Whether the fits are REML (Satterthwaite then uses the REML
-        criterion's Hessian, else the ML deviance's).
-
-    Returns
-    -------
-    DenominatorDF
+        Whether the fits are REML (the observed Hessian is then the REML
+        criterion's, else the ML deviance's).
     """
     scale = sums.y_scale
     s_b, s_e = (np.asarray(tau, float) / scale) ** 2, (np.asarray(sigma, float) / scale) ** 2
     phi, beta = _gls(sums, s_b, s_e)
     spec = _Spectral(sums, s_b, s_e, beta)
     observed, expected, p_k, q_kl = _hessians(spec, phi, reml)
-    # Contrast j of beta (data units) is row j of y_scale M in working units.
-    contrasts = scale[:, None, None] * np.broadcast_to(sums.x_map, phi.shape)       # (R, p, p)
-    v = np.einsum("rjp,rpq,rjq->rj", contrasts, phi, contrasts)
-    grad = np.einsum("rjp,rpq,rkqs,rst,rjt->rjk", contrasts, phi, p_k, phi, contrasts)
+    # Data-unit beta is y_scale M beta_w (plus a constant): C = y_scale M maps covariances.
+    to_data = scale[:, None, None] * np.broadcast_to(sums.x_map, phi.shape)        # (R, p, p)
+    to_data_t = np.swapaxes(to_data, -1, -2)
+    grad = to_data[:, None] @ (phi[:, None] @ p_k @ phi[:, None]) @ to_data_t[:, None]
     phi_a = _kr_covariance(phi, p_k, q_kl, expected)
-    vcov_kr = contrasts @ phi_a @ np.swapaxes(contrasts, -1, -2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        df_sat = _satterthwaite(v, grad, observed)
-        # pbkrtest's m for one contrast reduces to 2 v^2 / (g' W_E g) (its Theta uses Phi).
-        df_kr = _satterthwaite(v, grad, expected)
-    nobs, p = sums.nobs, phi.shape[-1]
-    df_sat = np.where((s_b == 0)[:, None], (nobs - p)[:, None], df_sat)
-    return DenominatorDF(df_sat, df_kr, vcov_kr)
+    return Ingredients(vcov=to_data @ phi @ to_data_t, vcov_grad=grad,
+                       hessian_observed=observed, hessian_expected=expected,
+                       vcov_kr=to_data @ phi_a @ to_data_t, singular=s_b == 0,
+                       nobs=np.broadcast_to(sums.nobs, s_b.shape))
+
+
+def denominator_df(ingredients: Ingredients) -> DenominatorDF:
+    """Satterthwaite and Kenward-Roger df of every coefficient of ``beta``."""
+    identity = np.eye(ingredients.vcov.shape[-1])
+    return DenominatorDF(ingredients.contrast_df(identity, "satterthwaite"),
+                         ingredients.contrast_df(identity, "kenward-roger"),
+                         ingredients.vcov_kr)
+
+
+def intercept_ddf(sums: GroupSums, tau: np.ndarray, sigma: np.ndarray, reml: bool = True,
+                  ) -> DenominatorDF:
+    """Satterthwaite and Kenward-Roger df of every fixed effect of ``(1 | g)`` fits.
+
+    See :func:`intercept_ingredients` for the parameters.
+    """
+    return denominator_df(intercept_ingredients(sums, tau, sigma, reml))
 
 
 def _satterthwaite(v: np.ndarray, grad: np.ndarray, hessian: np.ndarray) -> np.ndarray:
-    """``2 v^2 / (g' W g)`` with ``W = 2 H^-1``, for every contrast (R, p)."""
+    """``2 v^2 / (g' W g)`` with ``W = 2 H^-1``, for every contrast (R, m)."""
     weight = 2 * np.linalg.inv(hessian)
     return 2 * v ** 2 / np.einsum("rjk,rkl,rjl->rj", grad, weight, grad)
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from .design import Design
 from .estimates import SINGULAR_TOL, FitEstimates, exact_estimates, group_sums
-from .ddf import DenominatorDF, intercept_ddf
+from .ddf import DenominatorDF, Ingredients, denominator_df as _ddf_from, intercept_ingredients
 from .intercept import GroupSums, fit_theta
 from .relcov import CrossProducts, RelCovFit, ThetaLayout
 from .relcov import fit as relcov_fit
@@ -100,16 +100,23 @@ def profile(design: Design, level: float) -> tuple[np.ndarray, np.ndarray]:
     return bounds.lower[0], bounds.upper[0]
 
 
-def denominator_df(design: Design, estimates: FitEstimates) -> DenominatorDF | None:
-    """Satterthwaite and Kenward-Roger df of the fixed effects; None where not available.
+def test_ingredients(design: Design, estimates: FitEstimates) -> Ingredients | None:
+    """What the df of the fixed-effect tests need (:class:`.ddf.Ingredients`); None where
+    not available.
 
     Exact for ``(1 | g)`` (:mod:`.ddf`); models with random slopes have none yet.
     """
     if not design.random_intercept_only:
         return None
     tau = np.sqrt(estimates.re_cov[0, 0])
-    return intercept_ddf(group_sums(design), np.array([tau]), np.array([estimates.sigma]),
-                         estimates.reml)
+    return intercept_ingredients(group_sums(design), np.array([tau]),
+                                 np.array([estimates.sigma]), estimates.reml)
+
+
+def denominator_df(design: Design, estimates: FitEstimates) -> DenominatorDF | None:
+    """Satterthwaite and Kenward-Roger df of the fixed effects; None where not available."""
+    ingredients = test_ingredients(design, estimates)
+    return None if ingredients is None else _ddf_from(ingredients)
 
 
 def relcov_estimates(result: RelCovFit, rep: int) -> FitEstimates:

@@ -379,6 +379,19 @@ class LmerResult:
         """The grouping column."""
         return self.design.group_name
 
+    def model_matrix(self) -> pd.DataFrame:
+        """The fixed-effects matrix X of the rows fitted (lme4's ``model.matrix``).
+
+        Columns are R's term names; the index is the data's rows used.
+        """
+        return pd.DataFrame(self.design.X, index=self.design.row_index,
+                            columns=list(self.design.terms))
+
+    def group_factor(self) -> pd.Series:
+        """Each fitted row's group, categorical in R's level order (lme4's ``getME(, "flist")``)."""
+        values = pd.Categorical.from_codes(self.design.groups, categories=self.design.levels)
+        return pd.Series(values, index=self.design.row_index, name=self.group_name)
+
     @property
     def random_terms(self) -> tuple[str, ...]:
         """R's names of the random effects, e.g. ``("(Intercept)", "Days")``."""

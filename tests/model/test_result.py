@@ -101,3 +101,17 @@ def test_model_columns_are_public(sleepstudy_data):
     fit = simlab.lmer("Reaction ~ Days + (Days | Subject)", sleepstudy_data)
     assert (fit.response, fit.group_name, fit.random_terms) == (
         "Reaction", "Subject", ("(Intercept)", "Days"))
+
+
+def test_model_matrix_and_group_factor_are_the_fitted_rows():
+    sleep = simlab.datasets.sleepstudy().copy()
+    sleep.loc[3, "Days"] = np.nan
+    fit = simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep)
+    X = fit.model_matrix()
+    assert list(X.columns) == ["(Intercept)", "Days"]
+    assert len(X) == 179 and 3 not in X.index
+    np.testing.assert_array_equal(X["Days"], sleep["Days"].drop(index=3))
+    groups = fit.group_factor()
+    assert groups.name == "Subject" and list(groups.index) == list(X.index)
+    assert groups.cat.categories.size == 18
+    assert (groups.astype(str) == sleep["Subject"].drop(index=3).astype(str)).all()

@@ -6,7 +6,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-__all__ = ["is_int", "is_real", "check_bool", "real_number", "check_level", "numpy_generator",
+__all__ = ["is_int", "is_real", "check_int", "check_bool", "real_number", "check_level", "numpy_generator",
            "name_list", "MAX_LEVEL"]
 
 #: The largest confidence level accepted. Closer to 1, ``0.5 + level / 2`` rounds to 1 in
@@ -39,6 +39,23 @@ def is_int(value: object) -> bool:
 def is_real(value: object) -> bool:
     """Whether ``value`` is a real number (:class:`numbers.Real`); ``bool`` does not count."""
     return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: object, minimum: int) -> int:
+    """``value`` as an int of at least ``minimum``, or an error naming the argument.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer (``bool`` and ``3.0`` are not).
+    ValueError
+        If it is below ``minimum``.
+    """
+    if not is_int(value):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__}).")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
+    return int(value)
 
 
 def check_bool(name: str, value: object) -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from joblib import effective_n_jobs
 
-from simlab._checks import check_level, is_int
+from simlab._checks import check_int, check_level
 
 from .backends import Executor, make_executor
 from .batch import CI_METHODS, ENVIRONMENT_ERRORS, Chunk, run_chunk
@@ -26,14 +26,6 @@ __all__ = ["SweepConfig", "plan_chunks", "sweep"]
 DEFAULT_CHUNK_SIZE = 250
 #: Aim for at least this many chunks per parallel worker, to balance the load.
 _CHUNKS_PER_WORKER = 4
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if not is_int(value):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__}).")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
-    return int(value)
 
 
 def _check_ci(ci: Any) -> tuple[str, ...]:
@@ -78,8 +70,8 @@ class SweepConfig:
         """Check every argument; raise TypeError or ValueError naming the bad one."""
         level = check_level(level)
         if chunk_size is not None:
-            chunk_size = _check_int("chunk_size", chunk_size, 1)
-        return cls(reps=_check_int("reps", reps, 1), seed=_check_int("seed", seed, 0),
+            chunk_size = check_int("chunk_size", chunk_size, 1)
+        return cls(reps=check_int("reps", reps, 1), seed=check_int("seed", seed, 0),
                    ci=_check_ci(ci), level=float(level), chunk_size=chunk_size)
 
     def manifest(self, grid: Grid) -> Manifest:

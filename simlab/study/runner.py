@@ -1,9 +1,7 @@
 """``sweep``: a simulation study over a full-factorial grid of ``simulate`` settings."""
 from __future__ import annotations
 
-import importlib.util
 import math
-import warnings
 from collections.abc import Iterable, Mapping
 from contextlib import closing
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from simlab._checks import check_int, check_level
 from .backends import Executor, make_executor
 from .batch import CI_METHODS, ENVIRONMENT_ERRORS, Chunk, run_chunk
 from .grid import Grid, check_results_memory, make_grid
+from .progress import progress_bar
 from .store import Manifest, Store
 
 __all__ = ["SweepConfig", "plan_chunks", "sweep"]
@@ -275,43 +274,6 @@ def _run(chunk: Chunk) -> ChunkResult:
     return ChunkResult(chunk.cell.index, chunk.start, chunk.stop, run_chunk(chunk))
 
 
-def _progress_bar_class() -> type:
-    """tqdm's bar class, imported only when a sweep shows progress.
-
-    In Jupyter, ``tqdm.auto`` gives the notebook widget, which needs
-    ipywidgets; without it, tqdm would warn ("IProgress not found") and fall
-    back to its console bar. Here the console bar is chosen without the
-    warning.
-
-    Returns
-    -------
-    type
-        ``tqdm.std.tqdm`` when ipywidgets is not installed, else ``tqdm.auto.tqdm``.
-    """
-    if importlib.util.find_spec("ipywidgets") is None:
-        from tqdm.std import tqdm
-        return tqdm
-    from tqdm.std import TqdmWarning
-    with warnings.catch_warnings():
-        # An ipywidgets that fails to import also leads tqdm to its console bar.
-        warnings.simplefilter("ignore", TqdmWarning)
-        from tqdm.auto import tqdm
-    return tqdm
-
-
-class _NoBar:
-    """Stands in for a progress bar when none is shown."""
-
-    def __enter__(self) -> "_NoBar":
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        return None
-
-    def update(self, n: int) -> None:
-        """Ignore ``n`` finished replicates."""
-
-
 def _execute(chunks: list[Chunk], executor: Executor, store: Store | None,
              progress: bool) -> list[pd.DataFrame]:
     """Run the chunks; write each to ``store`` as it finishes, else collect it.
@@ -326,8 +288,7 @@ def _execute(chunks: list[Chunk], executor: Executor, store: Store | None,
         return frames
     before = 0 if store is None else len(store.chunk_files())
     results = executor.map_unordered(_run, chunks)
-    bar = (_progress_bar_class()(total=total, unit="rep", desc="sweep") if progress
-           else _NoBar())
+    bar = progress_bar(total, desc="sweep", unit="rep", show=progress)
     with bar, closing(results):
         try:
             for result in results:

@@ -25,10 +25,12 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy import special
 
 __all__ = [
     "Measure",
     "bias",
+    "clopper_pearson",
     "coverage",
     "empirical_se",
     "mean_estimate",
@@ -367,3 +369,33 @@ def rejection_rate(lower: ArrayLike, upper: ArrayLike, null: float = 0.0) -> Mea
     lo, hi = _clean_pair(lower, upper)
     null = float(null)
     return proportion((null < lo) | (null > hi))
+
+
+def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    r"""Clopper-Pearson ("exact") interval of a binomial proportion, as R's ``binom.test``.
+
+    .. math:: \left[B^{-1}\left(\tfrac{1 - \gamma}{2}; k, n - k + 1\right),\;
+              B^{-1}\left(\tfrac{1 + \gamma}{2}; k + 1, n - k\right)\right]
+
+    with ``B^-1`` the beta quantile, ``k`` successes of ``n`` trials and level
+    ``gamma``; the lower bound is 0 when ``k = 0`` and the upper 1 when ``k = n``.
+    This is the interval simr reports for power.
+
+    Parameters
+    ----------
+    successes, trials : int
+        ``0 <= successes <= trials``.
+    level : float, default 0.95
+
+    Returns
+    -------
+    tuple of float
+        ``(lower, upper)``; ``(nan, nan)`` for no trials.
+    """
+    k, n = int(successes), int(trials)
+    if n == 0:
+        return NAN, NAN
+    tail = (1.0 - level) / 2
+    lower = 0.0 if k == 0 else float(special.btdtri(k, n - k + 1, tail))
+    upper = 1.0 if k == n else float(special.btdtri(k + 1, n - k, 1.0 - tail))
+    return lower, upper

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from simlab.study import measures as ms
-from simlab.study.measures import Measure
+from simlab.study.measures import Measure, clopper_pearson
 
 X = [1.0, 2.0, 4.0, 7.0]  # mean 3.5, S^2 = 7
 TRUTH = 3.0
@@ -257,3 +257,23 @@ def test_empirical_se_mcse_formula_matches_spread(studies):
     s = np.array([ms.empirical_se(e).estimate for e in est])
     # Theory: S / sqrt(2 (n - 1)) with S ~ 2.
     assert np.std(s, ddof=1) == pytest.approx(2.0 / math.sqrt(2 * (N_SIM - 1)), rel=0.05)
+
+
+@pytest.mark.parametrize("successes, trials, lower, upper", [
+    # simr 1.0.8 (binom's "exact"), ../shared/reference/power/simr_reference_part1_balanced.out
+    (141, 200, 0.636577, 0.767231),
+    (126, 200, 0.559054, 0.697030),
+    (206, 300, 0.630854, 0.738747),
+    (32, 100, 0.2302199168, 0.4207668616),
+    (95, 100, 0.8871650889, 0.9835681208),
+])
+def test_clopper_pearson_matches_simr(successes, trials, lower, upper):
+    got = clopper_pearson(successes, trials)
+    np.testing.assert_allclose(got, (lower, upper), rtol=0, atol=1.5e-6)
+
+
+def test_clopper_pearson_edges():
+    assert clopper_pearson(0, 10)[0] == 0.0 and clopper_pearson(10, 10)[1] == 1.0
+    # k = 0: the upper bound solves (1 - p)^n = 0.025
+    np.testing.assert_allclose(clopper_pearson(0, 10)[1], 1 - 0.025 ** 0.1, rtol=1e-12)
+    assert np.isnan(clopper_pearson(0, 0)).all()

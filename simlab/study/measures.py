@@ -396,6 +396,6 @@ def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[f
     if n == 0:
         return NAN, NAN
     tail = (1.0 - level) / 2
-    lower = 0.0 if k == 0 else float(special.btdtri(k, n - k + 1, tail))
-    upper = 1.0 if k == n else float(special.btdtri(k + 1, n - k, 1.0 - tail))
+    lower = 0.0 if k == 0 else float(special.betaincinv(k, n - k + 1, tail))
+    upper = 1.0 if k == n else float(special.betaincinv(k + 1, n - k, 1.0 - tail))
     return lower, upper

@@ -31,7 +31,7 @@ from simlab._checks import name_list
 from .formula import UNICODE_FIX, FormulaError, ParsedFormula, check_terms
 from .intercept import standardizing_map
 
-__all__ = ["Design", "PlainSpec", "build_design", "r_term_name", "model_frame", "fixed_part",
+__all__ = ["Design", "FixedTerm", "PlainSpec", "build_design", "r_term_name", "model_frame", "fixed_part",
            "fixed_variables", "numeric_response", "check_full_rank", "new_fixed_matrix",
            "require_columns", "check_random_part"]
 
@@ -52,6 +52,27 @@ def r_term_name(column: str) -> str:
     if column == "Intercept":
         return "(Intercept)"
     return _LEVEL_SUFFIX.sub(r"\1", column)
+
+
+class FixedTerm(NamedTuple):
+    """One term of the fixed part, as R's ``terms`` sees it.
+
+    Attributes
+    ----------
+    label : str
+        R's term label (``"(Intercept)"``, ``"sex"``, ``"C(occasion):sex"``).
+    columns : tuple of int
+        Its columns of ``X``.
+    variables : frozenset of str
+        The variables it multiplies (none for the intercept).
+    numeric : frozenset of str
+        Those of ``variables`` that are numeric, not factors.
+    """
+
+    label: str
+    columns: tuple[int, ...]
+    variables: frozenset[str]
+    numeric: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -116,6 +137,21 @@ class Design:
     @property
     def n_groups(self) -> int:
         return len(self.levels)
+
+    @property
+    def fixed_terms(self) -> tuple[FixedTerm, ...]:
+        """The terms of the fixed part, in formula order, with their columns of ``X``."""
+        if isinstance(self.spec, PlainSpec):
+            names = [frozenset() if term == "1" else frozenset([term]) for term in self.spec.terms]
+            return tuple(FixedTerm(label, (j,), name, name)
+                         for j, (label, name) in enumerate(zip(self.spec.names, names)))
+        factors = {str(factor) for factor in self.spec.factor_contrasts}
+        terms = []
+        for term, columns in self.spec.term_indices.items():
+            variables = frozenset(str(f) for f in term.factors) - {"1"}
+            terms.append(FixedTerm("(Intercept)" if str(term) == "1" else str(term),
+                                   tuple(columns), variables, variables - factors))
+        return tuple(terms)
 
     def fixed_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
         """The fixed-effects matrix of ``newdata``, encoded as at fit time."""

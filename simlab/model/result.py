@@ -13,8 +13,12 @@ from . import engine
 from .ddf import DDF_METHODS, normal_quantile, t_test_p
 from .design import Design
 from .estimates import FitEstimates
+from .ftest import F_METHODS, check_contrast, f_test
 
-__all__ = ["LmerResult", "require_lmer", "interval_columns"]
+__all__ = ["LmerResult", "require_lmer", "interval_columns", "F_COLUMNS"]
+
+#: lmerTest's F-test columns (``Sum Sq, Mean Sq, NumDF, DenDF, F value, Pr(>F)``), snake case.
+F_COLUMNS = ["sum_sq", "mean_sq", "num_df", "den_df", "f", "p"]
 
 
 def interval_columns(level: float) -> tuple[str, str]:
@@ -106,6 +110,115 @@ class LmerResult:
     @cached_property
     def _ddf(self):
         return engine.denominator_df(self.design, self.estimates)
+
+    # ----- F tests ------------------------------------------------------
+    def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+        """lmerTest's ``anova(fit)``: a Type III F test of each fixed-effect term.
+
+        A term's hypothesis is that all its coefficients are 0 (a factor's
+        several columns jointly), lmerTest's Type III hypothesis for a term
+        that no other term contains. ``simlab.anova(m0, m1)`` is the
+        likelihood-ratio comparison of models instead.
+
+        Parameters
+        ----------
+        ddf : {"satterthwaite", "kenward-roger"}
+            lmerTest's default, or ``anova(fit, ddf = "Kenward-Roger")``
+            (pbkrtest's scaled F on its adjusted covariance, REML fits only).
+
+        Returns
+        -------
+        DataFrame
+            ``sum_sq, mean_sq, num_df, den_df, f, p`` by term (no intercept),
+            lmerTest's ``Sum Sq`` to ``Pr(>F)``; ``attrs["heading"]`` is R's title.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``ddf``, Kenward-Roger on an ML fit, a model without
+            df methods yet (random slopes), or a term contained in another
+            (``a`` in ``a * b``), whose Type III hypothesis this does not build:
+            test it with :meth:`contest` and an explicit ``L``.
+        """
+        contrasts = self._term_contrasts()
+        rows = [self._f_row(L, ddf, 0.0) for L in contrasts.values()]
+        table = pd.DataFrame(rows, columns=F_COLUMNS,
+                             index=pd.Index(list(contrasts), name="term", dtype=object))
+        method = "Satterthwaite's" if ddf == "satterthwaite" else "Kenward-Roger's"
+        table.attrs["heading"] = f"Type III Analysis of Variance Table with {method} method"
+        return table
+
+    def contest(self, L, ddf: str = "satterthwaite", rhs=0.0) -> pd.DataFrame:
+        """lmerTest's ``contest(fit, L, joint = TRUE)``: the F test of ``L beta = rhs``.
+
+        Parameters
+        ----------
+        L : array-like, shape (q, p) or (p,), or DataFrame
+            Rows of full rank, one column per fixed effect in :attr:`fixef`'s
+            order; a DataFrame's columns are matched to the term names.
+        ddf : {"satterthwaite", "kenward-roger"}
+            As in :meth:`anova`.
+        rhs : float or array-like, shape (q,)
+
+        Returns
+        -------
+        DataFrame
+            One row, ``sum_sq, mean_sq, num_df, den_df, f, p`` as :meth:`anova`.
+
+        Raises
+        ------
+        ValueError
+            For an ``L`` of the wrong shape, with missing values or dependent
+            rows, an ``rhs`` of the wrong length, and as :meth:`anova`.
+        """
+        terms = list(self.design.terms)
+        if isinstance(L, pd.DataFrame):
+            unknown = sorted(set(map(str, L.columns)) ^ set(terms))
+            if unknown or L.columns.has_duplicates:
+                raise ValueError(f"the columns of L must be the fixed effects {terms} once "
+                                 f"each; these are not matched: {unknown}")
+            L = L[terms].to_numpy()
+        L = check_contrast(L, len(terms))
+        rhs = np.broadcast_to(np.asarray(rhs, dtype=float), L.shape[:1]) if np.ndim(rhs) == 0 \
+            else np.asarray(rhs, dtype=float)
+        if rhs.shape != L.shape[:1] or not np.isfinite(rhs).all():
+            raise ValueError(f"rhs must be a finite number or {L.shape[0]} of them (one per row "
+                             f"of L); got {np.shape(rhs)}")
+        return pd.DataFrame([self._f_row(L, ddf, rhs)], columns=F_COLUMNS,
+                            index=pd.Index(["L"], name="hypothesis"))
+
+    def _f_row(self, L: np.ndarray, ddf: str, rhs) -> list[float]:
+        """``sum_sq, mean_sq, num_df, den_df, f, p`` of ``L beta = rhs``, as lmerTest's ``contestMD``."""
+        if ddf not in F_METHODS:
+            raise ValueError(f"ddf must be one of {F_METHODS}, got {ddf!r}")
+        if self._ingredients is None:
+            raise ValueError(f"{ddf} df are available for (1 | group) models only so far; "
+                             "compare nested models with simlab.anova(m0, m1) instead")
+        if ddf == "kenward-roger" and not self.reml:
+            raise ValueError("Kenward-Roger's method is for REML fits only (as in lmerTest); "
+                             "refit with REML or use ddf='satterthwaite'")
+        test = f_test(self._ingredients, self.estimates.beta[None], L, ddf, rhs)
+        # lmerTest's Mean Sq is the unscaled F (Kenward-Roger's before its scaling) times sigma^2.
+        mean_sq = float(test.wald_f[0]) * self.sigma ** 2
+        return [mean_sq * test.num_df, mean_sq, test.num_df, float(test.den_df[0]),
+                float(test.f_value[0]), float(test.p[0])]
+
+    def _term_contrasts(self) -> dict[str, np.ndarray]:
+        """Each non-intercept term's hypothesis: its columns of ``X`` are 0."""
+        terms = [term for term in self.design.fixed_terms if term.label != "(Intercept)"]
+        contained = [a.label for a in terms for b in terms
+                     if a.variables < b.variables and a.numeric == b.numeric]
+        if contained:
+            raise ValueError(
+                f"the term(s) {sorted(set(contained))} are contained in interactions, and their "
+                "Type III hypothesis depends on lmerTest's marginal contrasts, which simlab does "
+                "not build; test the hypothesis you mean with fit.contest(L)")
+        identity = np.eye(len(self.design.terms))
+        return {term.label: identity[list(term.columns)] for term in terms}
+
+    @cached_property
+    def _ingredients(self):
+        return engine.test_ingredients(self.design, self.estimates)
 
     @cached_property
     def vcov(self) -> pd.DataFrame:

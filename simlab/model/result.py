@@ -148,14 +148,15 @@ class LmerResult:
         table.attrs["heading"] = f"Type III Analysis of Variance Table with {method} method"
         return table
 
-    def contest(self, L, ddf: str = "satterthwaite", rhs=0.0) -> pd.DataFrame:
+    def contest(self, L=None, ddf: str = "satterthwaite", rhs=0.0) -> pd.DataFrame:
         """lmerTest's ``contest(fit, L, joint = TRUE)``: the F test of ``L beta = rhs``.
 
         Parameters
         ----------
-        L : array-like, shape (q, p) or (p,), or DataFrame
+        L : array-like, shape (q, p) or (p,), or DataFrame, optional
             Rows of full rank, one column per fixed effect in :attr:`fixef`'s
-            order; a DataFrame's columns are matched to the term names.
+            order; a DataFrame's columns are matched to the term names. By
+            default every fixed effect but the intercept (the overall F test).
         ddf : {"satterthwaite", "kenward-roger"}
             As in :meth:`anova`.
         rhs : float or array-like, shape (q,)
@@ -172,6 +173,11 @@ class LmerResult:
             rows, an ``rhs`` of the wrong length, and as :meth:`anova`.
         """
         terms = list(self.design.terms)
+        if L is None:
+            L = np.eye(len(terms))[[j for j, term in enumerate(terms) if term != "(Intercept)"]]
+            if not len(L):
+                raise ValueError("the model has no fixed effect but the intercept, so there is no "
+                                 "overall F test; pass L, e.g. fit.contest([1]) for the intercept")
         if isinstance(L, pd.DataFrame):
             unknown = sorted(set(map(str, L.columns)) ^ set(terms))
             if unknown or L.columns.has_duplicates:

@@ -121,17 +121,22 @@ class GroupSums:
         if (counts == 0).any():
             raise ValueError("every group code 0 .. n_groups - 1 needs at least one observation")
         order = np.argsort(groups, kind="stable")
-        starts = np.concatenate([[0], np.cumsum(counts[:-1])]).astype(np.intp)
         if (order != np.arange(order.size)).any():
             y, X = y[:, order], X[:, order]
+        # Held as (R, p, n) in memory: every sum over rows then runs along contiguous
+        # memory (a strided sum over (R, n, p) costs several times the whole build).
+        columns = np.ascontiguousarray(np.swapaxes(X, -1, -2))
+        X = np.swapaxes(columns, -1, -2)
         x_map = standardizing_map(X)
-        X_w = X @ x_map
-        sx = np.add.reduceat(X_w, starts, axis=1)
-        x_dev = X_w - np.repeat(sx / counts[:, None], counts.astype(np.intp), axis=1)
-        beta_offset, resid, y_scale, exact = _residual_response(y, X, x_map, X_w, x_dev)
-        sy = np.add.reduceat(resid, starts, axis=1)
-        y_dev = resid - (sy / counts)[:, np.repeat(np.arange(counts.size), counts.astype(np.intp))]
-        within = (np.swapaxes(x_dev, -1, -2) @ x_dev, _cross(x_dev, y_dev) / y_scale[:, None],
+        starts = np.concatenate([[0], np.cumsum(counts[:-1])]).astype(np.intp)
+        row_group = np.repeat(np.arange(counts.size), counts.astype(np.intp))
+        cols_w = np.swapaxes(x_map, -1, -2) @ columns                     # (X M)', (R, p, n)
+        sx = np.add.reduceat(cols_w, starts, axis=-1)                     # (R, p, G)
+        dev = cols_w - (sx / counts)[..., row_group]
+        beta_offset, resid, y_scale, exact, wxx = _residual_response(y, X, x_map, cols_w, dev)
+        sy = np.add.reduceat(resid, starts, axis=-1)
+        y_dev = resid - (sy / counts)[:, row_group]
+        within = (wxx, (dev @ y_dev[..., None])[..., 0] / y_scale[:, None],
                   np.einsum("rn,rn->r", y_dev, y_dev) / y_scale ** 2)
         sy = sy / y_scale[:, None]
         return cls._pooled(counts, sx, sy, within, x_map, beta_offset, y_scale, exact)
@@ -140,21 +145,23 @@ class GroupSums:
     def _pooled(cls, counts: np.ndarray, sx: np.ndarray, sy: np.ndarray, within: tuple,
                 x_map: np.ndarray, beta_offset: np.ndarray, y_scale: np.ndarray,
                 exact: np.ndarray) -> "GroupSums":
-        """Pool per-group sums (``counts`` (G,), ``sx`` (R, G, p), ``sy`` (R, G)) by size.
+        """Pool per-group sums (``counts`` (G,), ``sx`` (R, p, G), ``sy`` (R, G)) by size.
 
         Groups are sorted by size and each class summed with ``reduceat``, so
         memory is O(G) whatever the number of distinct sizes (a groups x sizes
         membership matrix would need terabytes for a million Zipf-sized groups).
+        Groups stay on the last axis, contiguous in memory, until the classes are summed.
         """
         sizes, inverse, multiplicity = np.unique(counts, return_inverse=True, return_counts=True)
         if sizes.size > 1:
             order = np.argsort(inverse, kind="stable")
-            sx, sy = sx[:, order], sy[:, order]
+            sx, sy = sx[..., order], sy[:, order]
         starts = np.concatenate([[0], np.cumsum(multiplicity[:-1])])
+        sxx = np.add.reduceat(sx[..., :, None, :] * sx[..., None, :, :], starts, axis=-1)
         return cls(sizes=sizes[None], multiplicity=multiplicity.astype(float)[None],
-                   sxx=np.add.reduceat(sx[..., :, None] * sx[..., None, :], starts, axis=1),
-                   sxy=np.add.reduceat(sx * sy[..., None], starts, axis=1),
-                   syy=np.add.reduceat(sy ** 2, starts, axis=1),
+                   sxx=np.moveaxis(sxx, -1, 1),
+                   sxy=np.swapaxes(np.add.reduceat(sx * sy[:, None], starts, axis=-1), -1, -2),
+                   syy=np.add.reduceat(sy ** 2, starts, axis=-1),
                    wxx=within[0], wxy=within[1], wyy=within[2], x_map=x_map,
                    beta_offset=beta_offset, y_scale=y_scale, exact=exact)
 
@@ -282,33 +289,35 @@ def standardizing_map(X: np.ndarray) -> np.ndarray:
     return x_map
 
 
-def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray, X_w: np.ndarray,
-                       x_dev: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Residual of y on X: ``(beta0, resid, y_scale, exact)``; ``y_w = resid / y_scale``.
+def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray, cols_w: np.ndarray,
+                       dev: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Residual of y on X: ``(beta0, resid, y_scale, exact, dev dev')``; ``y_w = resid / y_scale``.
 
-    Removing ``X beta0`` (absorbed by ``beta``) leaves sums on the scale of
-    the residuals, whatever the offset and the explained part of y. A
-    least-squares step on the well-conditioned ``X_w = X M`` removes the
-    offset and the overall fit; a step on the within-group deviations
-    ``x_dev`` of ``X_w`` (columns that vary within groups only) removes the
-    within-group fit, which large-``theta`` fits are made of. Any ``beta0``
-    keeps the fit exact, so both steps are float64 algebra on p x p
-    matrices; the residual ``y - X beta0`` is exact for its ``beta0``
-    (:func:`accurate_residual`) even when it is 1e-9 of y.
+    ``cols_w`` is ``X_w' = (X M)'`` and ``dev`` its within-group deviations,
+    both (R, p, n). Removing ``X beta0`` (absorbed by ``beta``) leaves sums
+    on the scale of the residuals, whatever the offset and the explained
+    part of y. A least-squares step on the well-conditioned ``X_w`` removes
+    the offset and the overall fit; a step on the within-group deviations
+    (columns that vary within groups only) removes the within-group fit,
+    which large-``theta`` fits are made of. Any ``beta0`` keeps the fit
+    exact, so both steps are float64 algebra on p x p matrices; the residual
+    ``y - X beta0`` is exact for its ``beta0`` (:func:`accurate_residual`)
+    even when it is 1e-9 of y. ``dev dev'`` is the within-group Gram matrix.
     """
-    p = X.shape[-1]
-    dev_t = np.swapaxes(x_dev, -1, -2)
-    varies = np.diagonal(dev_t @ x_dev, axis1=-2, axis2=-1) > 1e-8 * X.shape[1]
-    both = _cross(np.concatenate([X_w, x_dev], axis=-1), y)[..., None]     # one pass over y
-    step = np.linalg.solve(np.swapaxes(X_w, -1, -2) @ X_w, both[:, :p])
-    masked_t = dev_t * varies[..., None]
-    gram = masked_t @ x_dev * varies[:, None] + np.eye(p) * ~varies[:, None]
-    within = both[:, p:] - dev_t @ X_w @ step
+    p = cols_w.shape[-2]
+    dev_t = np.swapaxes(dev, -1, -2)
+    dev_gram = dev @ dev_t
+    varies = np.diagonal(dev_gram, axis1=-2, axis2=-1) > 1e-8 * X.shape[-2]
+    both = np.concatenate([cols_w, dev], axis=-2) @ y[..., None]           # one pass over y
+    step = np.linalg.solve(cols_w @ np.swapaxes(cols_w, -1, -2), both[:, :p])
+    gram = (dev_gram * (varies[..., :, None] & varies[..., None, :])
+            + np.eye(p) * ~varies[..., None, :])
+    within = both[:, p:] - dev @ np.swapaxes(cols_w, -1, -2) @ step
     step = step + np.linalg.solve(gram, within * varies[..., None])
     beta0 = (x_map @ step)[..., 0]
     resid, rms, size = accurate_residual(y, X, beta0)
     exact = rms <= EXACT_FIT_RTOL * size
-    return beta0, resid, np.where(rms > 0, rms, 1.0), exact
+    return beta0, resid, np.where(rms > 0, rms, 1.0), exact, dev_gram
 
 
 def _apply(X: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -320,11 +329,6 @@ def _apply(X: np.ndarray, b: np.ndarray) -> np.ndarray:
     for k in range(1, X.shape[-1]):
         out += b[:, k:k + 1] * X[..., k]
     return out
-
-
-def _cross(X: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """``X' r`` for X (1 or R, n, p) and r (R, n), as one matrix-vector product per replicate."""
-    return (np.swapaxes(X, -1, -2) @ r[..., None])[..., 0]
 
 
 def accurate_residual(y: np.ndarray, X: np.ndarray, beta0: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ from .ddf import DenominatorDF, Ingredients, denominator_df as _ddf_from, interc
 from .intercept import GroupSums, fit_theta
 from .relcov import CrossProducts, RelCovFit, ThetaLayout
 from .relcov import fit as relcov_fit
+from .relcov_ddf import relcov_ingredients
 
 __all__ = ["fit", "layout", "cross_products", "relcov_estimates", "refit_replicates", "profile",
            "ReplicateFits", "variance_parameters", "denominator_df", "ml_deviance", "ml_deviance_at", "ml_deviance_general", "SINGULAR_TOL"]
@@ -100,17 +101,19 @@ def profile(design: Design, level: float) -> tuple[np.ndarray, np.ndarray]:
     return bounds.lower[0], bounds.upper[0]
 
 
-def test_ingredients(design: Design, estimates: FitEstimates) -> Ingredients | None:
-    """What the df of the fixed-effect tests need (:class:`.ddf.Ingredients`); None where
-    not available.
+def test_ingredients(design: Design, estimates: FitEstimates) -> Ingredients:
+    """What the df of the fixed-effect tests need (:class:`.ddf.Ingredients`), exact.
 
-    Exact for ``(1 | g)`` (:mod:`.ddf`); models with random slopes have none yet.
+    ``(1 | g)`` from its per-group sums (:mod:`.ddf`); models with random
+    slopes from their cross products (:mod:`.relcov_ddf`), at lme4's
+    ``theta`` and ``sigma`` of ``estimates``.
     """
-    if not design.random_intercept_only:
-        return None
-    tau = np.sqrt(estimates.re_cov[0, 0])
-    return intercept_ingredients(group_sums(design), np.array([tau]),
-                                 np.array([estimates.sigma]), estimates.reml)
+    if design.random_intercept_only:
+        tau = np.sqrt(estimates.re_cov[0, 0])
+        return intercept_ingredients(group_sums(design), np.array([tau]),
+                                     np.array([estimates.sigma]), estimates.reml)
+    return relcov_ingredients(cross_products(design), layout(design), estimates.theta[None],
+                              np.array([estimates.sigma]), estimates.reml)
 
 
 def denominator_df(design: Design, estimates: FitEstimates) -> DenominatorDF | None:

@@ -209,12 +209,13 @@ def test_normal_tests_and_quantile():
     assert t_test_p(np.array([2.0]), np.array([np.inf]))[0] == pytest.approx(0.0455002638963584)
 
 
-def test_bad_ddf_and_models_without_df():
+def test_bad_ddf_and_slope_models_df():
     sleep = simlab.datasets.sleepstudy()
     with pytest.raises(ValueError, match=r"ddf must be one of .*'satterthwaite'.*got 'KR'"):
         simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep).fixed_tests("KR")
+    # Random slopes have df too (relcov_ddf): balanced sleepstudy gives exactly G - 1 = 17.
     slopes = simlab.lmer("Reaction ~ Days + (Days | Subject)", sleep)
-    assert slopes.p_value_method == "normal" and np.isinf(slopes.fixef["df"]).all()
-    with pytest.raises(ValueError, match=r"\(1 \| group\) models only so far; use ddf='normal'"):
-        slopes.fixed_tests("kenward-roger")
-    assert "['lmerMod']" in str(slopes) and "Satterthwaite" not in str(slopes)
+    assert slopes.p_value_method == "satterthwaite"
+    np.testing.assert_allclose(slopes.fixef["df"], 17.0, rtol=1e-9)
+    np.testing.assert_allclose(slopes.fixed_tests("kenward-roger")["df"], 17.0, rtol=1e-9)
+    assert "Satterthwaite's method ['lmerModLmerTest']" in str(slopes)

@@ -246,6 +246,7 @@ def test_bad_arguments():
         fit.refit_ml().anova("kenward-roger")
     ml = fit.refit_ml().contest([0, 1])          # Satterthwaite works on ML fits, as lmerTest
     assert ml["den_df"].iloc[0] > 0
-    slopes = simlab.lmer("Reaction ~ Days + (Days | Subject)", sleep)
-    with pytest.raises(ValueError, match="models only so far"):
-        slopes.anova()
+    slopes = simlab.lmer("Reaction ~ Days + (Days | Subject)", sleep)   # relcov_ddf: F = t^2
+    table = slopes.anova()
+    np.testing.assert_allclose(table.loc["Days", "f"], slopes.fixef.loc["Days", "t"] ** 2, rtol=1e-10)
+    np.testing.assert_allclose(table.loc["Days", "den_df"], slopes.fixef.loc["Days", "df"], rtol=1e-10)

@@ -3,7 +3,8 @@
 Exact lme4-parity random-intercept fits (:func:`lmer`), OLS tables
 (:func:`lm`), simulation (:func:`simulate`), parameter sweeps
 (:func:`sweep`, :func:`summarize`, :func:`plot_sweep`), merTools-style
-simulation intervals (:func:`re_sim`, :func:`predict_interval`), teaching
+simulation intervals (:func:`re_sim`, :func:`predict_interval`), power analysis
+(:func:`power`, :func:`power_curve`, :func:`solve_sample_size`), teaching
 figures (:mod:`simlab.plots`), the bundled data sets (:mod:`simlab.datasets`)
 and autograded exercises (:mod:`simlab.grading`).
 """
@@ -27,12 +28,15 @@ _LAZY = {
     "ConvergenceWarning": "simlab.model",
     "sweep": "simlab.study", "summarize": "simlab.study", "plot_sweep": "simlab.plots",
     "re_sim": "simlab.model.posterior", "predict_interval": "simlab.model.posterior",
+    "power": "simlab.planning", "power_curve": "simlab.planning",
+    "solve_sample_size": "simlab.planning", "PrecisionWarning": "simlab.planning",
 }
-_SUBMODULES = ("datasets", "model", "study", "plots", "grading")
+_SUBMODULES = ("datasets", "model", "study", "planning", "plots", "grading")
 
 __all__ = ["lmer", "LmerResult", "SingularFitWarning", "ConvergenceWarning", "lm", "LmResult",
            "anova", "simulate", "sweep",
-           "summarize", "plot_sweep", "re_sim", "predict_interval", "datasets",
+           "summarize", "plot_sweep", "re_sim", "predict_interval", "power", "power_curve",
+           "solve_sample_size", "PrecisionWarning", "datasets",
            "__version__"]
 
 

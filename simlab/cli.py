@@ -1,4 +1,4 @@
-"""The ``simlab`` command line: ``demo``, ``fit``, ``sweep``, ``report``, ``figures``,
+"""The ``simlab`` command line: ``demo``, ``fit``, ``sweep``, ``power``, ``report``, ``figures``,
 ``check``, ``grade``, ``validate``, ``variants``, ``assign`` and ``autograder-zip``.
 
 This module only parses arguments and prints: every number comes from the
@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simlab._checks import name_list
+from simlab._toml import read_toml
 
 __all__ = ["main", "build_parser", "command", "COMMANDS"]
 
@@ -407,7 +408,7 @@ def load_sweep_config(path: str | os.PathLike) -> dict:
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "does not exist"
         raise ValueError(f"config file {str(path)!r} {what}.")
-    data = _read_toml(path)
+    data = read_toml(path)
     where = f"in config file {str(path)!r}"
     unknown = sorted(set(data) - {"reps", "seed", "ci", "level", "grid"})
     if unknown:
@@ -444,28 +445,6 @@ def load_sweep_config(path: str | os.PathLike) -> dict:
                              f"got {level!r}.")
         config["level"] = float(level)
     return config
-
-
-def _read_toml(path: Path) -> dict:
-    """The TOML file at ``path``; raise ValueError naming the file and where it is wrong."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python < 3.11
-        import tomli as tomllib
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
-        raise ValueError(f"config file {str(path)!r} is not UTF-8 text: byte "
-                         f"0x{raw[err.start]:02x} at line {line}, column {column} (byte offset "
-                         f"{err.start}): {err.reason}; save the file as UTF-8.") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"config file {str(path)!r} is not valid TOML: {err}; fix that "
-                         "line.") from None
 
 
 def run_sweep(args: argparse.Namespace) -> int:
@@ -513,6 +492,33 @@ def _pm(value, mcse) -> str:
     if value is None or not math.isfinite(value):
         return "NA"
     return f"{value:.4f} +- {mcse:.4f}" if math.isfinite(mcse) else f"{value:.4f}"
+
+
+# ----- simlab power -------------------------------------------------------------
+@command("power", "power curve (and sample size) of a test of one fixed effect, from a TOML config")
+def _power(parser: argparse.ArgumentParser) -> Runner:
+    parser.add_argument("config", help="TOML file: seed, term, test, nsim, target, a [design] "
+                                       "or [model] table, [effects], optional [curve] and [solve]")
+    parser.add_argument("--out", default=None,
+                        help="folder for power_curve.csv, power_curve.png, report.md "
+                             "(default: <config name>-power)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return run_power
+
+
+def run_power(args: argparse.Namespace) -> int:
+    """Run the config's power curve (and search) and print where the report is."""
+    from simlab.planning import write_power_report
+
+    report = write_power_report(args.config, args.out, progress=not args.no_progress)
+    print(report.curve)
+    if report.solved is not None:
+        print()
+        print(report.solved)
+    print(f"\nReport written to {report.folder}")
+    for path in report.files:
+        print(f"  {path.name}")
+    return EXIT_OK
 
 
 # ----- simlab report ----------------------------------------------------------

@@ -39,13 +39,13 @@ from simlab.model.engine import variance_parameters
 from simlab.model.intercept_profile import profile_bounds
 from simlab.model.intercept import GroupSums, fit_theta
 from simlab.model.relcov_profile import profile_bounds as relcov_profile_bounds
-from simlab.simulate import simulate
+from simlab.simulate import Settings, _slope_deviations, check_settings, simulate
 
 from .grid import Cell, Grid
 
-__all__ = ["CI_METHODS", "ENVIRONMENT_ERRORS", "Chunk", "fit_cross_products",
-           "fit_reps", "fit_sums", "rep_cross_products", "rep_seed", "rep_sums", "run_chunk",
-           "simulate_rep"]
+__all__ = ["CI_METHODS", "ENVIRONMENT_ERRORS", "Chunk", "draw_rep", "fit_cross_products",
+           "fit_reps", "fit_sums", "rep_columns", "rep_cross_products", "rep_seed", "rep_sums",
+           "run_chunk", "simulate_rep"]
 
 #: Interval methods a sweep can compute, in column order.
 CI_METHODS = ("wald", "profile")
@@ -91,6 +91,72 @@ def simulate_rep(cell: Cell, seed: int, rep: int) -> pd.DataFrame:
     return simulate(**cell.params, seed=rep_seed(seed, cell.index, rep))
 
 
+def draw_rep(spec: Settings, seed: int, cell: int, rep: int) -> tuple[np.ndarray, np.ndarray]:
+    """The group sizes and standard normals of one replicate, as :func:`simulate_rep` draws them.
+
+    From ``numpy.random.default_rng(rep_seed(seed, cell, rep))``: the sizes
+    first when ``spec`` has a ``(min, max)`` range, then in one call every
+    normal :func:`simlab.simulate` draws (``u``, with ``tau_slope`` the
+    slope draws, ``e``, ``x``, with ``cluster_effect`` ``z``). A Generator's
+    normals do not depend on how a run of them is split into calls, and
+    ``normal(0, sd)`` is ``sd`` times the standard normal, so
+    :func:`rep_columns` rebuilds ``simulate``'s data exactly.
+
+    Returns
+    -------
+    sizes : ndarray of int64, shape (n_groups,)
+    normals : ndarray, shape (m,)
+    """
+    gen = np.random.default_rng(rep_seed(seed, cell, rep))
+    sizes = spec.sizes
+    if isinstance(sizes, tuple):
+        sizes = gen.integers(sizes[0], sizes[1], size=spec.n_groups, endpoint=True,
+                             dtype=np.int64)
+    per_group = 1 + (spec.tau_slope is not None) + (spec.cluster_effect is not None)
+    return sizes, gen.standard_normal(per_group * spec.n_groups + 2 * int(sizes.sum()))
+
+
+def rep_columns(spec: Settings, sizes: np.ndarray,
+                normals: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``y`` and the covariates ``[x]`` (``[x, z]``) from :func:`draw_rep`'s normals.
+
+    ``normals`` may be (m,) or (R, m) for replicates sharing ``sizes``; the
+    arithmetic is :func:`simlab.simulate`'s, term by term, so the values
+    are the same to the last bit.
+    """
+    n_groups, n_rows = spec.n_groups, int(sizes.sum())
+    group = np.repeat(np.arange(n_groups), sizes)
+    u = spec.tau * normals[..., :n_groups]
+    start = n_groups
+    if spec.tau_slope is not None:
+        u1 = _slope_deviations(u, spec.tau_slope * normals[..., start:start + n_groups], spec)
+        start += n_groups
+    e = spec.sigma * normals[..., start:start + n_rows]
+    x = normals[..., start + n_rows:start + 2 * n_rows]
+    if spec.tau_slope is None:
+        y = spec.intercept + spec.slope * x + u[..., group] + e
+    else:
+        y = (spec.intercept + u[..., group]) + (spec.slope + u1[..., group]) * x + e
+    if spec.cluster_effect is None:
+        return y, [x]
+    z = normals[..., start + 2 * n_rows:][..., group]
+    return y + spec.cluster_effect * z, [x, z]
+
+
+def _design(y: np.ndarray, covariates: list[np.ndarray],
+            counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(y, X, group codes 0..)`` of rows in blocks of ``counts``; X is ``1, x`` (and ``z``).
+
+    y and the covariates may have a leading replicate axis; X is then
+    (R, n, p), held as (R, p, n) in memory, the layout of :class:`GroupSums`' sums.
+    """
+    if counts.max() < 2:
+        raise ValueError("every group has a single observation, so tau and sigma "
+                         "cannot be told apart")
+    X = np.stack([np.ones_like(y), *covariates], axis=-2)
+    return y, np.swapaxes(X, -1, -2), np.repeat(np.arange(counts.size), counts)
+
+
 def _rep_arrays(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(y, X, group codes 0.., rows per group)`` of one simulated data set.
 
@@ -100,11 +166,9 @@ def _rep_arrays(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     table = dict(zip(data.columns, data.to_numpy(dtype=float).T))
     groups = table["group"].astype(np.intp) - 1
     counts = np.bincount(groups)
-    if counts.max() < 2:
-        raise ValueError("every group has a single observation, so tau and sigma "
-                         "cannot be told apart")
     covariates = [table[name] for name in ("x", "z") if name in table]
-    return table["y"], np.column_stack([np.ones(groups.size), *covariates]), groups, counts
+    y, X, _ = _design(table["y"], covariates, counts)
+    return y, X, groups, counts
 
 
 def rep_sums(data: pd.DataFrame) -> GroupSums:
@@ -129,11 +193,17 @@ def rep_cross_products(data: pd.DataFrame) -> relcov.CrossProducts:
         than random effects (lme4: "number of observations <= number of
         random effects").
     """
-    y, X, groups, counts = _rep_arrays(data)
+    return _cross_products(*_rep_arrays(data))
+
+
+def _cross_products(y: np.ndarray, X: np.ndarray, groups: np.ndarray,
+                    counts: np.ndarray) -> relcov.CrossProducts:
+    """:func:`rep_cross_products` of one replicate's arrays."""
     if groups.size <= 2 * counts.size:
         raise ValueError(f"number of observations ({groups.size}) <= number of random effects "
                          f"({2 * counts.size}): a random intercept and slope per group leave "
                          "no residual to estimate sigma")
+    X = np.ascontiguousarray(X)     # the layout of a data frame's design, as lmer fits it
     return relcov.CrossProducts.from_arrays(y, X, X[:, :2], groups, counts.size)
 
 
@@ -231,36 +301,66 @@ def _describe(stage: str, err: Exception) -> str:
     return f"{stage}: {type(err).__name__}: {err}"
 
 
+def _one_sums(spec: Settings, sizes: np.ndarray, normals: np.ndarray) -> GroupSums:
+    """Per-group sums of one or more replicates sharing ``sizes``, from their normals."""
+    y, X, groups = _design(*rep_columns(spec, sizes, normals), sizes)
+    return GroupSums.from_arrays(y, X, groups, spec.n_groups)
+
+
+def _one_cross_products(spec: Settings, sizes: np.ndarray,
+                        normals: np.ndarray) -> relcov.CrossProducts:
+    y, X, groups = _design(*rep_columns(spec, sizes, normals), sizes)
+    return _cross_products(y, X, groups, sizes)
+
+
+def _replicate(sums: GroupSums, i: int) -> GroupSums:
+    """Replicate ``i`` of stacked sums (fields of length 1 are shared by all replicates)."""
+    fields = {name: getattr(sums, name) for name in GroupSums.__dataclass_fields__}
+    return GroupSums(**{name: value[i:i + 1] if value.shape[0] > 1 else value
+                        for name, value in fields.items()})
+
+
 @dataclass(frozen=True)
 class _Engine:
-    """How one kind of cell is prepared, stacked and fitted (functions looked up at call time)."""
+    """How one kind of cell is prepared, stacked, split and fitted.
 
-    prepare: Callable[[pd.DataFrame], Any]
+    ``prepare(spec, sizes, normals)`` builds one replicate's item, or with
+    ``batched`` a whole chunk's from normals (R, m) sharing ``sizes``;
+    ``take(batch, i)`` is replicate ``i`` of a stacked batch. The functions
+    are looked up at call time, so tests can replace them.
+    """
+
+    prepare: Callable[[Settings, np.ndarray, np.ndarray], Any]
     stack: Callable[[list], Any]
+    take: Callable[[Any, int], Any]
     fit: Callable[[Any, Sequence[str], float], dict]
+    batched: bool
 
 
-_INTERCEPT = _Engine(prepare=lambda data: rep_sums(data),
+_INTERCEPT = _Engine(prepare=lambda spec, sizes, normals: _one_sums(spec, sizes, normals),
                      stack=lambda items: GroupSums.stack(items),
-                     fit=lambda items, ci, level: fit_sums(items, ci, level))
-_SLOPE = _Engine(prepare=lambda data: rep_cross_products(data), stack=list,
-                 fit=lambda items, ci, level: fit_cross_products(items, ci, level))
+                     take=lambda batch, i: _replicate(batch, i),
+                     fit=lambda batch, ci, level: fit_sums(batch, ci, level), batched=True)
+_SLOPE = _Engine(prepare=lambda spec, sizes, normals: _one_cross_products(spec, sizes, normals),
+                 stack=list, take=lambda batch, i: [batch[i]],
+                 fit=lambda batch, ci, level: fit_cross_products(batch, ci, level),
+                 batched=False)
 
 
 def _engine(cell: Cell) -> _Engine:
     return _SLOPE if cell.random_slope else _INTERCEPT
 
 
-def fit_reps(items: Sequence[Any], n_params: int, ci: Sequence[str], level: float,
+def fit_reps(batch: Any, n_reps: int, n_params: int, ci: Sequence[str], level: float,
              engine: _Engine = _INTERCEPT) -> tuple[dict[str, np.ndarray], list[str]]:
     """Fit replicates in one batch; if the batch fails, one by one to isolate failures.
 
     Parameters
     ----------
-    items : sequence
-        One replicate's :class:`~simlab.model.intercept.GroupSums` each (the
-        default engine), or :class:`~simlab.model.relcov.CrossProducts` for
-        random slopes.
+    batch : GroupSums or list
+        ``n_reps`` replicates' :class:`~simlab.model.intercept.GroupSums`,
+        stacked (the default engine), or a list of one
+        :class:`~simlab.model.relcov.CrossProducts` each for random slopes.
 
     Returns
     -------
@@ -269,19 +369,19 @@ def fit_reps(items: Sequence[Any], n_params: int, ci: Sequence[str], level: floa
     errors : list of str
         ``""`` for each fitted replicate, else the reason.
     """
-    out, errors = _empty(len(items), n_params, ci), [""] * len(items)
-    if not items:
+    out, errors = _empty(n_reps, n_params, ci), [""] * n_reps
+    if not n_reps:
         return out, errors
     try:
-        _assign(out, slice(None), engine.fit(engine.stack(list(items)), ci, level))
+        _assign(out, slice(None), engine.fit(batch, ci, level))
         return out, errors
     except ENVIRONMENT_ERRORS:
         raise
     except Exception:  # noqa: BLE001 - refit one by one below to find the culprits
         pass
-    for i, one in enumerate(items):
+    for i in range(n_reps):
         try:
-            _assign(out, slice(i, i + 1), engine.fit(engine.stack([one]), ci, level))
+            _assign(out, slice(i, i + 1), engine.fit(engine.take(batch, i), ci, level))
         except ENVIRONMENT_ERRORS:
             raise
         except Exception as err:  # noqa: BLE001 - a failed fit is an outcome
@@ -289,8 +389,52 @@ def fit_reps(items: Sequence[Any], n_params: int, ci: Sequence[str], level: floa
     return out, errors
 
 
+def _draw_chunk(chunk: Chunk, spec: Settings, errors: list[str]) -> dict[int, tuple]:
+    """:func:`draw_rep` of every replicate of ``chunk`` (by position); failures go to ``errors``."""
+    draws = {}
+    for i, rep in enumerate(chunk.reps):
+        try:
+            draws[i] = draw_rep(spec, chunk.seed, chunk.cell.index, rep)
+        except ENVIRONMENT_ERRORS:
+            raise
+        except Exception as err:  # noqa: BLE001 - a failed simulation is an outcome
+            errors[i] = _describe("simulate", err)
+    return draws
+
+
+def _prepare_chunk(engine: _Engine, spec: Settings, draws: dict[int, tuple],
+                   errors: list[str]) -> tuple[list[int], Any]:
+    """The positions of the prepared replicates and their stacked batch.
+
+    Replicates sharing their sizes (not drawn from a range) are prepared in
+    one call; if that fails, or sizes differ, one by one, each failure
+    recorded in ``errors`` as a failed simulation.
+    """
+    if engine.batched and not isinstance(spec.sizes, tuple) and draws:
+        try:
+            normals = np.stack([normals for _, normals in draws.values()])
+            return list(draws), engine.prepare(spec, spec.sizes, normals)
+        except ENVIRONMENT_ERRORS:
+            raise
+        except Exception:  # noqa: BLE001 - one by one below, to record each failure
+            pass
+    kept, items = [], []
+    for i, (sizes, normals) in draws.items():
+        try:
+            items.append(engine.prepare(spec, sizes, normals))
+            kept.append(i)
+        except ENVIRONMENT_ERRORS:
+            raise
+        except Exception as err:  # noqa: BLE001 - a failed simulation is an outcome
+            errors[i] = _describe("simulate", err)
+    return kept, engine.stack(items) if items else None
+
+
 def run_chunk(chunk: Chunk) -> pd.DataFrame:
     """Simulate and fit every replicate of ``chunk``; one row per rep and parameter.
+
+    Each replicate's data are :func:`simulate_rep`'s, drawn as arrays
+    (:func:`draw_rep`, :func:`rep_columns`) rather than a data frame.
 
     Returns
     -------
@@ -300,23 +444,16 @@ def run_chunk(chunk: Chunk) -> pd.DataFrame:
     """
     cell = chunk.cell
     engine = _engine(cell)
+    spec = check_settings(**cell.params)
     n_params = len(cell.parameters)
     results = _empty(len(chunk.reps), n_params, chunk.ci)
     errors = [""] * len(chunk.reps)
-    prepared = {}
-    for i, rep in enumerate(chunk.reps):
-        try:
-            prepared[i] = engine.prepare(simulate_rep(cell, chunk.seed, rep))
-        except ENVIRONMENT_ERRORS:
-            raise
-        except Exception as err:  # noqa: BLE001 - a failed simulation is an outcome
-            errors[i] = _describe("simulate", err)
-    fitted, fit_errors = fit_reps(list(prepared.values()), n_params, chunk.ci, chunk.level,
-                                  engine)
-    _assign(results, list(prepared), fitted)
+    kept, batch = _prepare_chunk(engine, spec, _draw_chunk(chunk, spec, errors), errors)
+    fitted, fit_errors = fit_reps(batch, len(kept), n_params, chunk.ci, chunk.level, engine)
+    _assign(results, kept, fitted)
     # A correlation is undefined (NaN) where an sd is 0; everything else must be finite.
     needed = np.array([not name.startswith("cor_") for name in cell.parameters])
-    for i, error in zip(prepared, fit_errors):
+    for i, error in zip(kept, fit_errors):
         bad = not error and not np.isfinite(results["estimate"][i, needed]).all()
         errors[i] = "fit: non-finite estimate" if bad else error
     return chunk_frame(chunk, results, errors)

@@ -11,6 +11,8 @@ import pytest
 import simlab.study.batch as batch
 from simlab import lmer, simulate
 from simlab.model import SingularFitWarning
+from simlab.model.intercept import GroupSums
+from simlab.simulate import check_settings
 from simlab.study.batch import Chunk, rep_seed, run_chunk, simulate_rep
 from simlab.study.grid import make_grid
 
@@ -31,6 +33,103 @@ def test_replicate_data_come_from_its_seed_sequence():
     expected = simulate(20, 3, 0.5, 0.25, seed=np.random.SeedSequence([11, 1, 4]))
     pd.testing.assert_frame_equal(simulate_rep(cell, 11, 4), expected, check_exact=True)
     assert rep_seed(11, 1, 4).entropy == [11, 1, 4]
+
+
+#: Cells whose data run_chunk draws as arrays: balanced, sizes per group, sizes from a range
+#: (with z), icc/total_var with z and an offset, tau = 0, random slopes (rho != 0, with z).
+DIRECT_CELLS = [
+    {},
+    {"n_per_group": [[2, 3, 4, 5, 2] * 6], "tau": 0.3, "sigma": 0.6},
+    {"n_per_group": (1, 5), "cluster_effect": 0.3},
+    {"icc": 0.2, "total_var": 2.0, "tau": None, "sigma": None, "cluster_effect": -0.5,
+     "intercept": 10.0, "slope": -1.5},
+    {"tau": 0.0, "n_per_group": 4},
+    {"tau_slope": 0.3, "rho": 0.4, "n_per_group": 4, "cluster_effect": 0.2},
+]
+
+
+def _spec_cell(spec):
+    full = {"n_groups": 30, "n_per_group": 3, "tau": 0.5, "sigma": 0.25, **spec}
+    return make_grid({key: value for key, value in full.items() if value is not None}).cells[0]
+
+
+@pytest.mark.parametrize("spec", DIRECT_CELLS)
+def test_direct_arrays_are_simulates_data_to_the_bit(spec):
+    cell = _spec_cell(spec)
+    settings = check_settings(**cell.params)
+    for rep in range(5):
+        data = simulate_rep(cell, 7, rep)
+        sizes, normals = batch.draw_rep(settings, 7, cell.index, rep)
+        y, covariates = batch.rep_columns(settings, sizes, normals)
+        np.testing.assert_array_equal(np.bincount(data["group"])[1:], sizes)
+        np.testing.assert_array_equal(y, data["y"].to_numpy())
+        np.testing.assert_array_equal(covariates[0], data["x"].to_numpy())
+        if "cluster_effect" in spec:
+            np.testing.assert_array_equal(covariates[1], data["z"].to_numpy())
+        assert len(covariates) == 1 + ("cluster_effect" in spec)
+
+
+def test_replicates_sharing_sizes_are_composed_in_one_call():
+    cell = _spec_cell(DIRECT_CELLS[3])
+    settings = check_settings(**cell.params)
+    draws = [batch.draw_rep(settings, 3, cell.index, rep) for rep in range(4)]
+    y, covariates = batch.rep_columns(settings, settings.sizes, np.stack([n for _, n in draws]))
+    for r, (sizes, normals) in enumerate(draws):
+        one_y, one_covariates = batch.rep_columns(settings, sizes, normals)
+        np.testing.assert_array_equal(y[r], one_y)
+        np.testing.assert_array_equal(covariates[1][r], one_covariates[1])
+
+
+def _old_path(cell, seed, reps, ci):
+    """Before the direct arrays: simulate() and one replicate's sums at a time, then one fit."""
+    if cell.random_slope:
+        items = [batch.rep_cross_products(simulate_rep(cell, seed, rep)) for rep in reps]
+        return batch.fit_cross_products(items, ci, 0.95)
+    sums = GroupSums.stack([batch.rep_sums(simulate_rep(cell, seed, rep)) for rep in reps])
+    return batch.fit_sums(sums, ci, 0.95)
+
+
+@pytest.mark.parametrize("spec", DIRECT_CELLS)
+def test_chunk_results_are_those_of_simulate_and_per_replicate_sums(spec):
+    cell = _spec_cell(spec)
+    ci = ("wald",) if cell.random_slope else CI
+    reps = range(3, 3 + (4 if cell.random_slope else 12))
+    frame = run_chunk(_chunk(cell, reps.start, reps.stop, ci=ci))
+    assert (frame["error"] == "").all()
+    expected = _old_path(cell, 7, reps, ci)
+    for name in ["estimate", "se", *(f"{side}_{m}" for m in ci for side in ("lower", "upper"))]:
+        got = frame[name].to_numpy().reshape(len(reps), -1)
+        np.testing.assert_allclose(got, expected[name], rtol=1e-12, atol=1e-12, equal_nan=True)
+    assert frame["singular"].tolist() == np.repeat(expected["singular"], len(cell.parameters)).tolist()
+
+
+def test_chunk_sums_are_built_in_one_call(monkeypatch):
+    calls = []
+    real = batch.GroupSums.from_arrays
+
+    def counted(y, X, groups, n_groups):
+        calls.append(np.shape(y))
+        return real(y, X, groups, n_groups)
+
+    monkeypatch.setattr(batch.GroupSums, "from_arrays", counted)
+    run_chunk(_chunk(_spec_cell(DIRECT_CELLS[1]), 0, 9, ci=("wald",)))
+    assert calls == [(9, 96)]
+    calls.clear()
+    run_chunk(_chunk(_spec_cell(DIRECT_CELLS[2]), 0, 4, ci=("wald",)))   # sizes of its own each
+    assert len(calls) == 4 and all(len(shape) == 1 for shape in calls)
+
+
+def test_a_replicate_of_groups_of_one_row_is_a_failed_simulation():
+    """Sizes drawn from (1, 2): the replicates whose groups all have one row fail alone."""
+    cell = _cell(n_groups=2, n_per_group=(1, 2))
+    frame = run_chunk(_chunk(cell, stop=16, ci=("wald",)))
+    sizes = [batch.draw_rep(check_settings(**cell.params), 7, 0, rep)[0] for rep in range(16)]
+    ones = np.repeat([int(s.max()) == 1 for s in sizes], len(cell.parameters))
+    assert 0 < ones.sum() < len(frame)
+    assert (frame.loc[ones, "error"] == "simulate: ValueError: every group has a single "
+                                        "observation, so tau and sigma cannot be told apart").all()
+    assert frame.loc[ones, "estimate"].isna().all()
+    assert frame.loc[~ones, "estimate"].notna().all() and (frame.loc[~ones, "error"] == "").all()
 
 
 @pytest.mark.parametrize("spec, formula", [
@@ -106,14 +205,15 @@ def test_failed_batch_falls_back_to_per_rep_fits(monkeypatch):
     real = batch.fit_sums
     bad_y = []
 
-    def flaky(sums, ci, level):
-        if sums.n_reps > 1 or sums.yty[0] in bad_y:
-            raise np.linalg.LinAlgError("boom")
-        return real(sums, ci, level)
-
     cell = _cell()
     bad_y.append(batch.rep_sums(simulate_rep(cell, 7, 2)).yty[0])
     expected = run_chunk(_chunk(cell))
+
+    def flaky(sums, ci, level):  # the batch and replicate 2 (its sums to rounding) fail
+        if sums.n_reps > 1 or np.isclose(sums.yty[0], bad_y[0], rtol=1e-12, atol=0):
+            raise np.linalg.LinAlgError("boom")
+        return real(sums, ci, level)
+
     monkeypatch.setattr(batch, "fit_sums", flaky)
     frame = run_chunk(_chunk(cell))
     failed = frame["rep"] == 2
@@ -124,14 +224,14 @@ def test_failed_batch_falls_back_to_per_rep_fits(monkeypatch):
 
 
 def test_failed_simulation_is_recorded(monkeypatch):
-    real = batch.simulate_rep
+    real = batch.draw_rep
 
-    def flaky(cell, seed, rep):
+    def flaky(spec, seed, cell, rep):
         if rep == 1:
             raise ValueError("no data")
-        return real(cell, seed, rep)
+        return real(spec, seed, cell, rep)
 
-    monkeypatch.setattr(batch, "simulate_rep", flaky)
+    monkeypatch.setattr(batch, "draw_rep", flaky)
     frame = run_chunk(_chunk(_cell(), stop=3))
     assert len(frame) == 12
     assert (frame.loc[frame["rep"] == 1, "error"] == "simulate: ValueError: no data").all()
@@ -163,12 +263,12 @@ def test_non_converged_fits_are_recorded(monkeypatch):
     assert (frame["error"] == "").all()
 
 
-@pytest.mark.parametrize("stage", ["simulate_rep", "fit_sums"])
+@pytest.mark.parametrize("stage", ["draw_rep", "fit_sums"])
 def test_a_memory_error_aborts_the_chunk_instead_of_becoming_an_outcome(monkeypatch, stage):
     real = getattr(batch, stage)
 
     def starved(*args):
-        if stage == "simulate_rep" and args[2] != 1:
+        if stage == "draw_rep" and args[3] != 1:
             return real(*args)
         raise MemoryError("out of memory")
 

@@ -200,3 +200,142 @@ def test_stacked_batch_is_each_alone(layout):
         alone = denominator_df(relcov_ingredients(cp, layout, fits.theta[r:r + 1], fits.sigma[r:r + 1]))
         np.testing.assert_allclose(batch.df_satterthwaite[r], alone.df_satterthwaite[0], rtol=1e-10)
         np.testing.assert_allclose(batch.df_kr[r], alone.df_kr[0], rtol=1e-10)
+
+
+# --- dense finite differences on a small data set -------------------------------------------------
+
+class _Dense:
+    """Dense V(phi) for phi = (Sigma's free entries, sigma^2), data units, and the criteria."""
+
+    def __init__(self, layout: ThetaLayout, data: tuple | None = None):
+        if data is not None:
+            self._setup(layout, *data)
+            return
+        rng = np.random.default_rng(11)
+        sizes = np.array([1, 2, 3, 4, 5, 3, 4])             # a group with fewer rows than q
+        self.groups = np.repeat(np.arange(sizes.size), sizes)
+        x = 3.0 * rng.normal(size=self.groups.size) + 2.0
+        self.X = np.column_stack([np.ones_like(x), x, rng.normal(size=x.size)])
+        self.Z = self.X[:, :2]
+        b = rng.normal(size=(sizes.size, 2)) * [0.8, 0.2]
+        self.y = 10 + self.X @ [1.0, 0.5, -0.3] + (self.Z * b[self.groups]).sum(1) + rng.normal(size=x.size)
+        self._setup(layout, self.y, self.X, self.Z, self.groups)
+
+    def _setup(self, layout, y, X, Z, groups):
+        self.y, self.X, self.Z, self.groups = y, X, Z, groups
+        self.layout, self.cp = layout, CrossProducts.from_arrays(self.y, self.X, self.Z, self.groups)
+        rows, cols = layout.index
+        self.units = [np.outer(np.eye(2)[i], np.eye(2)[j]) + np.outer(np.eye(2)[j], np.eye(2)[i])
+                      - (i == j) * np.outer(np.eye(2)[i], np.eye(2)[i]) for i, j in zip(rows, cols)]
+        same = self.groups[:, None] == self.groups[None, :]
+        self.g = [same * (self.Z @ e @ self.Z.T) for e in self.units] + [np.eye(y.size)]
+
+    def phi(self, theta: np.ndarray, sigma: float) -> np.ndarray:
+        lam = self.layout.lam(theta)
+        cov = sigma ** 2 * lam @ lam.T
+        return np.append(cov[self.layout.index], sigma ** 2)
+
+    def v(self, phi: np.ndarray) -> np.ndarray:
+        return sum(p * g for p, g in zip(phi, self.g))
+
+    def criterion(self, phi: np.ndarray, reml: bool) -> float:
+        v_inv = np.linalg.inv(self.v(phi))
+        xvx = self.X.T @ v_inv @ self.X
+        r = self.y - self.X @ np.linalg.solve(xvx, self.X.T @ v_inv @ self.y)
+        out = np.linalg.slogdet(self.v(phi))[1] + r @ v_inv @ r
+        return out + np.linalg.slogdet(xvx)[1] if reml else out
+
+    def work_scale(self) -> np.ndarray:
+        """``c`` with ``phi_work = c phi`` (Sigma_w = diag(z) Sigma diag(z) / y_scale^2)."""
+        z, ys = self.cp.z_scale, self.cp.y_scale[0]
+        rows, cols = self.layout.index
+        return np.append(z[rows] * z[cols], 1.0) / ys ** 2
+
+
+def _fd_hessian(f, x: np.ndarray, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Central-difference gradient and Hessian of ``f`` at ``x``."""
+    n = x.size
+    grad, hess = np.empty(n), np.empty((n, n))
+    for a in range(n):
+        ea = np.eye(n)[a] * steps[a]
+        grad[a] = (f(x + ea) - f(x - ea)) / (2 * steps[a])
+        for b in range(n):
+            eb = np.eye(n)[b] * steps[b]
+            hess[a, b] = (f(x + ea + eb) - f(x + ea - eb) - f(x - ea + eb) + f(x - ea - eb)) / (
+                4 * steps[a] * steps[b])
+    return grad, hess
+
+
+@pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.parametrize("layout", [ThetaLayout.full(2), ThetaLayout.diagonal(2)])
+def test_hessians_against_dense_finite_differences(layout, reml):
+    """Gradient and Hessians in phi, Phi, d Phi / d phi and KR's Phi_A against dense algebra,
+    at a point that is no optimum."""
+    dense = _Dense(layout)
+    theta, sigma = np.array([0.7, -0.1, 0.15][:layout.size]), 1.3
+    phi = dense.phi(theta, sigma)
+    grad_fd, hess_fd = _fd_hessian(lambda p: dense.criterion(p, reml), phi, 1e-4 * np.abs(phi))
+    cp, c = dense.cp, dense.work_scale()
+    s_e = (sigma / cp.y_scale) ** 2
+    lam = layout.lam(cp.to_work(theta[None], layout))
+    parts = _parts(cp, layout, s_e[:, None, None] * lam @ np.swapaxes(lam, -1, -2), s_e)
+    phi_w, beta = _gls(cp, parts)
+    d = _derivatives(cp, parts, _residual(cp, beta, parts.mult))
+    gradient, observed, expected = _criterion_derivatives(d, phi_w, reml)
+    np.testing.assert_allclose(gradient[0] * c, grad_fd, rtol=1e-6, atol=1e-7 * np.abs(grad_fd).max())
+    np.testing.assert_allclose(observed[0] * np.outer(c, c), hess_fd, rtol=1e-5,
+                               atol=1e-6 * np.abs(hess_fd).max())
+    # Dense expected Hessian, Phi, its gradient and Kenward-Roger's adjustment.
+    v_inv = np.linalg.inv(dense.v(phi))
+    cov = np.linalg.inv(dense.X.T @ v_inv @ dense.X)
+    proj = v_inv - v_inv @ dense.X @ cov @ dense.X.T @ v_inv
+    exp_dense = np.array([[np.trace(proj @ gk @ proj @ gl) for gl in dense.g] for gk in dense.g])
+    np.testing.assert_allclose(expected[0] * np.outer(c, c), exp_dense, rtol=1e-10)
+    p_k = np.array([dense.X.T @ v_inv @ gk @ v_inv @ dense.X for gk in dense.g])
+    q_kl = np.array([[dense.X.T @ v_inv @ gk @ v_inv @ gl @ v_inv @ dense.X for gl in dense.g]
+                     for gk in dense.g])
+    weight = 2 * np.linalg.inv(exp_dense)
+    inner = sum(weight[a, b] * (q_kl[a, b] - p_k[a] @ cov @ p_k[b])
+                for a in range(len(phi)) for b in range(len(phi)))
+    ing = relcov_ingredients(cp, layout, theta[None], np.array([sigma]), reml)
+    np.testing.assert_allclose(ing.vcov[0], cov, rtol=1e-10)
+    np.testing.assert_allclose(ing.vcov_grad[0] * c[:, None, None], cov @ p_k @ cov, rtol=1e-9,
+                               atol=1e-12 * np.abs(cov @ p_k @ cov).max())
+    np.testing.assert_allclose(ing.vcov_kr[0], cov + 2 * cov @ inner @ cov, rtol=1e-9)
+
+
+
+@pytest.mark.parametrize("seed, shift", [(3, 1.02), (2, 1.0), (4, 1.0)])
+@pytest.mark.parametrize("layout", [ThetaLayout.full(2), ThetaLayout.diagonal(2)])
+def test_satterthwaite_is_lmertests_numerical_recipe(layout, seed, shift):
+    """lmerTest's recipe done densely: Hessian of the REML criterion by finite differences in
+    (theta, sigma), W = 2 J H^+ J', df = 2 v^2 / (g' W g); next to an interior optimum (no
+    optimum itself) and at singular fits (a diagonal theta at 0: its Jacobian column vanishes)."""
+    data = _boundary_data(seed, 12, (1, 3, 6), 0.3 if seed == 3 else 0.0)
+    dense = _Dense(layout, data)
+    result = fit(dense.cp, layout)
+    assert (result.theta[0, layout.on_diagonal] == 0).any() == (seed != 3)
+    theta, sigma = result.theta[0] * shift, float(result.sigma[0])
+    t0 = np.append(theta, sigma)
+
+    def phi_of(t):
+        return dense.phi(t[:-1], t[-1])
+
+    _, hess_t = _fd_hessian(lambda t: dense.criterion(phi_of(t), True), t0, np.full(t0.size, 1e-4))
+    jac = np.column_stack([(phi_of(t0 + h) - phi_of(t0 - h)) / 2e-6 for h in np.eye(t0.size) * 1e-6])
+    evals, evecs = np.linalg.eigh(hess_t)
+    keep = evals > 1e-8
+    weight = 2 * jac @ (evecs[:, keep] / evals[keep]) @ evecs[:, keep].T @ jac.T
+    v_inv = np.linalg.inv(dense.v(phi_of(t0)))
+    cov = np.linalg.inv(dense.X.T @ v_inv @ dense.X)
+    grad = np.array([cov @ dense.X.T @ v_inv @ g @ v_inv @ dense.X @ cov for g in dense.g])
+    v, g = np.diag(cov), np.einsum("kpp->pk", grad)
+    expected = 2 * v ** 2 / np.einsum("pk,kl,pl->p", g, weight, g)
+    ing = relcov_ingredients(dense.cp, layout, theta[None], np.array([sigma]))
+    np.testing.assert_allclose(ing.contrast_df(np.eye(2), "satterthwaite")[0], expected, rtol=1e-5)
+    # Kenward-Roger stays pbkrtest's, in phi, whatever the parametrisation of the boundary.
+    exp_dense = np.array([[np.trace((v_inv - v_inv @ dense.X @ cov @ dense.X.T @ v_inv) @ gk
+                                    @ (v_inv - v_inv @ dense.X @ cov @ dense.X.T @ v_inv) @ gl)
+                           for gl in dense.g] for gk in dense.g])
+    kr = 2 * v ** 2 / np.einsum("pk,kl,pl->p", g, 2 * np.linalg.inv(exp_dense), g)
+    np.testing.assert_allclose(ing.contrast_df(np.eye(2), "kenward-roger")[0], kr, rtol=1e-9)

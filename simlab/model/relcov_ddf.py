@@ -113,7 +113,7 @@ def _gls(cp: CrossProducts, parts: _Parts) -> tuple[np.ndarray, np.ndarray]:
 
 
 class _Residual(NamedTuple):
-    """Class sums of the residual ``r = y - X beta`` on the ``Q_i`` directions, and its within parts."""
+    """Class sums of the residual ``r = y - X beta`` on the ``Q_i`` directions; its within parts."""
 
     s_r: np.ndarray       # (R, K, q): sum of Q_i'r_i
     s_rr: np.ndarray      # (R, K, q, q): sum of Q_i'r_i r_i'Q_i
@@ -200,7 +200,8 @@ def _kr_covariance_k(phi: np.ndarray, p_k: np.ndarray, q_kl: np.ndarray,
     with ``W = 2 H_E^-1``.
     """
     weight = 2 * np.linalg.inv(expected)
-    inner = np.einsum("rkl,rklpq->rpq", weight, q_kl - p_k[:, :, None] @ phi[:, None, None] @ p_k[:, None])
+    products = p_k[:, :, None] @ phi[:, None, None] @ p_k[:, None]               # P_k Phi P_l
+    inner = np.einsum("rkl,rklpq->rpq", weight, q_kl - products)
     return phi + 2 * phi @ inner @ phi
 
 
@@ -264,7 +265,8 @@ def _lmertest_observed(layout: ThetaLayout, theta: np.ndarray, sigma: np.ndarray
         weight = 2 * jac[boundary] @ pinv @ _t(jac[boundary])
         w, basis[boundary] = np.linalg.eigh((weight + _t(weight)) / 2)
         zero = w <= EIGEN_RTOL * np.abs(w).max(axis=-1, keepdims=True)
-        out[boundary] = np.where(zero, DECOUPLED, 2 / np.where(zero, 1.0, w))[..., None] * np.eye(k + 1)
+        diagonal = np.where(zero, DECOUPLED, 2 / np.where(zero, 1.0, w))
+        out[boundary] = diagonal[..., None] * np.eye(k + 1)
     return (out + _t(out)) / 2, basis
 
 
@@ -309,4 +311,5 @@ def relcov_ingredients(cp: CrossProducts, layout: ThetaLayout, theta: np.ndarray
                        vcov_grad=to_data[:, None] @ grad_w @ to_data_t[:, None],
                        hessian_observed=observed, hessian_expected=_t(basis) @ expected @ basis,
                        vcov_kr=to_data @ _kr_covariance_k(phi, d.p_k, d.q_kl, expected) @ to_data_t,
-                       singular=(theta_w == 0).all(axis=-1), nobs=np.broadcast_to(cp.nobs, s_e.shape))
+                       singular=(theta_w == 0).all(axis=-1),
+                       nobs=np.broadcast_to(cp.nobs, s_e.shape))

@@ -14,7 +14,10 @@ optimisation over ``theta``:
 * ``tau = theta * sigma``.
 
 Each bound is then the extreme of a smooth function of ``theta`` over the
-interval of ``theta`` where the profiled deviance stays below the cut-off.
+interval of ``theta`` where the profiled deviance stays below the cut-off:
+a grid over that interval brackets it, and the root of the function's
+analytic derivative (:func:`_objectives`, :func:`_derivatives`) in the
+bracket gives it, a few secant steps for all bounds of all replicates at once.
 Everything is vectorised over replicates, so sweeps profile thousands of
 fits at once. lme4 interpolates a spline through a sampled profile instead,
 so its bounds differ from these exact ones by about 1e-6 relative.
@@ -31,9 +34,11 @@ from .intercept import GroupSums, Pieces, bracketed_root, criterion, fit_theta, 
 
 __all__ = ["ProfileBounds", "profile_bounds"]
 
-_GOLDEN = (np.sqrt(5.0) - 1.0) / 2.0
+#: Points (ends included) sampled over the admissible theta range before each bound's search.
 _GRID_POINTS = 17
-_GOLDEN_STEPS = 48
+#: The search for a bound's theta stops within this fraction of the admissible range: the
+#: objective is flat at its maximum, so the bound is then exact to about its square.
+_UNIT_RTOL = 1e-7
 
 
 @dataclass(frozen=True)
@@ -57,17 +62,20 @@ class ProfileBounds:
 
 
 def profile_bounds(sums: GroupSums, level: float = 0.95) -> ProfileBounds:
-    """Profile-likelihood intervals of (tau, sigma, beta) for every replicate."""
+    """Profile-likelihood intervals of (tau, sigma, beta) for every replicate.
+
+    Each bound is the maximum of its objective (:func:`_objectives`) over
+    the admissible theta range: a grid brackets the maximum, and the root
+    of the objective's analytic derivative inside that bracket is found by
+    :func:`~simlab.model.intercept.bracketed_root`.
+    """
     ml = fit_theta(sums, reml=False)
     cutoff = ml.value + normal_quantile(level) ** 2  # chi-square(1) quantile
-    theta_lo, theta_hi = _admissible_theta(sums, ml.theta, cutoff)
-    grid = theta_lo[:, None] + (theta_hi - theta_lo)[:, None] * np.linspace(0, 1, _GRID_POINTS)
-    on_grid = _objectives(sums, grid, cutoff)                  # (R, grid, n_obj)
-    best = on_grid.argmax(axis=1)                               # (R, n_obj)
-    step = ((theta_hi - theta_lo) / (_GRID_POINTS - 1))[:, None]
-    a = np.clip(grid[np.arange(len(grid))[:, None], best] - step, theta_lo[:, None], None)
-    b = np.clip(a + 2 * step, None, theta_hi[:, None])
-    extreme = _golden_max(lambda t: _diagonal(_objectives(sums, t, cutoff)), a, b)
+    # Degenerate brackets (a singular fit's [0, 0]) and the range's ends, where the
+    # admissible set is a point, give 0/0 in places whose values are never used.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theta_lo, theta_hi = _admissible_theta(sums, ml.theta, cutoff)
+        extreme = _maximise(sums, theta_lo, theta_hi, cutoff)
     lower, upper = -extreme[:, 0::2], extreme[:, 1::2]
     lower[:, 0] = np.where(theta_lo == 0.0, 0.0, lower[:, 0])
     return ProfileBounds(lower=lower, upper=upper,
@@ -75,82 +83,148 @@ def profile_bounds(sums: GroupSums, level: float = 0.95) -> ProfileBounds:
                          ml_deviance=ml.value)
 
 
-def _profiled_ml(sums: GroupSums, theta: np.ndarray) -> np.ndarray:
-    return criterion(pieces(sums, theta[:, None] ** 2), reml=False)[:, 0]
+def _maximise(sums: GroupSums, theta_lo: np.ndarray, theta_hi: np.ndarray,
+              cutoff: np.ndarray) -> np.ndarray:
+    """The maximum of every objective over ``[theta_lo, theta_hi]``, shape (R, n_obj).
+
+    The admissible set of each parameter widens from a point at an end of
+    the range where the deviance meets the cut-off, so there every slope
+    points inwards; only ``theta_lo = 0`` (the deviance is below the cut-off
+    at 0) can hold a maximum at an end.
+    """
+    width = (theta_hi - theta_lo)[:, None]
+    # The search runs on u = 1 + (theta - theta_lo) / width in [1, 2], so its relative
+    # tolerance is one of the range's width however close to 0 the bound's theta is.
+    unit = 1.0 + np.linspace(0, 1, _GRID_POINTS)
+
+    def at(u: np.ndarray) -> np.ndarray:
+        return theta_lo[:, None] + (u - 1.0) * width
+
+    values, slopes = _objectives(sums, at(unit[None]), cutoff, slopes=True)   # (R, grid, n_obj)
+    best = values.argmax(axis=1)                                         # (R, n_obj)
+    rows, cols = np.arange(len(width))[:, None], np.arange(values.shape[-1])
+    left = np.clip(np.where(slopes[rows, best, cols] > 0, best, best - 1), 0, _GRID_POINTS - 2)
+
+    def slope(u: np.ndarray) -> np.ndarray:
+        return _diagonal(_objectives(sums, at(u), cutoff, slopes=True)[1])
+
+    root, _, _ = bracketed_root(slope, unit[left], unit[left + 1], slopes[rows, left, cols],
+                                slopes[rows, left + 1, cols], np.ones(left.shape, dtype=bool),
+                                tol=_UNIT_RTOL, max_iter=60)
+    at_root = _diagonal(_objectives(sums, at(root), cutoff))
+    return np.fmax(values[rows, best, cols], at_root)
 
 
 def _admissible_theta(sums: GroupSums, theta_ml: np.ndarray,
                       cutoff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both ends of ``{theta : min deviance at theta <= cutoff}``."""
+    """Both ends of ``{theta : min deviance at theta <= cutoff}``, searched together."""
     def excess(theta: np.ndarray) -> np.ndarray:
-        return _profiled_ml(sums, theta) - cutoff
+        return criterion(pieces(sums, theta ** 2), reml=False) - cutoff[:, None]
 
-    zero = np.zeros_like(theta_ml)
-    at_zero = excess(zero)
-    at_ml = excess(theta_ml)
-    lower, _, _ = bracketed_root(excess, zero, theta_ml, at_zero, at_ml, at_zero > 0)
-    lower = np.where(at_zero > 0, lower, 0.0)
+    at_zero, at_ml = excess(np.column_stack([np.zeros_like(theta_ml), theta_ml])).T
     top = np.maximum(2 * theta_ml, 1e-2)
     for _ in range(60):     # the deviance grows like G log(theta^2) for large theta
-        at_top = excess(top)
+        at_top = excess(top[:, None])[:, 0]
         if (at_top > 0).all():
             break
         top = np.where(at_top > 0, top, 2 * top)
-    upper, _, _ = bracketed_root(excess, theta_ml, top, at_ml, at_top, at_top > 0)
-    return lower, upper
+    ends, _, _ = bracketed_root(excess, np.column_stack([np.zeros_like(theta_ml), theta_ml]),
+                                np.column_stack([theta_ml, top]),
+                                np.column_stack([at_zero, at_ml]), np.column_stack([at_ml, at_top]),
+                                np.column_stack([at_zero > 0, at_top > 0]))
+    return np.where(at_zero > 0, ends[:, 0], 0.0), ends[:, 1]
 
 
-def _objectives(sums: GroupSums, theta: np.ndarray, cutoff: np.ndarray) -> np.ndarray:
+def _objectives(sums: GroupSums, theta: np.ndarray, cutoff: np.ndarray,
+                slopes: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Every bound's objective (to maximise) at ``theta`` of shape (R, m).
 
     Returns shape (R, m, 2 * (2 + p)): for each parameter, minus its lowest
-    and its highest admissible value at that ``theta``.
+    and its highest admissible value at that ``theta``; with ``slopes``
+    also their derivatives with respect to ``s = theta^2``, each times a
+    weight positive inside the admissible range, which keeps them finite
+    where the admissible set shrinks to a point (there the derivatives
+    themselves are infinite): ``|z - 1|`` for sigma, that times ``theta``
+    for tau, the half-width for a fixed effect. The weights keep the signs
+    and roots, which is all :func:`_maximise` needs.
     """
     p = pieces(sums, theta ** 2)
-    sigma_lo, sigma_hi = _sigma_range(p, cutoff)
-    n = p.nobs
-    q_max = n / (2 * np.pi) * np.exp((cutoff[:, None] - p.logdet_v) / n - 1.0)
-    half = np.sqrt(np.clip(q_max - p.r2, 0.0, None)[..., None]
-                   * np.diagonal(p.a_inv, axis1=-2, axis2=-1))
-    columns = [-theta * sigma_lo, theta * sigma_hi, -sigma_lo, sigma_hi]
-    for j in range(p.beta.shape[-1]):
-        columns += [-(p.beta[..., j] - half[..., j]), p.beta[..., j] + half[..., j]]
-    values = np.stack(columns, axis=-1)
-    return np.where(np.isnan(values), -np.inf, values)
-
-
-def _sigma_range(p: Pieces, cutoff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Admissible sigma at each theta: ``n log v + r2 / v <= K`` solved by Lambert W.
-
-    With ``v = r2 / (n z)`` the condition is ``z - log z <= k``; its ends are
-    ``z = -W(-exp(-k))`` on the principal and the -1 branch.
-    """
     n = p.nobs
     k = (cutoff[:, None] - n * np.log(2 * np.pi) - p.logdet_v) / n - np.log(p.r2 / n)
-    # At the ends of the admissible theta range k reaches 1, the branch point
-    # of W, where rounding can step past -1/e; both roots are then z = 1.
+    z_small, z_large = _z_roots(k)
+    sigma_lo, sigma_hi = np.sqrt(p.r2 / (n * z_large)), np.sqrt(p.r2 / (n * z_small))
+    q_max = n / (2 * np.pi) * np.exp((cutoff[:, None] - p.logdet_v) / n - 1.0)
+    room = np.clip(q_max - p.r2, 0.0, None)
+    a_diag = np.diagonal(p.a_inv, axis1=-2, axis2=-1)
+    half = np.sqrt(room[..., None] * a_diag)
+    values = _columns(theta, sigma_lo, sigma_hi, p.beta, half)
+    values = np.where(np.isnan(values), -np.inf, values)
+    if not slopes:
+        return values
+    logdet_s, r2_s, beta_s, a_diag_s = _derivatives(sums, p)
+    k_s = -logdet_s / n - r2_s / p.r2
+    # sigma^2 = r2 / (n z) with z - log z = k, dz / dk = z / (z - 1): d sigma / ds times
+    # |z - 1|, finite where z = 1, at the ends of the range.
+    lo_s = 0.5 * sigma_lo * ((z_large - 1.0) * r2_s / p.r2 - k_s)
+    hi_s = 0.5 * sigma_hi * ((1.0 - z_small) * r2_s / p.r2 + k_s)
+    room_s = -q_max * logdet_s / n - r2_s
+    half_s = 0.5 * (room_s[..., None] * a_diag + room[..., None] * a_diag_s)    # times half
+    theta2 = theta ** 2
+    columns = [-(0.5 * (z_large - 1.0) * sigma_lo + theta2 * lo_s),     # times theta too
+               0.5 * (1.0 - z_small) * sigma_hi + theta2 * hi_s, -lo_s, hi_s]
+    for j in range(p.beta.shape[-1]):
+        columns += [half_s[..., j] - beta_s[..., j] * half[..., j],
+                    half_s[..., j] + beta_s[..., j] * half[..., j]]
+    return values, np.stack(columns, axis=-1)
+
+
+def _columns(theta: np.ndarray, sigma_lo: np.ndarray, sigma_hi: np.ndarray, beta: np.ndarray,
+             half: np.ndarray) -> np.ndarray:
+    """The objectives in lme4's order, each parameter's (minus lowest, highest) value."""
+    columns = [-theta * sigma_lo, theta * sigma_hi, -sigma_lo, sigma_hi]
+    for j in range(beta.shape[-1]):
+        columns += [-(beta[..., j] - half[..., j]), beta[..., j] + half[..., j]]
+    return np.stack(columns, axis=-1)
+
+
+def _derivatives(sums: GroupSums, p: Pieces) -> tuple[np.ndarray, ...]:
+    """Derivatives in ``s`` of ``log det V``, ``r2``, ``beta`` and ``diag A^-1``, data units.
+
+    With ``w_k = 1 / (1 + n_k s)^2`` (minus the derivative of a class's
+    weight), ``dA / ds = -B`` with ``B = sum_k w_k S_k``, so
+    ``d A^-1 / ds = A^-1 B A^-1`` and ``d beta / ds = A^-1 sum_k w_k (S_k beta - s_k)``;
+    ``d r2 / ds`` is the envelope theorem's (as in
+    :func:`~simlab.model.intercept.criterion_slope`).
+    """
+    sizes = sums.sizes[:, None, :]
+    w = 1.0 / (1.0 + sizes * p.s[..., None]) ** 2                       # (R, m, K)
+    logdet_s = (sums.multiplicity[:, None, :] * sizes / (1.0 + sizes * p.s[..., None])).sum(-1)
+    beta = p.beta_work
+    sxx_beta = np.einsum("rkij,rmj->rmki", sums.sxx, beta)               # (R, m, K, p)
+    gap = sxx_beta - sums.sxy[:, None]                                   # S_k beta - s_k
+    quad = sums.syy[:, None] + np.einsum("rmkj,rmj->rmk", 2 * gap - sxx_beta, beta)  # |sy - sx'b|^2
+    r2_s = -(w * quad).sum(-1) * sums.y_scale[:, None] ** 2
+    beta_w_s = (p.a_inv_work @ np.einsum("rmk,rmkj->rmj", w, gap)[..., None])[..., 0]
+    b = np.einsum("rmk,rkij->rmij", w, sums.sxx)
+    x_map = sums.x_map[:, None]
+    beta_s = sums.y_scale[:, None, None] * (x_map @ beta_w_s[..., None])[..., 0]
+    mapped = x_map @ p.a_inv_work                                        # M A_w^-1
+    a_diag_s = np.einsum("rmij,rmjk,rmik->rmi", mapped, b, mapped)
+    return logdet_s, r2_s, beta_s, a_diag_s
+
+
+def _z_roots(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both roots of ``z - log z = k``, ``z <= 1 <= z``: ``z = -W(-exp(-k))`` on both branches.
+
+    At the ends of the admissible theta range k reaches 1, the branch point
+    of W, where rounding can step past -1/e; both roots are then z = 1.
+    """
     arg = np.maximum(-np.exp(-np.maximum(k, 1.0)), -1.0 / np.e + 1e-15)
     z_small = np.where(k > 1.0, -special.lambertw(arg, 0).real, 1.0)
     z_large = np.where(k > 1.0, -special.lambertw(arg, -1).real, 1.0)
-    return np.sqrt(p.r2 / (n * z_large)), np.sqrt(p.r2 / (n * z_small))
+    return z_small, z_large
 
 
 def _diagonal(values: np.ndarray) -> np.ndarray:
     """Objective ``k`` evaluated at column ``k``: (R, m, m) -> (R, m)."""
     return np.diagonal(values, axis1=1, axis2=2)
-
-
-def _golden_max(func, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Vectorised golden-section search for the maximum of ``func`` on [a, b]."""
-    c = b - _GOLDEN * (b - a)
-    d = a + _GOLDEN * (b - a)
-    f_c, f_d = func(c), func(d)
-    for _ in range(_GOLDEN_STEPS):
-        left = f_c >= f_d
-        b = np.where(left, d, b)
-        a = np.where(left, a, c)
-        c, d = np.where(left, b - _GOLDEN * (b - a), d), np.where(left, c, a + _GOLDEN * (b - a))
-        f_new = func(np.where(left, c, d))
-        f_c, f_d = np.where(left, f_new, f_d), np.where(left, f_c, f_new)
-    ends = np.stack([f_c, f_d, func(a), func(b)])
-    return ends.max(axis=0)

@@ -81,6 +81,45 @@ def test_batch_equals_one_at_a_time():
     np.testing.assert_allclose(bounds.lower[3], single.lower[0], rtol=1e-10)
 
 
+def _dense_maxima(sums, bounds, cutoff, points=4001):
+    """Each objective's largest value on a dense grid over the admissible theta range."""
+    from simlab.model.intercept_profile import _objectives
+
+    lo, hi = bounds.theta_range.T
+    grid = lo[:, None] + (hi - lo)[:, None] * np.linspace(0, 1, points)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _objectives(sums, grid, cutoff).max(axis=1)
+
+
+@pytest.mark.parametrize("tau, sizes", [(0.5, [3] * 40), (0.05, [2, 3, 5, 4] * 10),
+                                        (2.0, [2, 6, 3, 4] * 10)])
+def test_profile_bounds_are_the_maxima_over_theta(tau, sizes):
+    """Against a dense grid: no grid value beyond a bound, none far inside (to the grid's step).
+
+    Replicates of a stack with x and a cluster-level z; small tau gives the
+    admissible range ending at theta = 0 (the tau bound is then 0).
+    """
+    rng = np.random.default_rng(5)
+    groups = np.repeat(np.arange(len(sizes)), sizes)
+    x = rng.standard_normal((30, groups.size))
+    z = rng.standard_normal((30, len(sizes)))[:, groups]
+    y = 1 + 0.3 * x + tau * rng.standard_normal((30, len(sizes)))[:, groups] + rng.standard_normal(x.shape)
+    sums = GroupSums.from_arrays(y, np.stack([np.ones_like(x), x, z], axis=-1), groups, len(sizes))
+    bounds = profile_bounds(sums)
+    cutoff = fit_theta(sums, reml=False).value + stats.chi2.ppf(0.95, 1)
+    dense = _dense_maxima(sums, bounds, cutoff)
+    found = np.empty_like(dense)
+    found[:, 0::2], found[:, 1::2] = -bounds.lower, bounds.upper
+    at_zero = bounds.theta_range[:, 0] == 0
+    found[at_zero, 0] = dense[at_zero, 0]          # set to 0 there, the grid says -theta sigma_lo
+    width = bounds.upper - bounds.lower
+    scale = np.repeat(width, 2, axis=1)
+    assert (dense <= found + 1e-12 * scale).all()
+    assert (found - dense <= 1e-4 * scale).all()   # maxima near an end vary like a sqrt
+    if tau == 0.05:
+        assert at_zero.any() and (bounds.lower[at_zero, 0] == 0).all()
+
+
 def test_profile_bounds_sit_on_the_cutoff(design):
     """At each fixed-effect bound the constrained ML deviance equals min + chi2(0.95)."""
     sums = group_sums(design)

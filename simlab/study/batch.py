@@ -2,7 +2,9 @@
 
 Each replicate ``rep`` of cell ``c`` is simulated from
 ``numpy.random.SeedSequence([seed, c, rep])``, so its data do not depend on
-which chunk, process or machine runs it.
+which chunk, process or machine runs it. The sweep draws them as arrays
+(:func:`draw_rep`, :func:`rep_columns`), the numbers of
+:func:`simulate_rep`'s data frame without building one.
 
 - A random-intercept cell: the replicates' per-group sums are stacked along
   :class:`~simlab.model.intercept.GroupSums`' replicate axis and

@@ -49,7 +49,7 @@ def sleep_api(sleep_csv):
 
 # ----- parser -------------------------------------------------------------------
 def test_registry_lists_the_subcommands(capsys):
-    assert list(cli.COMMANDS) == ["demo", "fit", "sweep", "report", "figures", "check", "grade",
+    assert list(cli.COMMANDS) == ["demo", "fit", "sweep", "power", "report", "figures", "check", "grade",
                                   "validate", "variants", "assign", "autograder-zip"]
     code, out, _ = _run(capsys, "--help")
     assert code == 0 and "demo" in out and "fit" in out

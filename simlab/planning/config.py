@@ -35,6 +35,8 @@ from typing import Any
 
 from simlab._toml import read_toml
 
+from .power import check_probability
+
 __all__ = ["PowerConfig", "load_power_config"]
 
 _TOP = {"seed", "term", "test", "alpha", "nsim", "precision", "max_nsim", "target"}
@@ -127,6 +129,8 @@ def load_power_config(path: str | os.PathLike) -> PowerConfig:
     curve = {**_table(data, "curve", _CURVE, where), **budget}
     solve = _table(data, "solve", _SOLVE, where) if "solve" in data else None
     target = data.get("target")
+    if target is not None:   # checked before any simulation, not when the figure is drawn
+        target = check_probability("target", target)
     if solve is not None:
         solve["target"] = 0.8 if target is None else target
     return PowerConfig(common, curve, solve, target)

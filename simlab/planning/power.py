@@ -24,13 +24,10 @@ from simlab.study.measures import clopper_pearson
 from simlab.study.progress import progress_bar
 
 from .design import ALONG, PowerDesign, design_from_fit, design_from_settings
-from .testing import TESTS, Block, run_block
+from .testing import MAX_BLOCK, TESTS, Block, block_size, run_block
 
 __all__ = ["PowerProblem", "PowerResult", "PrecisionWarning", "power", "estimate_power"]
 
-#: Simulations fitted in one batch: large enough to amortise the batch fit, small enough
-#: that a round of adaptive precision does not overshoot by much.
-BLOCK_SIZE = 500
 #: Names of the tests in the summary.
 TEST_LABELS = {"kr": "Kenward-Roger (pbkrtest)", "satterthwaite": "Satterthwaite (lmerTest)",
                "lrt": "likelihood ratio (ML fits)", "z": "z test (t referred to the normal)"}
@@ -200,8 +197,8 @@ class PowerResult:
         return "<pre>" + str(self).replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
 
 
-def _blocks(start: int, stop: int) -> list[range]:
-    return [range(a, min(a + BLOCK_SIZE, stop)) for a in range(start, stop, BLOCK_SIZE)]
+def _blocks(start: int, stop: int, size: int) -> list[range]:
+    return [range(a, min(a + size, stop)) for a in range(start, stop, size)]
 
 
 def _simulate(problem: PowerProblem, design: PowerDesign, reps: range, executor: Executor,
@@ -212,7 +209,8 @@ def _simulate(problem: PowerProblem, design: PowerDesign, reps: range, executor:
                                       design.nobs, block)
 
     done = {}
-    for start, block in executor.map_unordered(one, _blocks(reps.start, reps.stop)):
+    blocks = _blocks(reps.start, reps.stop, block_size(design))
+    for start, block in executor.map_unordered(one, blocks):
         done[start] = block
         bar.update(len(block.p))
     parts = [done[key] for key in sorted(done)]
@@ -250,7 +248,7 @@ def estimate_power(problem: PowerProblem, design: PowerDesign, *, nsim: int,
     while precision is not None and not _precise(result, precision):
         done = len(outcome.p)
         target = min(max_nsim, max(_needed(result.successes, result.nsim, precision),
-                                   done + BLOCK_SIZE // 5))
+                                   done + MAX_BLOCK // 5))
         if done >= max_nsim:
             warnings.warn(f"the Monte Carlo SE of power is {result.mcse:.4f} after "
                           f"{done} simulations (max_nsim), above the precision {precision:g} "

@@ -36,13 +36,13 @@ from simlab._checks import check_int, is_real
 from simlab.study.measures import clopper_pearson
 
 from .design import ALONG
-from .power import BLOCK_SIZE, PowerProblem, check_probability
-from .testing import run_block
+from .power import PowerProblem, check_probability
+from .testing import block_size, run_block
 
 __all__ = ["Probe", "SampleSize", "solve_sample_size"]
 
-#: Sizes probed by the doubling search at most (2 ** 20 times ``lower``).
-_MAX_DOUBLINGS = 20
+#: Doublings of the search at most: up to 1024 times ``lower``.
+_MAX_DOUBLINGS = 10
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ def _decide(problem: PowerProblem, along: str, size: int, test: _Sequential,
     design = problem.at(along, size)
     llr, successes, nsim, start = 0.0, 0, 0, 0
     while start < max_nsim:
-        reps = range(start, min(start + BLOCK_SIZE, max_nsim))
+        reps = range(start, min(start + block_size(design), max_nsim))
         block = run_block(design, problem.column, problem.test, problem.seed, design.nobs, reps)
         start = reps.stop
         ok = ~block.failed
@@ -201,7 +201,9 @@ def _search(decide, lower: int, upper: int | None) -> int:
         else:
             below = size
     if above is None:
-        raise ValueError(f"power does not reach the target up to {size}: check the effect size")
+        raise ValueError(f"power does not reach the target up to {size} (the search doubles "
+                         f"{lower} {_MAX_DOUBLINGS} times): check the effect size, or give "
+                         "a larger upper")
     while above - below > 1:
         middle = (below + above) // 2
         if decide(middle).reaches:

@@ -29,10 +29,21 @@ from simlab.study.batch import rep_seed
 
 from .design import PowerDesign
 
-__all__ = ["TESTS", "Block", "draw_responses", "run_block", "fit_and_test"]
+__all__ = ["TESTS", "Block", "block_size", "draw_responses", "run_block", "fit_and_test"]
 
 #: The tests of a fixed effect, simr's ``fixed(x, method)``; the first is the default.
 TESTS = ("kr", "satterthwaite", "lrt", "z")
+#: Simulations fitted in one batch at most: large enough to amortise the batch fit, small
+#: enough that a round of adaptive precision does not overshoot by much.
+MAX_BLOCK = 500
+#: Simulated values held at once at most (64 MiB of float64), so memory does not grow
+#: with the design: a block of a large design has fewer simulations.
+MAX_BLOCK_VALUES = 8 * 2 ** 20
+
+
+def block_size(design: PowerDesign) -> int:
+    """Simulations per block for ``design``: :data:`MAX_BLOCK`, fewer for large designs."""
+    return max(1, min(MAX_BLOCK, MAX_BLOCK_VALUES // (design.n_groups + design.nobs)))
 
 
 class Block(NamedTuple):

@@ -229,7 +229,7 @@ def intercept_ingredients(sums: GroupSums, tau: np.ndarray, sigma: np.ndarray,
     to_data = scale[:, None, None] * np.broadcast_to(sums.x_map, phi.shape)        # (R, p, p)
     to_data_t = np.swapaxes(to_data, -1, -2)
     grad = to_data[:, None] @ (phi[:, None] @ p_k @ phi[:, None]) @ to_data_t[:, None]
-    phi_a = _kr_covariance(phi, p_k, q_kl, expected)
+    phi_a = kr_covariance(phi, p_k, q_kl, expected)
     return Ingredients(vcov=to_data @ phi @ to_data_t, vcov_grad=grad,
                        hessian_observed=observed, hessian_expected=expected,
                        vcov_kr=to_data @ phi_a @ to_data_t, singular=s_b == 0,
@@ -259,12 +259,14 @@ def _satterthwaite(v: np.ndarray, grad: np.ndarray, hessian: np.ndarray) -> np.n
     return 2 * v ** 2 / np.einsum("rjk,rkl,rjl->rj", grad, weight, grad)
 
 
-def _kr_covariance(phi: np.ndarray, p_k: np.ndarray, q_kl: np.ndarray,
-                   expected: np.ndarray) -> np.ndarray:
-    """Kenward-Roger's ``Phi_A`` (working units) from the expected Hessian."""
+def kr_covariance(phi: np.ndarray, p_k: np.ndarray, q_kl: np.ndarray,
+                  expected: np.ndarray) -> np.ndarray:
+    """Kenward-Roger's ``Phi_A = Phi + 2 Phi [sum_kl W_kl (Q_kl - P_k Phi P_l)] Phi`` (working
+    units), ``W = 2 H_E^-1``, for any number of variance parameters.
+
+    Shapes: ``phi`` (R, p, p), ``p_k`` (R, k, p, p), ``q_kl`` (R, k, k, p, p), ``expected`` (R, k, k).
+    """
     weight = 2 * np.linalg.inv(expected)
-    inner = np.zeros_like(phi)
-    for a in range(2):
-        for b in range(2):
-            inner += weight[:, a, b, None, None] * (q_kl[:, a, b] - p_k[:, a] @ phi @ p_k[:, b])
+    products = p_k[:, :, None] @ phi[:, None, None] @ p_k[:, None]               # P_k Phi P_l
+    inner = np.einsum("rkl,rklpq->rpq", weight, q_kl - products)
     return phi + 2 * phi @ inner @ phi

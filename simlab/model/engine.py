@@ -17,14 +17,14 @@ from typing import NamedTuple
 
 from .design import Design
 from .estimates import SINGULAR_TOL, FitEstimates, exact_estimates, group_sums
-from .ddf import DenominatorDF, Ingredients, denominator_df as _ddf_from, intercept_ingredients
+from .ddf import Ingredients, intercept_ingredients
 from .intercept import GroupSums, fit_theta
 from .relcov import CrossProducts, RelCovFit, ThetaLayout
 from .relcov import fit as relcov_fit
 from .relcov_ddf import relcov_ingredients
 
 __all__ = ["fit", "layout", "cross_products", "relcov_estimates", "refit_replicates", "profile",
-           "ReplicateFits", "variance_parameters", "denominator_df", "ml_deviance", "ml_deviance_at", "ml_deviance_general", "SINGULAR_TOL"]
+           "ReplicateFits", "variance_parameters", "test_ingredients", "ml_deviance", "ml_deviance_at", "ml_deviance_general", "SINGULAR_TOL"]
 
 
 def layout(design: Design) -> ThetaLayout:
@@ -114,12 +114,6 @@ def test_ingredients(design: Design, estimates: FitEstimates) -> Ingredients:
                                      np.array([estimates.sigma]), estimates.reml)
     return relcov_ingredients(cross_products(design), layout(design), estimates.theta[None],
                               np.array([estimates.sigma]), estimates.reml)
-
-
-def denominator_df(design: Design, estimates: FitEstimates) -> DenominatorDF | None:
-    """Satterthwaite and Kenward-Roger df of the fixed effects; None where not available."""
-    ingredients = test_ingredients(design, estimates)
-    return None if ingredients is None else _ddf_from(ingredients)
 
 
 def relcov_estimates(result: RelCovFit, rep: int) -> FitEstimates:

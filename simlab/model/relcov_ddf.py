@@ -47,7 +47,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .ddf import Ingredients
+from .ddf import Ingredients, kr_covariance
 from .relcov import CrossProducts, ThetaLayout
 
 __all__ = ["relcov_ingredients", "DECOUPLED"]
@@ -191,20 +191,6 @@ def _criterion_derivatives(d: _Derivatives, phi: np.ndarray,
     return gradient, observed, (trace_p + _t(trace_p)) / 2
 
 
-def _kr_covariance_k(phi: np.ndarray, p_k: np.ndarray, q_kl: np.ndarray,
-                    expected: np.ndarray) -> np.ndarray:
-    """Kenward-Roger's ``Phi_A`` (working units) for ``n`` parameters.
-
-    :func:`.ddf._kr_covariance`'s formula, whose loop there is fixed at the
-    two parameters of ``(1 | g)``: ``Phi + 2 Phi [sum_kl W_kl (Q_kl - P_k Phi P_l)] Phi``
-    with ``W = 2 H_E^-1``.
-    """
-    weight = 2 * np.linalg.inv(expected)
-    products = p_k[:, :, None] @ phi[:, None, None] @ p_k[:, None]               # P_k Phi P_l
-    inner = np.einsum("rkl,rklpq->rpq", weight, q_kl - products)
-    return phi + 2 * phi @ inner @ phi
-
-
 def _chart(layout: ThetaLayout, theta: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, ...]:
     """First and second derivatives of ``phi`` in lme4's ``(theta, sigma)`` (working units).
 
@@ -310,6 +296,6 @@ def relcov_ingredients(cp: CrossProducts, layout: ThetaLayout, theta: np.ndarray
     return Ingredients(vcov=to_data @ phi @ to_data_t,
                        vcov_grad=to_data[:, None] @ grad_w @ to_data_t[:, None],
                        hessian_observed=observed, hessian_expected=_t(basis) @ expected @ basis,
-                       vcov_kr=to_data @ _kr_covariance_k(phi, d.p_k, d.q_kl, expected) @ to_data_t,
+                       vcov_kr=to_data @ kr_covariance(phi, d.p_k, d.q_kl, expected) @ to_data_t,
                        singular=(theta_w == 0).all(axis=-1),
                        nobs=np.broadcast_to(cp.nobs, s_e.shape))

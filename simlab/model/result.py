@@ -10,7 +10,7 @@ import pandas as pd
 from simlab._checks import check_bool, check_level
 
 from . import engine
-from .ddf import DDF_METHODS, normal_quantile, t_test_p
+from .ddf import DDF_METHODS, denominator_df, normal_quantile, t_test_p
 from .design import Design
 from .estimates import FitEstimates
 from .ftest import F_METHODS, check_contrast, f_test
@@ -56,8 +56,7 @@ class LmerResult:
         """Fixed effects: ``estimate, se, df, t, p, lower_2.5, upper_97.5``.
 
         lmerTest's ``summary`` table: ``df`` and ``p`` from Satterthwaite's
-        method (:attr:`p_value_method` says which was used; models with random
-        slopes have the normal approximation, ``df = inf``, for now).
+        method (:attr:`p_value_method`).
         :meth:`fixed_tests` gives Kenward-Roger's. The interval is Wald's
         (normal), lme4's ``confint(method = "Wald")`` and mixedup's.
         """
@@ -65,8 +64,8 @@ class LmerResult:
 
     @property
     def p_value_method(self) -> str:
-        """The df method of :attr:`fixef`: ``"satterthwaite"``, or ``"normal"`` where none exists."""
-        return "satterthwaite" if self._ddf is not None else "normal"
+        """The df method of :attr:`fixef`: ``"satterthwaite"``, as lmerTest's summary."""
+        return "satterthwaite"
 
     def fixed_tests(self, ddf: str = "satterthwaite") -> pd.DataFrame:
         """t tests of the fixed effects with the denominator df of ``ddf``.
@@ -86,8 +85,7 @@ class LmerResult:
         Raises
         ------
         ValueError
-            For an unknown ``ddf``, or a df method the model does not have yet
-            (random slopes).
+            For an unknown ``ddf``.
         """
         if ddf not in DDF_METHODS:
             raise ValueError(f"ddf must be one of {DDF_METHODS}, got {ddf!r}")
@@ -95,9 +93,6 @@ class LmerResult:
         se = np.sqrt(np.diag(self.estimates.vcov))
         df = np.full(est.shape, np.inf)
         if ddf != "normal":
-            if self._ddf is None:
-                raise ValueError(f"{ddf} df are available for (1 | group) models only so far; "
-                                 "use ddf='normal' for this model's t tests")
             df = self._ddf.df_satterthwaite[0] if ddf == "satterthwaite" else self._ddf.df_kr[0]
             if ddf == "kenward-roger":
                 se = np.sqrt(np.diag(self._ddf.vcov_kr[0]))
@@ -109,7 +104,7 @@ class LmerResult:
 
     @cached_property
     def _ddf(self):
-        return engine.denominator_df(self.design, self.estimates)
+        return denominator_df(self._ingredients)
 
     # ----- F tests ------------------------------------------------------
     def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
@@ -197,9 +192,6 @@ class LmerResult:
         """``sum_sq, mean_sq, num_df, den_df, f, p`` of ``L beta = rhs``, as lmerTest's ``contestMD``."""
         if ddf not in F_METHODS:
             raise ValueError(f"ddf must be one of {F_METHODS}, got {ddf!r}")
-        if self._ingredients is None:
-            raise ValueError(f"{ddf} df are available for (1 | group) models only so far; "
-                             "compare nested models with simlab.anova(m0, m1) instead")
         if ddf == "kenward-roger" and not self.reml:
             raise ValueError("Kenward-Roger's method is for REML fits only (as in lmerTest); "
                              "refit with REML or use ddf='satterthwaite'")

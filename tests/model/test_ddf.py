@@ -16,6 +16,8 @@ import simlab
 from simlab.model.ddf import intercept_ddf, normal_quantile, t_test_p
 from simlab.model.intercept import GroupSums
 
+from reference_data import reference_data
+
 REFERENCE = Path(__file__).parents[1] / "reference"
 #: (reference, data, formula): lmerTest 3.1-3 / pbkrtest 0.5.2 in tests/reference/lmertest.
 DF_CASES = ["gpa", "gpa_cluster", "sleepstudy", "sim1234"]
@@ -26,21 +28,10 @@ POWER_CASES = {"BAL-1": ("balanced.csv", "y ~ xw + w + (1 | g)"),
                "UNB-2": ("unbalanced.csv", "y ~ x + (1 | g)")}
 
 
-def _data(name: str) -> pd.DataFrame:
-    if name.startswith("gpa"):
-        try:
-            return simlab.datasets.gpa()
-        except FileNotFoundError:
-            pytest.skip("gpa.csv not available: set SIMLAB_DATA_DIR to the folder holding it")
-    if name == "sleepstudy":
-        return simlab.datasets.sleepstudy()
-    return pd.read_csv(REFERENCE / "sim1234.csv")
-
-
 @pytest.fixture(scope="module", params=DF_CASES)
 def df_case(request):
     ref = json.loads((REFERENCE / "lmertest" / f"df_{request.param}.json").read_text())
-    return simlab.lmer(ref["formula"], _data(request.param)), ref
+    return simlab.lmer(ref["formula"], reference_data(request.param)), ref
 
 
 def test_satterthwaite_matches_lmertest(df_case):

@@ -15,6 +15,8 @@ from simlab.model.ftest import F_METHODS, _combined_df, check_contrast, f_test
 from simlab.model.intercept import GroupSums, fit_theta
 from simlab.model.result import F_COLUMNS
 
+from reference_data import reference_data
+
 from test_ddf import _assert_p_close  # one rule for p-values far in the tail
 
 REFERENCE = Path(__file__).parents[1] / "reference"
@@ -28,17 +30,6 @@ REF_KEYS = {"satterthwaite": ("anova_satterthwaite", "satterthwaite"),
             "kenward-roger": ("anova_kr", "kenward_roger")}
 
 
-def _data(name: str) -> pd.DataFrame:
-    if name.startswith("gpa"):
-        try:
-            return simlab.datasets.gpa()
-        except FileNotFoundError:
-            pytest.skip("gpa.csv not available: set SIMLAB_DATA_DIR to the folder holding it")
-    if name.startswith("sleepstudy"):
-        return simlab.datasets.sleepstudy()
-    return pd.read_csv(REFERENCE / "power" / "boundary.csv")
-
-
 @pytest.fixture(scope="module")
 def fits():
     cache = {}
@@ -46,7 +37,7 @@ def fits():
     def get(name: str):
         if name not in cache:
             with pytest.warns(Warning) if FTESTS[name]["singular"] else _no_warning():
-                cache[name] = simlab.lmer(FTESTS[name]["simlab_formula"], _data(name))
+                cache[name] = simlab.lmer(FTESTS[name]["simlab_formula"], reference_data(name))
         return cache[name]
     return get
 

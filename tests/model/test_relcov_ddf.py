@@ -22,6 +22,8 @@ from simlab.model.relcov import CrossProducts, ThetaLayout, fit
 from simlab.model.relcov_ddf import (DECOUPLED, _criterion_derivatives, _derivatives, _gls, _parts,
                                      _residual, relcov_ingredients)
 
+from reference_data import reference_data
+
 REFERENCE = Path(__file__).parents[1] / "reference"
 #: df_slopes.json's models: (data, response, group, slope, layout, simlab formula).
 SLOPE_DF = {
@@ -42,22 +44,9 @@ SLOPE_DF = {
 MODELS = {m["name"]: m for m in json.loads((REFERENCE / "lmertest" / "df_slopes.json").read_text())["models"]}
 
 
-def _data(kind: str) -> pd.DataFrame:
-    if kind == "gpa":
-        try:
-            return simlab.datasets.gpa()
-        except FileNotFoundError:
-            pytest.skip("gpa.csv not available: set SIMLAB_DATA_DIR to the folder holding it")
-    if kind == "sleepstudy":
-        return simlab.datasets.sleepstudy()
-    if kind == "boundary":
-        return pd.read_csv(REFERENCE / "lmertest" / "df_slopes_boundary.csv")
-    return pd.read_csv(REFERENCE / f"{kind}.csv")
-
-
 def _case(name: str):
     kind, response, group, slope, layout, formula = SLOPE_DF[name]
-    data = _data(kind)
+    data = reference_data("slopes_boundary" if kind == "boundary" else kind)
     x = data[slope].to_numpy(float)
     X = np.column_stack([np.ones_like(x), x])
     cp = CrossProducts.from_arrays(data[response].to_numpy(float), X, X[:, :layout.q],

@@ -1,7 +1,6 @@
 """simlab.power against simr's estimates and the exact noncentral-t powers."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ import pytest
 import simlab
 from simlab.planning import PrecisionWarning, power
 
-from conftest import (BALANCED_TRUTH, UNBALANCED_TRUTH, cluster_trial_power,
+from power_cases import (BALANCED_TRUTH, UNBALANCED_TRUTH, cluster_trial_power,
                       noncentral_t_power)
 
 #: simr 1.0.8 powerSim Clopper-Pearson intervals (simr_reference_part1_balanced.out, part2.out).

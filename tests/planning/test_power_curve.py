@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 from simlab.planning import default_breaks, power, power_curve  # noqa: E402
 from simlab.plots.power import plot_power_curve, power_curve_data  # noqa: E402
 
-from conftest import BALANCED_TRUTH  # noqa: E402
+from power_cases import BALANCED_TRUTH  # noqa: E402
 
 SETTINGS = dict(term="z", effects={"z": 1.0}, n_per_group=6, tau=0.5 ** 0.5, sigma=1.0, seed=4)
 

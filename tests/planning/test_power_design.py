@@ -6,7 +6,7 @@ import pytest
 
 from simlab.planning.design import design_from_fit, design_from_settings
 
-from conftest import BALANCED_TRUTH
+from power_cases import BALANCED_TRUTH
 
 
 def test_settings_design_has_a_within_x_and_a_two_arm_z():

@@ -10,7 +10,7 @@ from simlab.model.intercept import GroupSums
 from simlab.planning.design import design_from_fit
 from simlab.planning.testing import draw_responses, run_block, fit_and_test
 
-from conftest import BALANCED_TRUTH, POWER_REFERENCE
+from power_cases import BALANCED_TRUTH, POWER_REFERENCE
 
 
 @pytest.mark.parametrize("name, formula", [("balanced", "y ~ xw + w + (1 | g)"),

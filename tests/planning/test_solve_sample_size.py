@@ -6,7 +6,7 @@ import pytest
 from simlab.planning import solve_sample_size
 from simlab.planning.solve import _Sequential
 
-from conftest import cluster_trial_power
+from power_cases import cluster_trial_power
 
 SETTINGS = dict(term="z", effects={"z": 1.0}, n_groups=10, n_per_group=6, tau=0.5 ** 0.5,
                 sigma=1.0)

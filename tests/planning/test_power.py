@@ -1,7 +1,6 @@
 """simlab.power against simr's estimates and the exact noncentral-t powers."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

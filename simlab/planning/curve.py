@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from simlab._checks import check_bool, is_int
+from simlab._display import SummaryHTML
 from simlab.study.backends import make_executor
 from simlab.study.progress import progress_bar
 
@@ -53,7 +54,7 @@ def check_breaks(breaks: Any) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class PowerCurve:
+class PowerCurve(SummaryHTML):
     """Power at each break (simr's powerCurve summary).
 
     Attributes
@@ -88,9 +89,6 @@ class PowerCurve:
                          f"{100 * point.upper:.2f}) - {point.nobs} rows, {point.nsim} simulations")
         lines.append(f"Test: {first.test}, alpha = {first.alpha:g}, seed {first.seed}")
         return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        return "<pre>" + str(self).replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
 
     def plot(self, *, target: float | None = None, ax=None, **kwargs):
         """Draw the curve (:func:`simlab.plots.plot_power_curve`); returns the Axes."""

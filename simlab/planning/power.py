@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from simlab._checks import check_bool, check_int, is_real
+from simlab._display import SummaryHTML
 from simlab.study.backends import Executor, make_executor
 from simlab.study.measures import clopper_pearson
 from simlab.study.progress import progress_bar
@@ -134,7 +135,7 @@ def check_estimable(design: PowerDesign) -> PowerDesign:
 
 
 @dataclass(frozen=True)
-class PowerResult:
+class PowerResult(SummaryHTML):
     """The power of one test at one design (simr's powerSim summary).
 
     Attributes
@@ -192,9 +193,6 @@ class PowerResult:
             f"Based on {self.nsim} simulations ({self.failed} failed fits excluded, "
             f"{self.singular} singular fits); {self.n_groups} groups, {self.nobs} rows; "
             f"seed {self.seed}"])
-
-    def _repr_html_(self) -> str:
-        return "<pre>" + str(self).replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
 
 
 def _blocks(start: int, stop: int, size: int) -> list[range]:

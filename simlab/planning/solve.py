@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from simlab._checks import check_int, is_real
+from simlab._display import SummaryHTML
 from simlab.study.measures import clopper_pearson
 
 from .design import ALONG
@@ -74,7 +75,7 @@ class Probe:
 
 
 @dataclass(frozen=True)
-class SampleSize:
+class SampleSize(SummaryHTML):
     """The answer of :func:`solve_sample_size` and how sure it is.
 
     Attributes
@@ -134,9 +135,6 @@ class SampleSize:
         lines.append(f"Indifference zone {self.target:g} +- {self.tolerance:g}; {sure}; "
                      f"{self.nsim} simulations in all; seed {self.seed}")
         return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        return "<pre>" + str(self).replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
 
 
 class _Sequential:

@@ -135,3 +135,11 @@ def test_bad_input_from_a_fit(balanced_fit):
         power(balanced_fit, term="x", nsim=10, seed=1)
     with pytest.raises(TypeError, match="fitted with simlab.lmer"):
         power("y ~ x", term="x", nsim=10, seed=1)
+
+
+def test_notebook_display_is_the_escaped_summary():
+    result = power(term="z", effects={"z": 1.0}, n_groups=6, n_per_group=3, tau=0.5, sigma=1.0,
+                   nsim=20, seed=1)
+    shown = result._repr_html_()
+    assert shown.startswith("<pre>Power for predictor &#x27;z&#x27;") and shown.endswith("</pre>")
+    assert "<" not in shown[5:-6]

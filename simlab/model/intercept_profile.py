@@ -27,7 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from .ddf import normal_quantile
 from .intercept import GroupSums, Pieces, bracketed_root, criterion, fit_theta, pieces
@@ -119,7 +118,7 @@ def _admissible_theta(sums: GroupSums, theta_ml: np.ndarray,
                       cutoff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both ends of ``{theta : min deviance at theta <= cutoff}``, searched together."""
     def excess(theta: np.ndarray) -> np.ndarray:
-        return criterion(pieces(sums, theta ** 2), reml=False) - cutoff[:, None]
+        return criterion(pieces(sums, theta ** 2, logdet_a=False), reml=False) - cutoff[:, None]
 
     at_zero, at_ml = excess(np.column_stack([np.zeros_like(theta_ml), theta_ml])).T
     top = np.maximum(2 * theta_ml, 1e-2)
@@ -148,7 +147,7 @@ def _objectives(sums: GroupSums, theta: np.ndarray, cutoff: np.ndarray,
     for tau, the half-width for a fixed effect. The weights keep the signs
     and roots, which is all :func:`_maximise` needs.
     """
-    p = pieces(sums, theta ** 2)
+    p = pieces(sums, theta ** 2, logdet_a=False)           # the ML deviance does without
     n = p.nobs
     k = (cutoff[:, None] - n * np.log(2 * np.pi) - p.logdet_v) / n - np.log(p.r2 / n)
     z_small, z_large = _z_roots(k)
@@ -214,15 +213,50 @@ def _derivatives(sums: GroupSums, p: Pieces) -> tuple[np.ndarray, ...]:
 
 
 def _z_roots(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Both roots of ``z - log z = k``, ``z <= 1 <= z``: ``z = -W(-exp(-k))`` on both branches.
+    """Both roots of ``z - log z = k``, ``z <= 1 <= z`` (``z = -W(-exp(-k))`` on W's two branches).
 
-    At the ends of the admissible theta range k reaches 1, the branch point
-    of W, where rounding can step past -1/e; both roots are then z = 1.
+    Halley steps from W's series at its branch point (``k`` near 1, where
+    profiles live: ``k - 1`` is about ``chi2 / n``) or its asymptotic forms;
+    a vectorised iteration costs a fraction of ``scipy.special.lambertw``,
+    which works in complex arithmetic. At the ends of the admissible theta
+    range k reaches 1, the branch point, where rounding can step below it;
+    both roots are then z = 1.
     """
-    arg = np.maximum(-np.exp(-np.maximum(k, 1.0)), -1.0 / np.e + 1e-15)
-    z_small = np.where(k > 1.0, -special.lambertw(arg, 0).real, 1.0)
-    z_large = np.where(k > 1.0, -special.lambertw(arg, -1).real, 1.0)
-    return z_small, z_large
+    k = np.maximum(k, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        p = np.sqrt(-2.0 * np.expm1(1.0 - k))       # W's branch-point series variable
+        p2 = p * p
+        odd, even = p * (1.0 + 11.0 / 72.0 * p2), p2 * (1.0 / 3.0 + 43.0 / 540.0 * p2)
+        z = np.stack([1.0 - odd + even, 1.0 + odd + even])
+        far = ~(p < 1.0)                            # k > 1.69, and NaN
+        if far.any():                               # asymptotic forms, W0(x) ~ x - x^2 ...
+            x, log_k = np.exp(-k), np.log(k)
+            z = np.where(far, np.stack([x * (1.0 + x * (1.0 + 1.5 * x)), k + log_k + log_k / k]), z)
+            z[0] = np.where(np.isposinf(k), 0.0, z[0])  # k = inf (r2 = 0): z = 0 and inf, as W
+            z[1] = np.where(np.isposinf(k), np.inf, z[1])
+        z = _halley(z, k)                           # one iteration for both branches
+    return z[0], z[1]
+
+
+def _halley(z: np.ndarray, k: np.ndarray, max_steps: int = 8) -> np.ndarray:
+    """Refine ``z`` to a root of ``f(z) = z - log z - k`` by Halley's method.
+
+    Halley's error cubes each step on the scale ``min(|z - 1|, z)`` (the
+    distance to the branch point, or z itself near 0), so once every step
+    is below 1e-6 of that scale the last one left an error below rounding:
+    a start within 1e-2 needs two steps. Where ``z`` is 1 (``k = 1``, a
+    double root) it stays there; where it is 0 or infinite (``k`` beyond
+    ``exp``'s range, or infinite: no residual) it is left as it is.
+    """
+    for _ in range(max_steps):
+        f = z - np.log(z) - k
+        gap = z - 1.0                               # f' = gap / z, f'' = 1 / z^2
+        step = f * z / (gap - 0.5 * f / gap)       # 0/0 at z = 1: no step
+        step = np.where(np.isfinite(step), step, 0.0)
+        z = z - step
+        if not (np.abs(step) > 1e-6 * np.minimum(np.abs(gap), z)).any():
+            break
+    return z
 
 
 def _diagonal(values: np.ndarray) -> np.ndarray:

@@ -7,8 +7,9 @@ from scipy import optimize, stats
 
 import simlab
 from simlab.model.estimates import group_sums
-from simlab.model.intercept_profile import profile_bounds
-from simlab.model.intercept import GroupSums, criterion, criterion_slope, fit_theta, pieces
+from simlab.model.intercept_profile import _z_roots, profile_bounds
+from simlab.model.intercept import (GroupSums, criterion, criterion_slope, fit_theta, pieces,
+                                    small_inverse)
 
 
 @pytest.fixture(scope="module")
@@ -234,3 +235,71 @@ def test_pooling_memory_is_linear_in_groups():
     assert sums.sizes.shape[-1] > 300
     # a few copies of the n x p data bound it; a groups x sizes matrix alone is 113 MB
     assert peak < 8 * X.nbytes
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 4])
+def test_small_inverse_matches_lapack(p):
+    """Cofactor inverses and log determinants equal LAPACK's to rounding; singular gives inf."""
+    rng = np.random.default_rng(p)
+    root = rng.standard_normal((20, 3, p, p))
+    a = root @ np.swapaxes(root, -1, -2) + 0.1 * np.eye(p)
+    inverse, logdet = small_inverse(a)
+    assert np.abs(inverse - np.linalg.inv(a)).max() <= 1e-12 * np.abs(inverse).max()
+    assert np.abs(logdet - np.linalg.slogdet(a)[1]).max() <= 1e-12
+    assert small_inverse(a, logdet=False)[1] is None
+    if p <= 3:
+        singular, logdet = small_inverse(np.ones((1, p, p)) - (p == 1))
+        assert not np.isfinite(singular).all() and logdet[0] == -np.inf
+
+
+def _bisect_z(k, lo, hi):
+    """A root of z - log z = k in [lo, hi] by 200 bisections of log z (f falls then rises at 1)."""
+    sign_lo = np.sign(lo - np.log(lo) - k)
+    for _ in range(200):
+        mid = np.sqrt(lo * hi)
+        same = np.sign(mid - np.log(mid) - k) == sign_lo
+        lo, hi = np.where(same, mid, lo), np.where(same, hi, mid)
+    return np.sqrt(lo * hi)
+
+
+def test_z_roots_solve_their_equation():
+    """Both branches against bisection, next to the branch point k = 1 and far from it.
+
+    Next to it the roots move like ``dk / (1 - 1 / z)``, so k's rounding
+    alone moves them by ``eps k z / |z - 1|``: that is the tolerance there.
+    """
+    k = np.concatenate([1 + np.geomspace(1e-13, 1e-1, 40), np.geomspace(1.2, 300, 40)])
+    z_small, z_large = _z_roots(k[None])
+    for found, ref in [(z_small[0], _bisect_z(k, np.exp(-k - 1), np.ones_like(k))),
+                       (z_large[0], _bisect_z(k, np.ones_like(k), k + 2 * np.log(k) + 1))]:
+        tol = 1e-14 * ref + 4 * np.finfo(float).eps * k * ref / np.abs(ref - 1)
+        assert (np.abs(found - ref) <= tol).all()
+    # At the branch point the roots are 1; k = inf (no residual) gives 0 and inf; NaN stays NaN.
+    small, large = _z_roots(np.array([1.0, 1 - 1e-15, np.inf, np.nan]))
+    assert small[:3].tolist() == [1.0, 1.0, 0.0] and large[:3].tolist() == [1.0, 1.0, np.inf]
+    assert np.isnan(small[3]) and np.isnan(large[3])
+
+
+def test_tau_bound_next_to_the_end_of_the_theta_range():
+    """A lower tau bound whose theta is 1e-5 from the range's end, against a dense search.
+
+    There ``z - log z = k`` is solved 1e-10 from W's branch point, where
+    ``scipy.special.lambertw`` (used before) lost half its digits and the
+    bound was off by 6e-7 of the interval's width.
+    """
+    from simlab.study.batch import rep_sums, simulate_rep
+    from simlab.study.grid import make_grid
+
+    cell = make_grid({"n_groups": 40, "n_per_group": (2, 7), "tau": 0.3, "sigma": 0.5}).cells[0]
+    sums = rep_sums(simulate_rep(cell, 1, 74))
+    bounds = profile_bounds(sums)
+    cutoff = fit_theta(sums, reml=False).value + stats.chi2.ppf(0.95, 1)
+    theta_lo = bounds.theta_range[0, 0]
+    theta = theta_lo + np.linspace(0.0, 4e-5, 8001)[1:]
+    p = pieces(sums, theta[None] ** 2)
+    n = p.nobs
+    k = (cutoff[:, None] - n * np.log(2 * np.pi) - p.logdet_v) / n - np.log(p.r2 / n)
+    z = _bisect_z(k, np.ones_like(k), np.full_like(k, 2.0))
+    dense = (theta * np.sqrt(p.r2 / (n * z))).min()
+    width = bounds.upper[0, 0] - bounds.lower[0, 0]
+    assert theta_lo > 0 and abs(dense - bounds.lower[0, 0]) < 1e-10 * width

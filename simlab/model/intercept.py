@@ -23,6 +23,7 @@ __all__ = [
     "pieces",
     "working_pieces",
     "small_inverse",
+    "matvec",
     "standardizing_map",
     "accurate_residual",
     "EXACT_FIT_RTOL",
@@ -182,6 +183,12 @@ class GroupSums:
         fills = {"sizes": 1.0, "multiplicity": 0.0, "sxx": 0.0, "sxy": 0.0, "syy": 0.0}
         return cls(**{name: np.concatenate([field(name, item, fills.get(name)) for item in items])
                       for name in cls.__dataclass_fields__})
+
+    def take(self, rows: np.ndarray) -> "GroupSums":
+        """The replicates ``rows`` (indices, repeats allowed); fields shared by all stay shared."""
+        return GroupSums(**{name: value if value.shape[0] == 1 else value[rows]
+                            for name, value in self.__dict__.items()
+                            if name in GroupSums.__dataclass_fields__})
 
     @property
     def n_reps(self) -> int:
@@ -391,8 +398,9 @@ def pieces(sums: GroupSums, s: np.ndarray, *, logdet_a: bool = True) -> Pieces:
     work = working_pieces(sums, s, logdet_a=logdet_a)
     x_map = sums.x_map[:, None]
     scale = sums.y_scale[:, None]
-    beta = scale[..., None] * (x_map @ work.beta_work[..., None])[..., 0] + sums.beta_offset[:, None]
-    a_inv = x_map @ work.a_inv_work @ np.swapaxes(x_map, -1, -2)
+    beta = scale[..., None] * matvec(x_map, work.beta_work) + sums.beta_offset[:, None]
+    # A contiguous M': matmul's loop over a transposed (strided) operand costs twice as much.
+    a_inv = x_map @ work.a_inv_work @ np.ascontiguousarray(np.swapaxes(x_map, -1, -2))
     logdet_a = work.logdet_a - 2 * sums.log_det_map[:, None]
     return work._replace(logdet_a=logdet_a, beta=beta, r2=scale ** 2 * work.r2_work, a_inv=a_inv)
 
@@ -420,7 +428,7 @@ def working_pieces(sums: GroupSums, s: np.ndarray, logdets: bool = True, *,
     with_logdet_a = logdets if logdet_a is None else logdet_a
     a_inv, logdet_eq = small_inverse(a * outer, with_logdet_a)
     a_inv *= outer
-    beta = (a_inv @ c[..., None])[..., 0]
+    beta = matvec(a_inv, c)
     r2 = sums.wyy[:, None] + (m @ sums.syy[..., None])[..., 0] - (c * beta).sum(axis=-1)
     nobs = sums.nobs[:, None]                                         # broadcasts against s
     nan = np.full(s.shape, np.nan)
@@ -429,6 +437,18 @@ def working_pieces(sums: GroupSums, s: np.ndarray, logdets: bool = True, *,
         logdet_v = (np.log1p(sizes * s[..., None]) * sums.multiplicity[:, None, :]).sum(axis=-1)
     logdet_a = logdet_eq - 2 * np.log(d).sum(axis=-1) if with_logdet_a else nan
     return Pieces(s, logdet_v, logdet_a, beta, r2, a_inv, nobs, beta, a_inv, r2)
+
+
+def matvec(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``a @ v`` for stacks of small matrices (..., q, p) and vectors (..., p), column by column.
+
+    matmul treats every matrix-vector product of a stack as its own call,
+    which costs several times these ``p`` vectorised multiply-adds.
+    """
+    out = a[..., 0] * v[..., 0, None]
+    for j in range(1, a.shape[-1]):
+        out += a[..., j] * v[..., j, None]
+    return out
 
 
 def small_inverse(a: np.ndarray, logdet: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
@@ -646,14 +666,17 @@ def _theta_fit(sums: GroupSums, s_opt: np.ndarray, reml: bool, converged: np.nda
 
 def bracketed_root(func: Callable[[np.ndarray], np.ndarray], a: np.ndarray,
                    b: np.ndarray, f_a: np.ndarray, f_b: np.ndarray,
-                   active: np.ndarray, *, tol: float = 1e-13,
-                   max_iter: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   active: np.ndarray, *, tol: float = 1e-13, max_iter: int = 200,
+                   sparse: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Vectorised Illinois (modified regula falsi) root search.
 
     Each active element needs ``f_a`` and ``f_b`` of opposite sign. The
     search stops when the bracket is narrower than ``tol`` relative to its
     end. Returns the roots, iteration counts and a convergence flag (bracket
     below ``sqrt(tol)`` relative; rounding noise can stall the last digits).
+    With ``sparse`` ``func(x, active)`` is called instead and needs to fill
+    only the active elements: the last few steps are often left to a few
+    elements, which it can then evaluate alone.
     """
     a, b, f_a, f_b = (np.array(v, dtype=float) for v in (a, b, f_a, f_b))
     active = np.asarray(active, dtype=bool) & (np.sign(f_a) != np.sign(f_b))
@@ -668,7 +691,8 @@ def bracketed_root(func: Callable[[np.ndarray], np.ndarray], a: np.ndarray,
         x = b - f_b * (b - a) / (f_b - f_a)
         inside = np.isfinite(x) & (x > np.minimum(a, b)) & (x < np.maximum(a, b))
         x = np.where(inside, x, 0.5 * (a + b))
-        f_x = np.where(active, func(np.where(active, x, root)), 0.0)
+        x = np.where(active, x, root)
+        f_x = np.where(active, func(x, active) if sparse else func(x), 0.0)
         iterations += active
         root = np.where(active, x, root)
         like_b = np.sign(f_x) == np.sign(f_b)

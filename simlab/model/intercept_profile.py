@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .ddf import normal_quantile
-from .intercept import GroupSums, Pieces, bracketed_root, criterion, fit_theta, pieces
+from .intercept import (GroupSums, Pieces, _flat, bracketed_root, criterion, fit_theta, matvec,
+                        pieces, working_pieces)
 
 __all__ = ["ProfileBounds", "profile_bounds"]
 
@@ -38,6 +39,9 @@ _GRID_POINTS = 17
 #: The search for a bound's theta stops within this fraction of the admissible range: the
 #: objective is flat at its maximum, so the bound is then exact to about its square.
 _UNIT_RTOL = 1e-7
+#: Above this fraction of bounds still searching, a step evaluates every objective at every
+#: searched theta of a replicate at once; below it, each bound alone at its own theta.
+_DENSE_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -104,12 +108,20 @@ def _maximise(sums: GroupSums, theta_lo: np.ndarray, theta_hi: np.ndarray,
     rows, cols = np.arange(len(width))[:, None], np.arange(values.shape[-1])
     left = np.clip(np.where(slopes[rows, best, cols] > 0, best, best - 1), 0, _GRID_POINTS - 2)
 
-    def slope(u: np.ndarray) -> np.ndarray:
-        return _diagonal(_objectives(sums, at(u), cutoff, slopes=True)[1])
+    def slope(u: np.ndarray, active: np.ndarray) -> np.ndarray:
+        if active.mean() > _DENSE_FRACTION:
+            return _diagonal(_objectives(sums, at(u), cutoff, slopes=True)[1])
+        # The few bounds still searching, each at its own theta, one row each.
+        reps, objs = np.nonzero(active)
+        theta = theta_lo[reps] + (u[reps, objs] - 1.0) * width[reps, 0]
+        out = np.zeros_like(u)
+        found = _objectives(sums.take(reps), theta[:, None], cutoff[reps], slopes=True)[1]
+        out[reps, objs] = found[np.arange(reps.size), 0, objs]
+        return out
 
     root, _, _ = bracketed_root(slope, unit[left], unit[left + 1], slopes[rows, left, cols],
                                 slopes[rows, left + 1, cols], np.ones(left.shape, dtype=bool),
-                                tol=_UNIT_RTOL, max_iter=60)
+                                tol=_UNIT_RTOL, max_iter=60, sparse=True)
     at_root = _diagonal(_objectives(sums, at(root), cutoff))
     return np.fmax(values[rows, best, cols], at_root)
 
@@ -117,8 +129,18 @@ def _maximise(sums: GroupSums, theta_lo: np.ndarray, theta_hi: np.ndarray,
 def _admissible_theta(sums: GroupSums, theta_ml: np.ndarray,
                       cutoff: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both ends of ``{theta : min deviance at theta <= cutoff}``, searched together."""
-    def excess(theta: np.ndarray) -> np.ndarray:
-        return criterion(pieces(sums, theta ** 2, logdet_a=False), reml=False) - cutoff[:, None]
+    # The deviance in working units is off by n log(y_scale^2): move the cut-off instead.
+    limit = cutoff - sums.nobs * np.log(sums.y_scale ** 2)
+
+    def excess(theta: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+        if active is None or active.mean() > _DENSE_FRACTION:
+            work = working_pieces(sums, theta ** 2, logdet_a=False)
+            return criterion(work, reml=False) - limit[:, None]
+        reps, ends = np.nonzero(active)     # the few ends still searching, one row each
+        out = np.zeros_like(theta)
+        work = working_pieces(sums.take(reps), theta[reps, ends, None] ** 2, logdet_a=False)
+        out[reps, ends] = criterion(work, reml=False)[:, 0] - limit[reps]
+        return out
 
     at_zero, at_ml = excess(np.column_stack([np.zeros_like(theta_ml), theta_ml])).T
     top = np.maximum(2 * theta_ml, 1e-2)
@@ -130,7 +152,7 @@ def _admissible_theta(sums: GroupSums, theta_ml: np.ndarray,
     ends, _, _ = bracketed_root(excess, np.column_stack([np.zeros_like(theta_ml), theta_ml]),
                                 np.column_stack([theta_ml, top]),
                                 np.column_stack([at_zero, at_ml]), np.column_stack([at_ml, at_top]),
-                                np.column_stack([at_zero > 0, at_top > 0]))
+                                np.column_stack([at_zero > 0, at_top > 0]), sparse=True)
     return np.where(at_zero > 0, ends[:, 0], 0.0), ends[:, 1]
 
 
@@ -196,19 +218,22 @@ def _derivatives(sums: GroupSums, p: Pieces) -> tuple[np.ndarray, ...]:
     :func:`~simlab.model.intercept.criterion_slope`).
     """
     sizes = sums.sizes[:, None, :]
-    w = 1.0 / (1.0 + sizes * p.s[..., None]) ** 2                       # (R, m, K)
-    logdet_s = (sums.multiplicity[:, None, :] * sizes / (1.0 + sizes * p.s[..., None])).sum(-1)
+    inv_v = 1.0 / (1.0 + sizes * p.s[..., None])
+    w = inv_v * inv_v                                                   # (R, m, K)
+    logdet_s = (sums.multiplicity[:, None, :] * sizes * inv_v).sum(-1)
     beta = p.beta_work
-    sxx_beta = np.einsum("rkij,rmj->rmki", sums.sxx, beta)               # (R, m, K, p)
+    # Matrix products rather than einsum: einsum's loops over these tiny axes cost more.
+    sxx_beta = np.swapaxes(beta[:, None] @ sums.sxx, 1, 2)              # (R, m, K, p), S_k sym.
     gap = sxx_beta - sums.sxy[:, None]                                   # S_k beta - s_k
-    quad = sums.syy[:, None] + np.einsum("rmkj,rmj->rmk", 2 * gap - sxx_beta, beta)  # |sy - sx'b|^2
+    quad = sums.syy[:, None] + matvec(2 * gap - sxx_beta, beta)             # |sy - sx'b|^2
     r2_s = -(w * quad).sum(-1) * sums.y_scale[:, None] ** 2
-    beta_w_s = (p.a_inv_work @ np.einsum("rmk,rmkj->rmj", w, gap)[..., None])[..., 0]
-    b = np.einsum("rmk,rkij->rmij", w, sums.sxx)
+    beta_w_s = matvec(p.a_inv_work, (w[..., None, :] @ gap)[..., 0, :])
+    p_dim = beta.shape[-1]
+    b = (w @ _flat(sums.sxx)).reshape(*w.shape[:2], p_dim, p_dim)
     x_map = sums.x_map[:, None]
-    beta_s = sums.y_scale[:, None, None] * (x_map @ beta_w_s[..., None])[..., 0]
+    beta_s = sums.y_scale[:, None, None] * matvec(x_map, beta_w_s)
     mapped = x_map @ p.a_inv_work                                        # M A_w^-1
-    a_diag_s = np.einsum("rmij,rmjk,rmik->rmi", mapped, b, mapped)
+    a_diag_s = ((mapped @ b) * mapped).sum(-1)
     return logdet_s, r2_s, beta_s, a_diag_s
 
 

@@ -317,9 +317,7 @@ def _one_cross_products(spec: Settings, sizes: np.ndarray,
 
 def _replicate(sums: GroupSums, i: int) -> GroupSums:
     """Replicate ``i`` of stacked sums (fields of length 1 are shared by all replicates)."""
-    fields = {name: getattr(sums, name) for name in GroupSums.__dataclass_fields__}
-    return GroupSums(**{name: value[i:i + 1] if value.shape[0] > 1 else value
-                        for name, value in fields.items()})
+    return sums.take(np.array([i]))
 
 
 @dataclass(frozen=True)

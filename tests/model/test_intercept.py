@@ -8,8 +8,8 @@ from scipy import optimize, stats
 import simlab
 from simlab.model.estimates import group_sums
 from simlab.model.intercept_profile import _z_roots, profile_bounds
-from simlab.model.intercept import (GroupSums, criterion, criterion_slope, fit_theta, pieces,
-                                    small_inverse)
+from simlab.model.intercept import (GroupSums, bracketed_root, criterion, criterion_slope,
+                                    fit_theta, matvec, pieces, small_inverse)
 
 
 @pytest.fixture(scope="module")
@@ -303,3 +303,40 @@ def test_tau_bound_next_to_the_end_of_the_theta_range():
     dense = (theta * np.sqrt(p.r2 / (n * z))).min()
     width = bounds.upper[0, 0] - bounds.lower[0, 0]
     assert theta_lo > 0 and abs(dense - bounds.lower[0, 0]) < 1e-10 * width
+
+
+def test_matvec_is_matmul():
+    rng = np.random.default_rng(3)
+    a, v = rng.standard_normal((4, 5, 3, 2)), rng.standard_normal((4, 5, 2))
+    assert np.allclose(matvec(a, v), (a @ v[..., None])[..., 0], rtol=1e-15, atol=1e-15)
+
+
+def test_take_picks_replicates():
+    """Sums of chosen replicates (with repeats) fit as those replicates do."""
+    rng = np.random.default_rng(4)
+    groups = np.repeat(np.arange(12), 3)
+    y = rng.standard_normal((3, groups.size)) + rng.standard_normal((3, 12))[:, groups]
+    sums = GroupSums.from_arrays(y, np.ones((groups.size, 1)), groups, 12)
+    taken = sums.take(np.array([2, 0, 2]))
+    assert taken.n_reps == 3 and taken.sizes.shape[0] == 1      # shared fields stay shared
+    assert fit_theta(taken).theta.tolist() == fit_theta(sums).theta[[2, 0, 2]].tolist()
+
+
+def test_sparse_root_search_evaluates_only_active_elements():
+    """``sparse=True``: the same roots, and elements already found are not asked for again."""
+    target = np.array([[2.0, 3.0], [5.0, 70.0]])
+    asked = []
+
+    def cube(x):
+        return x ** 3 - target
+
+    def sparse_cube(x, active):
+        asked.append(int(active.sum()))
+        return np.where(active, x ** 3 - target, np.nan)    # inactive values must not matter
+
+    args = (np.zeros((2, 2)), np.full((2, 2), 5.0), -target, 125 - target, np.ones((2, 2), bool))
+    dense = bracketed_root(cube, *args)
+    sparse = bracketed_root(sparse_cube, *args, sparse=True)
+    assert sparse[0].tolist() == dense[0].tolist() and sparse[1].tolist() == dense[1].tolist()
+    assert np.allclose(sparse[0], np.cbrt(target), rtol=1e-12)
+    assert asked[0] == 4 and asked[-1] < 4

@@ -130,14 +130,10 @@ class GroupSums:
         columns = np.ascontiguousarray(np.swapaxes(X, -1, -2))
         X = np.swapaxes(columns, -1, -2)
         x_map = standardizing_map(X)
-        starts = np.concatenate([[0], np.cumsum(counts[:-1])]).astype(np.intp)
-        row_group = np.repeat(np.arange(counts.size), counts.astype(np.intp))
         cols_w = np.swapaxes(x_map, -1, -2) @ columns                     # (X M)', (R, p, n)
-        sx = np.add.reduceat(cols_w, starts, axis=-1)                     # (R, p, G)
-        dev = cols_w - (sx / counts)[..., row_group]
+        sx, dev = _group_totals(cols_w, counts)                           # (R, p, G), (R, p, n)
         beta_offset, resid, y_scale, exact, wxx = _residual_response(y, X, x_map, cols_w, dev)
-        sy = np.add.reduceat(resid, starts, axis=-1)
-        y_dev = resid - (sy / counts)[:, row_group]
+        sy, y_dev = _group_totals(resid, counts)
         within = (wxx, (dev @ y_dev[..., None])[..., 0] / y_scale[:, None],
                   np.einsum("rn,rn->r", y_dev, y_dev) / y_scale ** 2)
         sy = sy / y_scale[:, None]
@@ -264,6 +260,27 @@ def _bilinear(xx: np.ndarray, xy: np.ndarray, yy: np.ndarray, mix: np.ndarray,
     yy_new = yy + 2 * (shift * xy).sum(axis=-1) + (shift * (xx @ shift[..., None])[..., 0]).sum(axis=-1)
     mix_t = np.swapaxes(mix, -1, -2)
     return mix_t @ xx @ mix, (mix_t @ xy_new[..., None])[..., 0], yy_new
+
+
+def _group_totals(values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sums over each group's run of the last axis, and the deviations from the group means.
+
+    ``values`` (..., n) holds the groups' rows in order, ``counts`` (G,)
+    their sizes. When every group has the same size s the runs are the
+    columns of a (..., G, s) view, summed by s vectorised additions:
+    ``reduceat`` over many short runs costs several times more.
+    """
+    size = int(counts[0])
+    if (counts == size).all() and size <= 16:
+        blocks = values.reshape(*values.shape[:-1], counts.size, size)
+        totals = blocks[..., 0].copy()
+        for j in range(1, size):
+            totals += blocks[..., j]
+        return totals, (blocks - (totals / size)[..., None]).reshape(values.shape)
+    starts = np.concatenate([[0], np.cumsum(counts[:-1])]).astype(np.intp)
+    totals = np.add.reduceat(values, starts, axis=-1)
+    row_group = np.repeat(np.arange(counts.size), counts.astype(np.intp))
+    return totals, values - (totals / counts)[..., row_group]
 
 
 def standardizing_map(X: np.ndarray) -> np.ndarray:

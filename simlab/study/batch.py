@@ -453,9 +453,9 @@ def run_chunk(chunk: Chunk) -> pd.DataFrame:
     _assign(results, kept, fitted)
     # A correlation is undefined (NaN) where an sd is 0; everything else must be finite.
     needed = np.array([not name.startswith("cor_") for name in cell.parameters])
+    finite = np.isfinite(results["estimate"][:, needed]).all(axis=1)
     for i, error in zip(kept, fit_errors):
-        bad = not error and not np.isfinite(results["estimate"][i, needed]).all()
-        errors[i] = "fit: non-finite estimate" if bad else error
+        errors[i] = "fit: non-finite estimate" if not error and not finite[i] else error
     return chunk_frame(chunk, results, errors)
 
 

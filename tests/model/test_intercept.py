@@ -340,3 +340,19 @@ def test_sparse_root_search_evaluates_only_active_elements():
     assert sparse[0].tolist() == dense[0].tolist() and sparse[1].tolist() == dense[1].tolist()
     assert np.allclose(sparse[0], np.cbrt(target), rtol=1e-12)
     assert asked[0] == 4 and asked[-1] < 4
+
+
+@pytest.mark.parametrize("sizes", [[3] * 7, [20] * 4, [2, 5, 1, 3]])
+def test_group_totals_and_deviations(sizes):
+    """Equal sizes (summed as a reshaped view) and unequal (reduceat) against a loop."""
+    from simlab.model.intercept import _group_totals
+
+    counts = np.array(sizes, dtype=float)
+    values = np.random.default_rng(6).standard_normal((2, 3, int(counts.sum())))
+    totals, dev = _group_totals(values, counts)
+    edges = np.concatenate([[0], np.cumsum(sizes)])
+    for g, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        block = values[..., lo:hi]
+        assert np.allclose(totals[..., g], block.sum(axis=-1), rtol=1e-14, atol=1e-14)
+        assert np.allclose(dev[..., lo:hi], block - block.mean(axis=-1, keepdims=True),
+                           rtol=1e-13, atol=1e-14)

@@ -100,30 +100,45 @@ def _maximise(sums: GroupSums, theta_lo: np.ndarray, theta_hi: np.ndarray,
     # tolerance is one of the range's width however close to 0 the bound's theta is.
     unit = 1.0 + np.linspace(0, 1, _GRID_POINTS)
 
-    def at(u: np.ndarray) -> np.ndarray:
-        return theta_lo[:, None] + (u - 1.0) * width
-
-    values, slopes = _objectives(sums, at(unit[None]), cutoff, slopes=True)   # (R, grid, n_obj)
+    theta = theta_lo[:, None] + (unit[None] - 1.0) * width
+    values, slopes = _objectives(sums, theta, cutoff, slopes=True)      # (R, grid, n_obj)
     best = values.argmax(axis=1)                                         # (R, n_obj)
     rows, cols = np.arange(len(width))[:, None], np.arange(values.shape[-1])
     left = np.clip(np.where(slopes[rows, best, cols] > 0, best, best - 1), 0, _GRID_POINTS - 2)
 
-    def slope(u: np.ndarray, active: np.ndarray) -> np.ndarray:
-        if active.mean() > _DENSE_FRACTION:
-            return _diagonal(_objectives(sums, at(u), cutoff, slopes=True)[1])
-        # The few bounds still searching, each at its own theta, one row each.
-        reps, objs = np.nonzero(active)
-        theta = theta_lo[reps] + (u[reps, objs] - 1.0) * width[reps, 0]
-        out = np.zeros_like(u)
-        found = _objectives(sums.take(reps), theta[:, None], cutoff[reps], slopes=True)[1]
-        out[reps, objs] = found[np.arange(reps.size), 0, objs]
-        return out
+    # Each bound's objective where its search last evaluated it: that is the root found.
+    last = np.full(left.shape, -np.inf)
 
-    root, _, _ = bracketed_root(slope, unit[left], unit[left + 1], slopes[rows, left, cols],
-                                slopes[rows, left + 1, cols], np.ones(left.shape, dtype=bool),
-                                tol=_UNIT_RTOL, max_iter=60, sparse=True)
-    at_root = _diagonal(_objectives(sums, at(root), cutoff))
-    return np.fmax(values[rows, best, cols], at_root)
+    def slope(u: np.ndarray, active: np.ndarray) -> np.ndarray:
+        values, slopes = _objectives_at(sums, theta_lo, width[:, 0], cutoff, u, active)
+        last[active] = values[active]
+        return slopes
+
+    bracketed_root(slope, unit[left], unit[left + 1], slopes[rows, left, cols],
+                   slopes[rows, left + 1, cols], np.ones(left.shape, dtype=bool),
+                   tol=_UNIT_RTOL, max_iter=60, sparse=True)
+    return np.fmax(values[rows, best, cols], last)
+
+
+def _objectives_at(sums: GroupSums, theta_lo: np.ndarray, width: np.ndarray, cutoff: np.ndarray,
+                   u: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Objective ``j`` and its slope at ``theta_lo + (u[:, j] - 1) width`` for the active (R, j).
+
+    While most bounds are searching, every objective of a replicate is
+    evaluated at each of its bounds' points at once; once few are, each
+    alone at its own point (inactive entries are then 0).
+    """
+    if active.mean() > _DENSE_FRACTION:
+        theta = theta_lo[:, None] + (u - 1.0) * width[:, None]
+        values, slopes = _objectives(sums, theta, cutoff, slopes=True)
+        return _diagonal(values), _diagonal(slopes)
+    reps, objs = np.nonzero(active)
+    theta = theta_lo[reps] + (u[reps, objs] - 1.0) * width[reps]
+    values, slopes = _objectives(sums.take(reps), theta[:, None], cutoff[reps], slopes=True)
+    out = np.zeros((2, *u.shape))
+    out[0][reps, objs] = values[np.arange(reps.size), 0, objs]
+    out[1][reps, objs] = slopes[np.arange(reps.size), 0, objs]
+    return out[0], out[1]
 
 
 def _admissible_theta(sums: GroupSums, theta_ml: np.ndarray,
@@ -169,20 +184,25 @@ def _objectives(sums: GroupSums, theta: np.ndarray, cutoff: np.ndarray,
     for tau, the half-width for a fixed effect. The weights keep the signs
     and roots, which is all :func:`_maximise` needs.
     """
-    p = pieces(sums, theta ** 2, logdet_a=False)           # the ML deviance does without
+    p = working_pieces(sums, theta ** 2, logdet_a=False)    # the ML deviance does without
+    # Only diag(A^-1), beta and r2 in the data's units: M A_w^-1 M' in full costs more.
+    x_map = sums.x_map[:, None]
+    mapped = x_map @ p.a_inv_work                                        # M A_w^-1
+    a_diag = (mapped * x_map).sum(axis=-1)
+    beta = sums.y_scale[:, None, None] * matvec(x_map, p.beta_work) + sums.beta_offset[:, None]
+    p = p._replace(r2=sums.y_scale[:, None] ** 2 * p.r2_work, beta=beta)
     n = p.nobs
     k = (cutoff[:, None] - n * np.log(2 * np.pi) - p.logdet_v) / n - np.log(p.r2 / n)
     z_small, z_large = _z_roots(k)
     sigma_lo, sigma_hi = np.sqrt(p.r2 / (n * z_large)), np.sqrt(p.r2 / (n * z_small))
     q_max = n / (2 * np.pi) * np.exp((cutoff[:, None] - p.logdet_v) / n - 1.0)
     room = np.clip(q_max - p.r2, 0.0, None)
-    a_diag = np.diagonal(p.a_inv, axis1=-2, axis2=-1)
     half = np.sqrt(room[..., None] * a_diag)
     values = _columns(theta, sigma_lo, sigma_hi, p.beta, half)
     values = np.where(np.isnan(values), -np.inf, values)
     if not slopes:
         return values
-    logdet_s, r2_s, beta_s, a_diag_s = _derivatives(sums, p)
+    logdet_s, r2_s, beta_s, a_diag_s = _derivatives(sums, p, mapped)
     k_s = -logdet_s / n - r2_s / p.r2
     # sigma^2 = r2 / (n z) with z - log z = k, dz / dk = z / (z - 1): d sigma / ds times
     # |z - 1|, finite where z = 1, at the ends of the range.
@@ -208,14 +228,15 @@ def _columns(theta: np.ndarray, sigma_lo: np.ndarray, sigma_hi: np.ndarray, beta
     return np.stack(columns, axis=-1)
 
 
-def _derivatives(sums: GroupSums, p: Pieces) -> tuple[np.ndarray, ...]:
+def _derivatives(sums: GroupSums, p: Pieces, mapped: np.ndarray) -> tuple[np.ndarray, ...]:
     """Derivatives in ``s`` of ``log det V``, ``r2``, ``beta`` and ``diag A^-1``, data units.
 
     With ``w_k = 1 / (1 + n_k s)^2`` (minus the derivative of a class's
     weight), ``dA / ds = -B`` with ``B = sum_k w_k S_k``, so
     ``d A^-1 / ds = A^-1 B A^-1`` and ``d beta / ds = A^-1 sum_k w_k (S_k beta - s_k)``;
     ``d r2 / ds`` is the envelope theorem's (as in
-    :func:`~simlab.model.intercept.criterion_slope`).
+    :func:`~simlab.model.intercept.criterion_slope`). ``p`` holds the working
+    pieces, ``mapped`` is ``M A_w^-1`` (``x_map`` times the working inverse).
     """
     sizes = sums.sizes[:, None, :]
     inv_v = 1.0 / (1.0 + sizes * p.s[..., None])
@@ -232,7 +253,6 @@ def _derivatives(sums: GroupSums, p: Pieces) -> tuple[np.ndarray, ...]:
     b = (w @ _flat(sums.sxx)).reshape(*w.shape[:2], p_dim, p_dim)
     x_map = sums.x_map[:, None]
     beta_s = sums.y_scale[:, None, None] * matvec(x_map, beta_w_s)
-    mapped = x_map @ p.a_inv_work                                        # M A_w^-1
     a_diag_s = ((mapped @ b) * mapped).sum(-1)
     return logdet_s, r2_s, beta_s, a_diag_s
 
@@ -250,8 +270,9 @@ def _z_roots(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     k = np.maximum(k, 1.0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         p = np.sqrt(-2.0 * np.expm1(1.0 - k))       # W's branch-point series variable
-        p2 = p * p
-        odd, even = p * (1.0 + 11.0 / 72.0 * p2), p2 * (1.0 / 3.0 + 43.0 / 540.0 * p2)
+        p2 = p * p                                  # six terms: one Halley step is then enough
+        odd = p * (1.0 + p2 * (11.0 / 72.0 + p2 * (769.0 / 17280.0)))
+        even = p2 * (1.0 / 3.0 + p2 * (43.0 / 540.0 + p2 * (221.0 / 8505.0)))
         z = np.stack([1.0 - odd + even, 1.0 + odd + even])
         far = ~(p < 1.0)                            # k > 1.69, and NaN
         if far.any():                               # asymptotic forms, W0(x) ~ x - x^2 ...

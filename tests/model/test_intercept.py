@@ -9,7 +9,7 @@ import simlab
 from simlab.model.estimates import group_sums
 from simlab.model.intercept_profile import _z_roots, profile_bounds
 from simlab.model.intercept import (GroupSums, bracketed_root, criterion, criterion_slope,
-                                    fit_theta, matvec, pieces, small_inverse)
+                                    equilibrated_inverse, fit_theta, matvec, pieces)
 
 
 @pytest.fixture(scope="module")
@@ -238,18 +238,27 @@ def test_pooling_memory_is_linear_in_groups():
 
 
 @pytest.mark.parametrize("p", [1, 2, 3, 4])
-def test_small_inverse_matches_lapack(p):
-    """Cofactor inverses and log determinants equal LAPACK's to rounding; singular gives inf."""
+def test_equilibrated_inverse_matches_lapack(p):
+    """Cofactor inverses and log determinants equal LAPACK's to rounding; singular is not finite.
+
+    The diagonals span 1e-8 to 1e8, as A's between- and within-group directions do.
+    """
     rng = np.random.default_rng(p)
     root = rng.standard_normal((20, 3, p, p))
-    a = root @ np.swapaxes(root, -1, -2) + 0.1 * np.eye(p)
-    inverse, logdet = small_inverse(a)
-    assert np.abs(inverse - np.linalg.inv(a)).max() <= 1e-12 * np.abs(inverse).max()
+    scale = np.geomspace(1e-4, 1e4, p)
+    a = (root @ np.swapaxes(root, -1, -2) + 0.1 * np.eye(p)) * np.outer(scale, scale)
+    inverse, logdet = equilibrated_inverse(a)
+    expected = np.linalg.inv(a)
+    assert np.abs(inverse - expected).max() <= 1e-12 * np.abs(expected).max()
     assert np.abs(logdet - np.linalg.slogdet(a)[1]).max() <= 1e-12
-    assert small_inverse(a, logdet=False)[1] is None
-    if p <= 3:
-        singular, logdet = small_inverse(np.ones((1, p, p)) - (p == 1))
-        assert not np.isfinite(singular).all() and logdet[0] == -np.inf
+    assert equilibrated_inverse(a, logdet=False)[1] is None
+    if p > 3:       # LAPACK's
+        with pytest.raises(np.linalg.LinAlgError):
+            equilibrated_inverse(np.ones((1, p, p)))
+        return
+    with np.errstate(divide="ignore", invalid="ignore"):
+        singular, logdet = equilibrated_inverse(np.ones((1, p, p)) - (p == 1))
+    assert not np.isfinite(singular).all() and not np.isfinite(logdet[0])
 
 
 def _bisect_z(k, lo, hi):

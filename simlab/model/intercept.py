@@ -24,6 +24,7 @@ __all__ = [
     "working_pieces",
     "equilibrated_inverse",
     "matvec",
+    "row_products",
     "standardizing_map",
     "accurate_residual",
     "EXACT_FIT_RTOL",
@@ -134,7 +135,7 @@ class GroupSums:
         sx, dev = _group_totals(cols_w, counts)                           # (R, p, G), (R, p, n)
         beta_offset, resid, y_scale, exact, wxx = _residual_response(y, X, x_map, cols_w, dev)
         sy, y_dev = _group_totals(resid, counts)
-        within = (wxx, (dev @ y_dev[..., None])[..., 0] / y_scale[:, None],
+        within = (wxx, row_products(dev, y_dev[:, None])[..., 0] / y_scale[:, None],
                   np.einsum("rn,rn->r", y_dev, y_dev) / y_scale ** 2)
         sy = sy / y_scale[:, None]
         return cls._pooled(counts, sx, sy, within, x_map, beta_offset, y_scale, exact)
@@ -330,19 +331,34 @@ def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray, cols_w: 
     even when it is 1e-9 of y. ``dev dev'`` is the within-group Gram matrix.
     """
     p = cols_w.shape[-2]
-    dev_t = np.swapaxes(dev, -1, -2)
-    dev_gram = dev @ dev_t
+    dev_gram = row_products(dev, dev)
     varies = np.diagonal(dev_gram, axis1=-2, axis2=-1) > 1e-8 * X.shape[-2]
-    both = np.concatenate([cols_w, dev], axis=-2) @ y[..., None]           # one pass over y
-    step = np.linalg.solve(cols_w @ np.swapaxes(cols_w, -1, -2), both[:, :p])
+    step = np.linalg.solve(row_products(cols_w, cols_w), row_products(cols_w, y[:, None]))
     gram = (dev_gram * (varies[..., :, None] & varies[..., None, :])
             + np.eye(p) * ~varies[..., None, :])
-    within = both[:, p:] - dev @ np.swapaxes(cols_w, -1, -2) @ step
+    within = row_products(dev, y[:, None]) - row_products(dev, cols_w) @ step
     step = step + np.linalg.solve(gram, within * varies[..., None])
     beta0 = (x_map @ step)[..., 0]
     resid, rms, size = accurate_residual(y, X, beta0)
     exact = rms <= EXACT_FIT_RTOL * size
     return beta0, resid, np.where(rms > 0, rms, 1.0), exact, dev_gram
+
+
+def row_products(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``u v'`` of stacks (R, p, n) and (R, q, n) (leading axes broadcast): (R, p, q).
+
+    Each entry is one dot product over the rows: for a few columns that
+    beats matmul's stacked products of a transposed operand several-fold.
+    """
+    p, q = u.shape[-2], v.shape[-2]
+    if p * q > 16:
+        return u @ np.swapaxes(v, -1, -2)
+    lead = np.broadcast_shapes(u.shape[:-2], v.shape[:-2])
+    out = np.empty((*lead, p, q))
+    for i in range(p):
+        for j in range(q):
+            out[..., i, j] = np.einsum("...n,...n->...", u[..., i, :], v[..., j, :])
+    return out
 
 
 def _apply(X: np.ndarray, b: np.ndarray) -> np.ndarray:

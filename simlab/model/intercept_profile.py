@@ -39,6 +39,9 @@ _GRID_POINTS = 17
 #: The search for a bound's theta stops within this fraction of the admissible range: the
 #: objective is flat at its maximum, so the bound is then exact to about its square.
 _UNIT_RTOL = 1e-7
+#: The ends of the admissible theta range are found to this relative precision: a bound
+#: moves with them only where its maximum sits at an end, and there (theta = 0) exactly.
+_RANGE_RTOL = 1e-10
 #: Above this fraction of bounds still searching, a step evaluates every objective at every
 #: searched theta of a replicate at once; below it, each bound alone at its own theta.
 _DENSE_FRACTION = 0.5
@@ -167,7 +170,7 @@ def _admissible_theta(sums: GroupSums, theta_ml: np.ndarray,
     ends, _, _ = bracketed_root(excess, np.column_stack([np.zeros_like(theta_ml), theta_ml]),
                                 np.column_stack([theta_ml, top]),
                                 np.column_stack([at_zero, at_ml]), np.column_stack([at_ml, at_top]),
-                                np.column_stack([at_zero > 0, at_top > 0]), sparse=True)
+                                np.column_stack([at_zero > 0, at_top > 0]), tol=_RANGE_RTOL, sparse=True)
     return np.where(at_zero > 0, ends[:, 0], 0.0), ends[:, 1]
 
 

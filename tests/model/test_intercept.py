@@ -365,3 +365,13 @@ def test_group_totals_and_deviations(sizes):
         assert np.allclose(totals[..., g], block.sum(axis=-1), rtol=1e-14, atol=1e-14)
         assert np.allclose(dev[..., lo:hi], block - block.mean(axis=-1, keepdims=True),
                            rtol=1e-13, atol=1e-14)
+
+
+def test_row_products_are_matmul():
+    """Few columns (one dot product per entry, X shared by replicates) and many (matmul)."""
+    from simlab.model.intercept import row_products
+
+    rng = np.random.default_rng(8)
+    for p, q in [(2, 2), (3, 1), (5, 5)]:
+        u, v = rng.standard_normal((1, p, 50)), rng.standard_normal((4, q, 50))
+        assert np.allclose(row_products(u, v), u @ np.swapaxes(v, -1, -2), rtol=1e-14, atol=1e-13)

@@ -103,7 +103,7 @@ def test_chunk_results_are_those_of_simulate_and_per_replicate_sums(spec):
     assert frame["singular"].tolist() == np.repeat(expected["singular"], len(cell.parameters)).tolist()
 
 
-def test_chunk_sums_are_built_in_one_call(monkeypatch):
+def test_chunk_sums_are_built_a_block_at_a_time(monkeypatch):
     calls = []
     real = batch.GroupSums.from_arrays
 
@@ -112,8 +112,16 @@ def test_chunk_sums_are_built_in_one_call(monkeypatch):
         return real(y, X, groups, n_groups)
 
     monkeypatch.setattr(batch.GroupSums, "from_arrays", counted)
-    run_chunk(_chunk(_spec_cell(DIRECT_CELLS[1]), 0, 9, ci=("wald",)))
+    cell = _spec_cell(DIRECT_CELLS[1])
+    whole = run_chunk(_chunk(cell, 0, 9))
     assert calls == [(9, 96)]
+    # Blocks of 4 replicates (PREPARE_BLOCK_VALUES normals): the same results.
+    calls.clear()
+    normals = batch.draw_rep(check_settings(**cell.params), 7, cell.index, 0)[1]
+    monkeypatch.setattr(batch, "PREPARE_BLOCK_VALUES", 4 * normals.size + 1)
+    blocked = run_chunk(_chunk(cell, 0, 9))
+    assert calls == [(4, 96), (4, 96), (1, 96)]
+    pd.testing.assert_frame_equal(blocked, whole, check_exact=False, rtol=1e-12, atol=1e-12)
     calls.clear()
     run_chunk(_chunk(_spec_cell(DIRECT_CELLS[2]), 0, 4, ci=("wald",)))   # sizes of its own each
     assert len(calls) == 4 and all(len(shape) == 1 for shape in calls)

@@ -256,8 +256,22 @@ def _derivatives(sums: GroupSums, p: Pieces, mapped: np.ndarray) -> tuple[np.nda
     b = (w @ _flat(sums.sxx)).reshape(*w.shape[:2], p_dim, p_dim)
     x_map = sums.x_map[:, None]
     beta_s = sums.y_scale[:, None, None] * matvec(x_map, beta_w_s)
-    a_diag_s = ((mapped @ b) * mapped).sum(-1)
+    a_diag_s = _sandwich_diagonal(mapped, b)
     return logdet_s, r2_s, beta_s, a_diag_s
+
+
+def _sandwich_diagonal(left: np.ndarray, middle: np.ndarray) -> np.ndarray:
+    """``diag(L M L')`` of stacks of p x p matrices, as p^2 vectorised multiply-adds.
+
+    For the few fixed effects of a model this costs less than half the
+    stacked matrix product and the sum over its last (tiny) axis.
+    """
+    p = left.shape[-1]
+    out = np.zeros(np.broadcast_shapes(left.shape, middle.shape)[:-1])
+    for k in range(p):
+        for j in range(p):
+            out += left[..., k] * (left[..., j] * middle[..., k, j, None])
+    return out
 
 
 def _z_roots(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

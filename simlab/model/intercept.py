@@ -735,27 +735,30 @@ def bracketed_root(func: Callable[[np.ndarray], np.ndarray], a: np.ndarray,
     iterations = np.zeros(a.shape, dtype=int)
     kept_a = np.zeros(a.shape, dtype=bool)   # was ``a`` retained last step?
     kept_b = np.zeros(a.shape, dtype=bool)
+    # Updates in place (np.copyto with a mask): a step is a few dozen operations on small
+    # arrays, so each one saved counts.
     for _ in range(max_iter):
         active &= np.abs(b - a) > tol * np.maximum(np.abs(a), np.abs(b))
         if not active.any():
             break
         x = b - f_b * (b - a) / (f_b - f_a)
         inside = np.isfinite(x) & (x > np.minimum(a, b)) & (x < np.maximum(a, b))
-        x = np.where(inside, x, 0.5 * (a + b))
-        x = np.where(active, x, root)
-        f_x = np.where(active, func(x, active) if sparse else func(x), 0.0)
+        np.copyto(x, 0.5 * (a + b), where=~inside)
+        np.copyto(root, x, where=active)                  # the point evaluated, or the last root
+        f_x = func(root, active) if sparse else func(root)
+        f_x = np.where(active, f_x, 0.0)
         iterations += active
-        root = np.where(active, x, root)
         like_b = np.sign(f_x) == np.sign(f_b)
+        move_b, move_a = active & like_b, active & ~like_b
         # Illinois: halve the value at an end retained twice, so it is not left stale.
-        f_a = np.where(active & like_b & kept_a, 0.5 * f_a, f_a)
-        f_b = np.where(active & ~like_b & kept_b, 0.5 * f_b, f_b)
-        a = np.where(active & ~like_b, x, a)
-        f_a = np.where(active & ~like_b, f_x, f_a)
-        b = np.where(active & like_b, x, b)
-        f_b = np.where(active & like_b, f_x, f_b)
-        kept_a = np.where(active, like_b, kept_a)
-        kept_b = np.where(active, ~like_b, kept_b)
+        np.copyto(f_a, 0.5 * f_a, where=move_b & kept_a)
+        np.copyto(f_b, 0.5 * f_b, where=move_a & kept_b)
+        np.copyto(a, root, where=move_a)
+        np.copyto(f_a, f_x, where=move_a)
+        np.copyto(b, root, where=move_b)
+        np.copyto(f_b, f_x, where=move_b)
+        np.copyto(kept_a, like_b, where=active)
+        np.copyto(kept_b, ~like_b, where=active)
         active &= f_x != 0
     scale = np.maximum(np.abs(a), np.abs(b))
     converged = np.abs(b - a) <= np.sqrt(tol) * np.maximum(scale, 1e-300)

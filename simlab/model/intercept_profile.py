@@ -30,7 +30,7 @@ import numpy as np
 
 from .ddf import normal_quantile
 from .intercept import (GroupSums, Pieces, _flat, bracketed_root, criterion, fit_theta, matvec,
-                        pieces, working_pieces)
+                        narrow_bracket, working_pieces)
 
 __all__ = ["ProfileBounds", "profile_bounds"]
 
@@ -42,6 +42,8 @@ _UNIT_RTOL = 1e-7
 #: The ends of the admissible theta range are found to this relative precision: a bound
 #: moves with them only where its maximum sits at an end, and there (theta = 0) exactly.
 _RANGE_RTOL = 1e-10
+#: Deviances at this many points inside each end's first bracket narrow it before the search.
+_RANGE_POINTS = 7
 #: Above this fraction of bounds still searching, a step evaluates every objective at every
 #: searched theta of a replicate at once; below it, each bound alone at its own theta.
 _DENSE_FRACTION = 0.5
@@ -167,10 +169,14 @@ def _admissible_theta(sums: GroupSums, theta_ml: np.ndarray,
         if (at_top > 0).all():
             break
         top = np.where(at_top > 0, top, 2 * top)
-    ends, _, _ = bracketed_root(excess, np.column_stack([np.zeros_like(theta_ml), theta_ml]),
-                                np.column_stack([theta_ml, top]),
-                                np.column_stack([at_zero, at_ml]), np.column_stack([at_ml, at_top]),
-                                np.column_stack([at_zero > 0, at_top > 0]), tol=_RANGE_RTOL, sparse=True)
+    def excess_at(theta: np.ndarray) -> np.ndarray:     # (R, 2, points): both ends at once
+        return excess(theta.reshape(len(theta), -1)).reshape(theta.shape)
+
+    bracket = narrow_bracket(excess_at, np.column_stack([np.zeros_like(theta_ml), theta_ml]),
+                             np.column_stack([theta_ml, top]), np.column_stack([at_zero, at_ml]),
+                             np.column_stack([at_ml, at_top]), _RANGE_POINTS)
+    ends, _, _ = bracketed_root(excess, *bracket, np.column_stack([at_zero > 0, at_top > 0]),
+                                tol=_RANGE_RTOL, sparse=True)
     return np.where(at_zero > 0, ends[:, 0], 0.0), ends[:, 1]
 
 

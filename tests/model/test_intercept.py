@@ -375,3 +375,21 @@ def test_row_products_are_matmul():
     for p, q in [(2, 2), (3, 1), (5, 5)]:
         u, v = rng.standard_normal((1, p, 50)), rng.standard_normal((4, q, 50))
         assert np.allclose(row_products(u, v), u @ np.swapaxes(v, -1, -2), rtol=1e-14, atol=1e-13)
+
+
+def test_narrow_bracket_keeps_the_sign_change():
+    """Brackets shrink 8-fold around the root; a NaN never counts as a sign change."""
+    from simlab.model.intercept import narrow_bracket
+
+    target = np.array([[0.3, 0.95], [0.05, 0.5]])
+    lo, hi = np.zeros_like(target), np.ones_like(target)
+
+    def func(x):
+        return np.where(x > 0.9, np.nan, x - target[..., None])
+
+    new = narrow_bracket(func, lo, hi, -target, 1 - target, 7)
+    assert np.allclose(new[1] - new[0], 0.125)
+    assert ((new[0] <= target) & (target <= new[1])).all()
+    assert new[0][0, 0] == 0.25 and new[2][0, 0] == pytest.approx(-0.05)
+    assert new[0][0, 1] == 0.875 and new[1][0, 1] == 1.0     # the NaNs past 0.9 are skipped
+    assert new[3][0, 1] == 1 - 0.95

@@ -266,7 +266,11 @@ def _precise(result: PowerResult, precision: float) -> bool:
 
 
 def check_budget(nsim: Any, precision: Any, max_nsim: Any) -> tuple[int, float | None, int]:
-    """Check ``nsim``, ``precision`` (a Monte Carlo SE in (0, 0.5)) and ``max_nsim``."""
+    """Check ``nsim``, ``precision`` (a Monte Carlo SE in (0, 0.5)) and ``max_nsim``.
+
+    ``max_nsim`` caps the rounds of ``precision`` only: without a precision
+    target exactly ``nsim`` simulations run, however large.
+    """
     nsim = check_int("nsim", nsim, 1)
     if precision is not None:
         if not is_real(precision) or not 0 < float(precision) < 0.5:
@@ -274,6 +278,8 @@ def check_budget(nsim: Any, precision: Any, max_nsim: Any) -> tuple[int, float |
                              f"(0, 0.5) such as 0.005; got {precision!r}")
         precision = float(precision)
     max_nsim = nsim if max_nsim is None else check_int("max_nsim", max_nsim, 1)
+    if precision is None:
+        return nsim, None, nsim
     if max_nsim < nsim:
         raise ValueError(f"max_nsim ({max_nsim}) must be at least nsim ({nsim})")
     return nsim, precision, max_nsim

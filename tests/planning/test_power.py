@@ -143,3 +143,10 @@ def test_notebook_display_is_the_escaped_summary():
     shown = result._repr_html_()
     assert shown.startswith("<pre>Power for predictor &#x27;z&#x27;") and shown.endswith("</pre>")
     assert "<" not in shown[5:-6]
+
+
+def test_max_nsim_caps_only_the_precision_rounds():
+    # nsim above the default cap of 20,000 would be refused if the cap applied without precision
+    result = power(term="z", effects={"z": 1.0}, n_groups=6, n_per_group=3, tau=0.5, sigma=1.0,
+                   nsim=300, max_nsim=100, seed=1)
+    assert result.nsim == 300 and result.precision is None

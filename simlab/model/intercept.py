@@ -170,19 +170,21 @@ class GroupSums:
 
     @classmethod
     def stack(cls, items: "list[GroupSums]") -> "GroupSums":
-        """Stack sums along the replicate axis, padding size classes."""
+        """Stack sums along the replicate axis, padding size classes where their numbers differ."""
         width = max(item.sizes.shape[-1] for item in items)
-
-        def field(name: str, item: "GroupSums", fill: float | None) -> np.ndarray:
-            value = getattr(item, name)
-            value = np.broadcast_to(value, (item.n_reps, *value.shape[1:]))
-            if fill is None:
-                return value
-            pad = [(0, 0), (0, width - item.sizes.shape[-1])] + [(0, 0)] * (value.ndim - 2)
-            return np.pad(value, pad, constant_values=fill)
-
         fills = {"sizes": 1.0, "multiplicity": 0.0, "sxx": 0.0, "sxy": 0.0, "syy": 0.0}
-        return cls(**{name: np.concatenate([field(name, item, fills.get(name)) for item in items])
+
+        def field(name: str, item: "GroupSums") -> np.ndarray:
+            value = getattr(item, name)
+            n_reps = item.n_reps
+            if value.shape[0] != n_reps:
+                value = np.broadcast_to(value, (n_reps, *value.shape[1:]))
+            if name not in fills or value.shape[1] == width:
+                return value
+            pad = [(0, 0), (0, width - value.shape[1])] + [(0, 0)] * (value.ndim - 2)
+            return np.pad(value, pad, constant_values=fills[name])
+
+        return cls(**{name: np.concatenate([field(name, item) for item in items])
                       for name in cls.__dataclass_fields__})
 
     def take(self, rows: np.ndarray) -> "GroupSums":
@@ -304,11 +306,14 @@ def standardizing_map(X: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (R, p, p)
     """
-    mean = X.mean(axis=1)
-    constant = (X == X[:, :1]).all(axis=1)
+    # Reduce along the last axis of the columns' view: for a batch's design, held as
+    # (R, p, n), that is contiguous memory (several times faster than a strided axis).
+    columns = np.swapaxes(X, -1, -2)
+    mean = columns.mean(axis=-1)
+    constant = (columns == columns[..., :1]).all(axis=-1)
     intercept = constant & (mean != 0)
     centre = intercept.any(axis=1)[:, None] & ~constant
-    spread = np.sqrt(((X - np.where(centre, mean, 0.0)[:, None]) ** 2).mean(axis=1))
+    spread = np.sqrt(((columns - np.where(centre, mean, 0.0)[..., None]) ** 2).mean(axis=-1))
     scale = np.where(spread > 0, spread, 1.0)
     x_map = np.zeros(X.shape[:1] + X.shape[2:] * 2)
     p = X.shape[-1]
@@ -385,7 +390,7 @@ def accurate_residual(y: np.ndarray, X: np.ndarray, beta0: np.ndarray) -> np.nda
     """
     resid = y - _apply(X, beta0)
     rms = np.sqrt(np.einsum("rn,rn->r", resid, resid) / resid.shape[-1])
-    size = (np.abs(X).max(axis=-2) * np.abs(beta0)).sum(axis=-1) + rms
+    size = (np.abs(np.swapaxes(X, -1, -2)).max(axis=-1) * np.abs(beta0)).sum(axis=-1) + rms
     redo = rms < 1e12 * np.finfo(float).eps * size
     if redo.any():
         X_redo = X if X.shape[0] == 1 else X[redo]

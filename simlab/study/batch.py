@@ -114,8 +114,28 @@ def draw_rep(spec: Settings, seed: int, cell: int, rep: int) -> tuple[np.ndarray
     if isinstance(sizes, tuple):
         sizes = gen.integers(sizes[0], sizes[1], size=spec.n_groups, endpoint=True,
                              dtype=np.int64)
+        return sizes, gen.standard_normal(_normal_count(spec, sizes))
+    return sizes, gen.standard_normal(_fixed_normal_count(spec))
+
+
+def _normal_count(spec: Settings, sizes: np.ndarray) -> int:
+    """How many normals :func:`simlab.simulate` draws for groups of ``sizes``."""
     per_group = 1 + (spec.tau_slope is not None) + (spec.cluster_effect is not None)
-    return sizes, gen.standard_normal(per_group * spec.n_groups + 2 * int(sizes.sum()))
+    return per_group * spec.n_groups + 2 * int(sizes.sum())
+
+
+_LAST_COUNT: list = [None, 0]
+
+
+def _fixed_normal_count(spec: Settings) -> int:
+    """:func:`_normal_count` of fixed sizes, remembered for the last ``spec``.
+
+    A chunk draws hundreds of replicates of one ``spec``; summing its sizes
+    each time costs a twentieth of the draw.
+    """
+    if _LAST_COUNT[0] is not spec:
+        _LAST_COUNT[:] = [spec, _normal_count(spec, spec.sizes)]
+    return _LAST_COUNT[1]
 
 
 def rep_columns(spec: Settings, sizes: np.ndarray,
@@ -488,4 +508,4 @@ def chunk_frame(chunk: Chunk, results: dict[str, np.ndarray], errors: list[str])
         columns[flag] = pd.array(np.repeat(results[flag].astype(float), n_params),
                                  dtype="boolean")
     columns["error"] = np.repeat(np.array(errors, dtype=object), n_params)
-    return pd.DataFrame(columns)
+    return pd.DataFrame(columns, copy=False)   # every column is a fresh array already

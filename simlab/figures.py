@@ -14,7 +14,7 @@ gpa         ``gpa ~ occasion + (1 | student)``        trajectories, caterpillar,
                                                       re_density, re_sim
 sleepstudy  ``Reaction ~ Days + (1 | Subject)``       the same
 sim         ``y ~ x + (1 | group)`` on                scatter, caterpillar, predictions,
-            ``simulate(100, 3, 0.5, 0.25, rng="R")``  re_density, re_sim
+            ``simulate(100, 3, .5, .25, stream="R")`` re_density, re_sim
 ========== ========================================= ==========================================
 
 ``model="slopes"`` (files ``<data>_slopes_<figure>.png``):
@@ -30,7 +30,7 @@ sleepstudy  ``Reaction ~ Days + (Days | Subject)``           the same, a panel f
                                                              18 subjects
 sim         ``y ~ x + (1 | group) + (0 + x | group)`` on     the same as gpa (the first 12
             ``simulate(50, 3, 0.75, 0.25, tau_slope=0.25,    groups): the chapter's "Simulation
-            rng="R")``                                       revisited"
+            stream="R")``                                    revisited"
 ========== ================================================ ===================================
 
 Files are named ``<data>_<figure>.png`` (``<data>_slopes_<figure>.png`` for
@@ -53,7 +53,7 @@ from simlab.plots.slopes import many_regressions_figure, plot_many_regressions
 from simlab.plots.teaching import (caterpillar_figure, plot_caterpillar, plot_predictions,
                                    plot_re_density, plot_re_sim, plot_scatter, plot_trajectories)
 
-__all__ = ["DATA_CHOICES", "MODEL_CHOICES", "RE_SIM_NSIMS", "write_figures"]
+__all__ = ["DATA_CHOICES", "MODEL_CHOICES", "RE_SIM_NSIM", "write_figures"]
 
 DATA_CHOICES = ("gpa", "sleepstudy", "sim")
 #: A random intercept (the tutorial's first chapter) or a random slope (its second).
@@ -61,7 +61,7 @@ MODEL_CHOICES = ("intercept", "slopes")
 #: Panels of the per-group figure of a random-slope model: the first this many groups.
 SLOPE_PANELS = 12
 #: Draws per group for the simulated random effects (merTools ``REsim``).
-RE_SIM_NSIMS = 1000
+RE_SIM_NSIM = 1000
 _FIGSIZE = (7.5, 4.8)
 _DPI = 100
 
@@ -73,7 +73,6 @@ class _Spec:
     formula: str
     x: str
     y: str
-    group: str
     #: x-limits of the random-effect density; None lets matplotlib choose.
     density_xlim: tuple[float, float] | None
     caption: str
@@ -83,22 +82,22 @@ class _Spec:
 
 
 _SPECS = {
-    "gpa": _Spec("gpa ~ occasion + (1 | student)", "occasion", "gpa", "student", (-3, 3),
+    "gpa": _Spec("gpa ~ occasion + (1 | student)", "occasion", "gpa", (-3, 3),
                  "GPA of 200 students over 6 semesters (Hox)"),
     # Random effects are in milliseconds here, far outside the tutorial's (-3, 3).
-    "sleepstudy": _Spec("Reaction ~ Days + (1 | Subject)", "Days", "Reaction", "Subject", None,
+    "sleepstudy": _Spec("Reaction ~ Days + (1 | Subject)", "Days", "Reaction", None,
                         "Reaction times of 18 sleep-deprived subjects (lme4 sleepstudy)"),
-    "sim": _Spec("y ~ x + (1 | group)", "x", "y", "group", (-3, 3),
+    "sim": _Spec("y ~ x + (1 | group)", "x", "y", (-3, 3),
                  "Simulated: 100 groups x 3, tau = 0.5, sigma = 0.25 (R seed {seed})"),
 }
 
 #: The random-slope models of the second chapter, keyed by data set.
 _SLOPE_SPECS = {
-    "gpa": _Spec("gpa ~ occasion + (1 + occasion | student)", "occasion", "gpa", "student",
+    "gpa": _Spec("gpa ~ occasion + (1 + occasion | student)", "occasion", "gpa",
                  None, _SPECS["gpa"].caption, panels=SLOPE_PANELS),
-    "sleepstudy": _Spec("Reaction ~ Days + (Days | Subject)", "Days", "Reaction", "Subject",
+    "sleepstudy": _Spec("Reaction ~ Days + (Days | Subject)", "Days", "Reaction",
                         None, _SPECS["sleepstudy"].caption),
-    "sim": _Spec("y ~ x + (1 | group) + (0 + x | group)", "x", "y", "group", None,
+    "sim": _Spec("y ~ x + (1 | group) + (0 + x | group)", "x", "y", None,
                  "Simulated: 50 groups x 3, tau = 0.75, tau_slope = 0.25, sigma = 0.25 "
                  "(R seed {seed})", panels=SLOPE_PANELS),
 }
@@ -127,9 +126,9 @@ def _example(data: str, model: str, seed: int, data_dir) -> _Example:
     elif data == "sleepstudy":
         frame = datasets.sleepstudy()
     elif model == "slopes":  # the chapter's "Simulation revisited"
-        frame = simulate(50, 3, 0.75, 0.25, tau_slope=0.25, seed=seed, rng="R")
+        frame = simulate(50, 3, 0.75, 0.25, tau_slope=0.25, seed=seed, stream="R")
     else:
-        frame = simulate(100, 3, 0.5, 0.25, seed=seed, rng="R")
+        frame = simulate(100, 3, 0.5, 0.25, seed=seed, stream="R")
     spec = (_SLOPE_SPECS if model == "slopes" else _SPECS)[data]
     spec = replace(spec, caption=spec.caption.format(seed=seed))
     return _Example(data, spec, frame, lmer(spec.formula, frame, data_name=data))
@@ -171,17 +170,15 @@ def _plans(example: _Example, seed: int) -> list[_Plan]:
     ex = example
 
     def re_sim_figure(ax):
-        # Imported here so the figures module does not load the simulation code until needed.
-        from simlab.model.posterior import re_sim
-
-        return plot_re_sim(re_sim(ex.fit, n_sims=RE_SIM_NSIMS, seed=seed), ax=ax)
+        return plot_re_sim(ex.fit.re_sim(nsim=RE_SIM_NSIM, seed=seed), ax=ax)
 
     spec = ex.spec
     if ex.name == "sim":
         first = _Plan("scatter", lambda ax: plot_scatter(ex.data, x=spec.x, y=spec.y, ax=ax))
     else:
-        first = _Plan("trajectories", lambda ax: plot_trajectories(
-            ex.data, x=spec.x, y=spec.y, group=spec.group, fit=ex.fit, seed=seed, ax=ax))
+        # The columns come from the fit's formula.
+        first = _Plan("trajectories", lambda ax: plot_trajectories(ex.data, fit=ex.fit, seed=seed,
+                                                                   ax=ax))
     return [first,
             _Plan("caterpillar", lambda ax: plot_caterpillar(ex.fit, ax=ax)),
             _Plan("predictions", lambda ax: plot_predictions(ex.fit, ex.data, x=spec.x, ax=ax)),

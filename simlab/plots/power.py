@@ -11,11 +11,14 @@ from typing import Any
 import pandas as pd
 
 from simlab._checks import is_real
+from simlab._vocabulary import LOWER, NSIM, UPPER
+
+from ._common import axes_or_current, with_defaults
 
 __all__ = ["POWER_CURVE_COLUMNS", "power_curve_data", "plot_power_curve"]
 
 #: Columns of :func:`power_curve_data`.
-POWER_CURVE_COLUMNS = ("size", "power", "lower", "upper", "nsim")
+POWER_CURVE_COLUMNS = ("size", "power", LOWER, UPPER, NSIM)
 _LABELS = {"n_groups": "number of groups", "n_per_group": "rows per group"}
 
 
@@ -44,9 +47,9 @@ def plot_power_curve(curve: Any, *, target: float | None = None, ax=None, **kwar
     curve : PowerCurve
         From :func:`simlab.power_curve`.
     target : float, optional
-        Draw the target power as a dashed horizontal line.
+        Draw the target power as a dashed horizontal line (``gid`` ``"target"``).
     ax : matplotlib Axes, optional
-        Default: the current Axes.
+        Default: the current Axes (``plt.gca()``).
     **kwargs
         Passed to the line (``Axes.errorbar``), e.g. ``color`` or ``label``.
 
@@ -54,17 +57,15 @@ def plot_power_curve(curve: Any, *, target: float | None = None, ax=None, **kwar
     -------
     matplotlib.axes.Axes
     """
-    import matplotlib.pyplot as plt
-
     data = power_curve_data(curve)
     if target is not None and not (is_real(target) and 0 < target < 1):
         raise ValueError(f"target must be a power strictly between 0 and 1, got {target!r}")
-    ax = plt.gca() if ax is None else ax
-    options = {"marker": "o", "capsize": 3, **kwargs}
+    ax = axes_or_current(ax)
     ax.errorbar(data["size"], data["power"],
-                yerr=[data["power"] - data["lower"], data["upper"] - data["power"]], **options)
+                yerr=[data["power"] - data[LOWER], data[UPPER] - data["power"]],
+                **with_defaults(dict(marker="o", capsize=3), kwargs))
     if target is not None:
-        ax.axhline(target, linestyle="--", color="grey", linewidth=1)
+        ax.axhline(target, linestyle="--", color="grey", linewidth=1, gid="target")
     ax.set_xlabel(_LABELS[curve.along])
     ax.set_ylabel(f"power ({curve.points[0].test}, alpha = {curve.points[0].alpha:g})")
     ax.set_ylim(0, 1.02)

@@ -36,7 +36,8 @@ from simlab._checks import is_int, name_list
 from simlab.model.formula import parse_formula
 from simlab.model.result import LmerResult, require_lmer
 
-from .teaching import _check_frame, _palette, _require_columns, _require_numeric
+from ._common import (axes_or_current, check_figure, check_frame, figure_or_new, palette,
+                      require_columns, require_numeric, with_defaults)
 
 __all__ = ["MIXED", "SEPARATE", "POPULATION", "MAX_PANELS",
            "many_regressions_coef", "many_regressions_data", "plot_many_regressions",
@@ -58,7 +59,7 @@ class _Lines:
 
     def __init__(self, model: LmerResult, data: pd.DataFrame, x, group, caller: str):
         require_lmer(model, caller)
-        _check_frame(data)
+        check_frame(data)
         self.model = model
         ranef = model.ranef()
         effects = list(pd.unique(ranef["effect"]))
@@ -71,8 +72,8 @@ class _Lines:
                              f"pass group={self.group_var!r} or leave it out")
         if self.x in (self.response, self.group_var):
             raise ValueError(f"the slope variable {self.x!r} is also the model's response or group")
-        _require_columns(data, [self.group_var, self.x, self.response])
-        _require_numeric(data, [self.x, self.response])
+        require_columns(data, [self.group_var, self.x, self.response])
+        require_numeric(data, [self.x, self.response])
         rows = data[[self.group_var, self.x, self.response]].dropna()
         if rows.empty:
             raise ValueError(f"data has no complete rows of {self.group_var!r}, {self.x!r} and "
@@ -273,11 +274,6 @@ def many_regressions_data(model: LmerResult, data: pd.DataFrame, *, x: str | Non
     return _grid_lines(lines, lines.coefficients(), n_points)
 
 
-def _line_kws(defaults: dict, kwargs: dict, gid: str) -> dict:
-    """Defaults overridden by the user's ``kwargs``; the ``gid`` tags the kind of line."""
-    return {**defaults, **kwargs, "gid": gid}
-
-
 def _slope_sds(coef: pd.DataFrame, chosen: list[str]) -> str:
     part = coef[coef["group"].isin(chosen)]
     sd = part.groupby("source")["slope"].std()
@@ -317,18 +313,15 @@ def plot_many_regressions(model: LmerResult, data: pd.DataFrame, *, groups=None,
     chosen = lines.choose(groups)
     coef = lines.coefficients()
     frame = _grid_lines(lines, coef, 2)  # straight lines: two points each
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        ax = plt.gca()
-    for color, label in zip(_palette(len(chosen)), chosen):
+    ax = axes_or_current(ax)
+    for color, label in zip(palette(len(chosen)), chosen):
         rows = frame[frame["group"] == label]
         separate = rows[rows["source"] == SEPARATE]
         if len(separate):  # a group with a single distinct x has no line of its own
-            ax.plot(separate["x"], separate["fit"], **_line_kws(
+            ax.plot(separate["x"], separate["fit"], **with_defaults(
                 dict(color=color, linewidth=1.0, linestyle="--", alpha=0.8), kwargs, SEPARATE))
         mixed = rows[rows["source"] == MIXED]
-        ax.plot(mixed["x"], mixed["fit"], **_line_kws(
+        ax.plot(mixed["x"], mixed["fit"], **with_defaults(
             dict(color=color, linewidth=2.0, alpha=0.9), kwargs, MIXED))
     population = frame[frame["source"] == POPULATION]
     ax.plot(population["x"], population["fit"], color="black", linewidth=3.0, gid=POPULATION)
@@ -344,13 +337,6 @@ def plot_many_regressions(model: LmerResult, data: pd.DataFrame, *, groups=None,
     ax.set_title(f"{len(chosen)} {lines.group_var}s: the mixed model pulls each line toward the "
                  f"population\n{_slope_sds(coef, chosen)}", fontsize="medium")
     return ax
-
-
-def _check_figure(fig):
-    from matplotlib.figure import FigureBase
-
-    if fig is not None and not isinstance(fig, FigureBase):
-        raise TypeError(f"fig must be a matplotlib Figure (or SubFigure), got {type(fig).__name__}")
 
 
 def many_regressions_figure(model: LmerResult, data: pd.DataFrame, *, groups=None,
@@ -400,7 +386,7 @@ def many_regressions_figure(model: LmerResult, data: pd.DataFrame, *, groups=Non
         raise ValueError(f"col_wrap must be a positive int, got {col_wrap!r}")
     if not isinstance(points, (bool, np.bool_)):
         raise TypeError(f"points must be True or False, got {points!r}")
-    _check_figure(fig)
+    check_figure(fig)  # before any work
     lines = _Lines(model, data, x, group, "many_regressions_figure")
     chosen = lines.choose(groups)
     if groups is None and len(chosen) > MAX_PANELS:
@@ -410,10 +396,7 @@ def many_regressions_figure(model: LmerResult, data: pd.DataFrame, *, groups=Non
     frame = _grid_lines(lines, lines.coefficients(), 2)
     ncols = min(int(col_wrap), len(chosen))
     nrows = math.ceil(len(chosen) / ncols)
-    if fig is None:
-        import matplotlib.pyplot as plt
-
-        fig = plt.figure(figsize=(1.9 * ncols + 0.8, 1.8 * nrows + 1.2), layout="constrained")
+    fig = figure_or_new(fig, (1.9 * ncols + 0.8, 1.8 * nrows + 1.2))
     axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
     for extra in axes[len(chosen):]:
         extra.set_visible(False)
@@ -429,10 +412,10 @@ def many_regressions_figure(model: LmerResult, data: pd.DataFrame, *, groups=Non
         rows = frame[frame["group"] == label]
         separate = rows[rows["source"] == SEPARATE]
         if len(separate):
-            ax.plot(separate["x"], separate["fit"], **_line_kws(
+            ax.plot(separate["x"], separate["fit"], **with_defaults(
                 dict(color="C1", linewidth=1.3, linestyle="--"), kwargs, SEPARATE))
         mixed = rows[rows["source"] == MIXED]
-        ax.plot(mixed["x"], mixed["fit"], **_line_kws(dict(color="C0", linewidth=1.8), kwargs,
+        ax.plot(mixed["x"], mixed["fit"], **with_defaults(dict(color="C0", linewidth=1.8), kwargs,
                                                       MIXED))
         ax.set_title(f"{label}", fontsize="small")
         ax.tick_params(labelsize="small")

@@ -345,7 +345,8 @@ def _residual_response(y: np.ndarray, X: np.ndarray, x_map: np.ndarray, cols_w: 
     step = np.linalg.solve(row_products(cols_w, cols_w), row_products(cols_w, y[:, None]))
     gram = (dev_gram * (varies[..., :, None] & varies[..., None, :])
             + np.eye(p) * ~varies[..., None, :])
-    within = row_products(dev, y[:, None]) - row_products(dev, cols_w) @ step
+    # dev' X_w = dev' dev: the group means of X_w are orthogonal to deviations from them.
+    within = row_products(dev, y[:, None]) - dev_gram @ step
     step = step + np.linalg.solve(gram, within * varies[..., None])
     beta0 = (x_map @ step)[..., 0]
     resid, rms, size = accurate_residual(y, X, beta0)

@@ -18,6 +18,13 @@ curve = simlab.power_curve(term="z", effects={"z": 1.0}, n_groups=24, n_per_grou
 print(curve)
 
 # %%
+# ``curve.plot`` is :func:`simlab.plots.plot_power_curve`: an axes-level
+# function that draws on ``ax`` (the current Axes by default) and passes
+# extra keyword arguments to the line.
 fig, ax = plt.subplots(figsize=(6, 4))
-curve.plot(target=0.8, ax=ax)
+curve.plot(target=0.8, ax=ax, color="C2")
 plt.show()
+
+# %%
+# The numbers it draws:
+print(simlab.plots.power_curve_data(curve))

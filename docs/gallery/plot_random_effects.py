@@ -15,12 +15,13 @@ sleep = simlab.datasets.sleepstudy()
 fit = simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep)
 
 fig, ax = plt.subplots(figsize=(6, 4))
-plots.plot_re_density(fit, xlim=None, ax=ax)
+plots.plot_re_density(fit, ax=ax)
 plt.show()
 
 # %%
 # Simulated random effects (merTools' ``REsim``), 200 draws per subject.
-sims = simlab.re_sim(fit, n_sims=200, seed=1)
+sims = fit.re_sim(nsim=200, seed=1)
+print(sims.head())
 fig, ax = plt.subplots(figsize=(6, 4))
 plots.plot_re_sim(sims, ax=ax)
 plt.show()

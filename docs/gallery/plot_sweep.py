@@ -11,6 +11,7 @@ and :func:`simlab.plot_sweep` draws one of them. Here a small grid (8 cells,
 import matplotlib.pyplot as plt
 
 import simlab
+from simlab import plots
 
 grid = {"n_groups": [5, 10, 20, 40], "n_per_group": [3, 10], "tau": 0.5, "sigma": 0.25}
 results = simlab.sweep(grid, reps=500, seed=1, ci=("wald",), progress=False)
@@ -26,8 +27,9 @@ simlab.plot_sweep(summary[summary["parameter"] == "x"], "coverage_wald",
 plt.show()
 
 # %%
-# Bias of the estimated random-intercept sd: small designs underestimate it.
-fig, ax = plt.subplots(figsize=(6, 4))
-simlab.plot_sweep(summary[summary["parameter"] == "sd_(Intercept)|group"], "bias",
-                  x="n_groups", hue="n_per_group", ax=ax)
+# The figure-level :func:`simlab.plots.sweep_figure` draws one panel per level
+# of ``col``: here the relative bias of every parameter's estimate. The
+# random-intercept sd is underestimated with few groups.
+fig = plots.sweep_figure(summary, "relative_bias", x="n_groups", hue="n_per_group",
+                         col="parameter", col_wrap=2)
 plt.show()

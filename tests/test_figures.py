@@ -90,6 +90,22 @@ def test_random_slope_figures_show_what_they_say(monkeypatch, tmp_path, sleepstu
     assert len(drawn["sim_slopes_caterpillar"].axes) == 2
 
 
+def test_intercept_figures_take_their_columns_from_the_fit(monkeypatch, tmp_path):
+    drawn = _drawn(monkeypatch, tmp_path, "sleepstudy", "intercept")
+    assert sorted(drawn) == sorted(f"sleepstudy_{name}" for name in FIGURES["sleepstudy"])
+    (trajectories,) = drawn["sleepstudy_trajectories"].axes
+    assert (trajectories.get_xlabel(), trajectories.get_ylabel()) == ("Days", "Reaction")
+    assert sum(line.get_gid() == "highlight" for line in trajectories.get_lines()) == 10
+    (re_sim,) = drawn["sleepstudy_re_sim"].axes
+    (estimates,) = [line for line in re_sim.get_lines() if line.get_gid() == "estimate"]
+    assert len(estimates.get_ydata()) == 18 and "Subject" in re_sim.get_xlabel()
+    (density,) = drawn["sleepstudy_re_density"].axes
+    low, high = density.get_xlim()
+    assert high - low > 6  # milliseconds: not the GPA figure's (-3, 3)
+    (density,) = _drawn(monkeypatch, tmp_path, "sim", "intercept")["sim_re_density"].axes
+    assert density.get_xlim() == (-3, 3)
+
+
 def test_gpa_random_slope_figures(monkeypatch, tmp_path, gpa_data):
     data_dir = tmp_path / "data"
     data_dir.mkdir()

@@ -1,4 +1,4 @@
-"""Tests for simlab.plots: the pure plot data and the drawing function."""
+"""Tests for simlab.plots.sweep: the pure plot data, the axes-level and figure-level functions."""
 from __future__ import annotations
 
 import matplotlib
@@ -8,8 +8,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
-from simlab.plots import plot_sweep, reference_value, sweep_plot_data  # noqa: E402
+from simlab.plots import plot_sweep, reference_value, sweep_figure, sweep_plot_data  # noqa: E402
 
 
 @pytest.fixture
@@ -97,15 +98,68 @@ def test_plot_sweep_coverage_reference_and_given_ax(summary):
     np.testing.assert_allclose(ref.get_ydata(), [0.95, 0.95])
 
 
-def test_plot_sweep_col_returns_one_axes_per_level(summary):
-    axes = plot_sweep(summary, "bias", x="n_groups", hue="tau", col="parameter")
-    assert len(axes) == 2
-    assert all(isinstance(a, matplotlib.axes.Axes) for a in axes)
-    assert [len(a.containers) for a in axes] == [2, 2]
-    assert "parameter = sd_(Intercept)|group" in axes[0].get_title()   # in the summary's order
-    assert "parameter = x" in axes[1].get_title()
-    with pytest.raises(ValueError, match="levels"):
-        plot_sweep(summary, "bias", x="n_groups", col="parameter", ax=[plt.subplots()[1]])
+def test_plot_sweep_draws_on_the_current_axes_and_passes_kwargs(summary):
+    one = summary[summary["parameter"] == "x"]
+    _, (_, current) = plt.subplots(1, 2)  # the current Axes is the last one made
+    before = plt.get_fignums()
+    ax = plot_sweep(one, "bias", x="n_groups", hue="tau", color="purple", linestyle=":",
+                    capsize=0)
+    assert ax is current and plt.gca() is current and plt.get_fignums() == before
+    assert len(ax.containers) == 2
+    for container in ax.containers:
+        line = container.lines[0]
+        assert matplotlib.colors.same_color(line.get_color(), "purple")
+        assert line.get_linestyle() == ":"
+        assert container.lines[1] == ()  # capsize=0 reached errorbar: no caps
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["tau = 0.1", "tau = 1.0"]
+
+
+def test_plot_sweep_refuses_col_and_several_axes(summary):
+    with pytest.raises(TypeError, match=r"takes no col=.*sweep_figure"):
+        plot_sweep(summary, "bias", x="n_groups", col="parameter")
+    with pytest.raises(TypeError, match="ax must be one matplotlib Axes, got ndarray"):
+        plot_sweep(summary, "bias", x="n_groups", ax=plt.subplots(1, 2)[1])
+    with pytest.raises(ValueError, match=r"columns \['n'\] are not in the summary"):
+        plot_sweep(summary, "bias", x="n")
+
+
+def test_sweep_figure_has_one_panel_per_level(summary):
+    before = len(plt.get_fignums())
+    fig = sweep_figure(summary, "bias", x="n_groups", hue="tau", col="parameter")
+    assert isinstance(fig, Figure) and len(plt.get_fignums()) == before + 1
+    assert len(fig.axes) == 2 and [len(a.containers) for a in fig.axes] == [2, 2]
+    first, second = fig.axes
+    assert "parameter = sd_(Intercept)|group" in first.get_title()   # in the summary's order
+    assert "parameter = x" in second.get_title()
+    data = sweep_plot_data(summary, "bias", x="n_groups", hue="tau", col="parameter")
+    rows = data[(data["parameter"] == "x") & (data["tau"] == 0.1)].sort_values("n_groups")
+    np.testing.assert_allclose(second.containers[0].lines[0].get_ydata(), rows["value"])
+
+
+def test_sweep_figure_wraps_into_a_given_figure_and_passes_kwargs(summary):
+    fig = Figure()
+    out = sweep_figure(summary, "coverage_wald", x="n_groups", col="cell", col_wrap=4, fig=fig,
+                       color="red")
+    assert out is fig and len(fig.axes) == 8  # 6 cells in 2 rows of 4, the last two hidden
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == 6
+    assert all(matplotlib.colors.same_color(ax.containers[0].lines[0].get_color(), "red")
+               for ax in visible)
+    ref = [ln for ln in visible[0].get_lines() if ln.get_gid() == "reference"][0]
+    np.testing.assert_allclose(ref.get_ydata(), [0.95, 0.95])
+    single = sweep_figure(summary, "bias", x="n_groups", hue="parameter", fig=Figure())
+    assert len(single.axes) == 1 and single.axes[0].get_title() == "bias"
+
+
+def test_sweep_figure_bad_input(summary):
+    with pytest.raises(TypeError, match="fig must be a matplotlib Figure"):
+        sweep_figure(summary, "bias", x="n_groups", col="parameter", fig=plt.gca())
+    with pytest.raises(ValueError, match="col_wrap must be a positive int"):
+        sweep_figure(summary, "bias", x="n_groups", col="parameter", col_wrap=0)
+    with pytest.raises(ValueError, match=r"columns \['nope'\] are not in the summary"):
+        sweep_figure(summary, "bias", x="n_groups", col="nope")
+    with pytest.raises(ValueError, match="no rows to plot"):
+        sweep_figure(summary.iloc[:0], "bias", x="n_groups", col="parameter")
 
 
 def test_plot_sweep_is_exported():
@@ -113,13 +167,13 @@ def test_plot_sweep_is_exported():
     assert simlab.plot_sweep is plot_sweep
 
 
-def test_plots_package_reexports_sweep_and_teaching():
+def test_plots_package_reexports_every_module():
     import simlab.plots as plots
-    from simlab.plots import Z_MCSE, slopes, sweep, teaching
+    from simlab.plots import Z_MCSE, power, slopes, sweep, teaching
 
     assert plots.plot_sweep is sweep.plot_sweep and Z_MCSE == sweep.Z_MCSE == 1.96
-    assert plots.sweep_plot_data is sweep.sweep_plot_data
-    assert plots.reference_value is sweep.reference_value
-    assert set(sweep.__all__) | set(teaching.__all__) | set(slopes.__all__) == set(plots.__all__)
+    assert plots.sweep_figure is sweep.sweep_figure
+    modules = (sweep, power, teaching, slopes)
+    assert set().union(*(m.__all__ for m in modules)) == set(plots.__all__)
     assert all(getattr(plots, name) is getattr(module, name)
-               for module in (teaching, slopes) for name in module.__all__)
+               for module in modules for name in module.__all__)

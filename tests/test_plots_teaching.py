@@ -1,4 +1,8 @@
-"""Tests for simlab.plots.teaching: the numbers behind each figure, a few Axes facts, errors."""
+"""Tests for simlab.plots.teaching: the numbers behind each figure, a few Axes facts, errors.
+
+Every axes-level function is also checked for seaborn's conventions: ``ax=None`` draws on the
+current Axes (no new figure), ``**kwargs`` reach the main matplotlib call, one Axes comes back.
+"""
 from __future__ import annotations
 
 import matplotlib
@@ -12,6 +16,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from scipy import special  # noqa: E402
 
 import simlab  # noqa: E402
+from simlab._vocabulary import LOWER, RE_KEYS, UPPER  # noqa: E402
 from simlab.plots import (caterpillar_data, caterpillar_figure, plot_caterpillar,  # noqa: E402
                           plot_predictions, plot_re_density, plot_re_sim, plot_scatter,
                           plot_trajectories, prediction_data, re_density_data, re_sim_plot_data,
@@ -73,7 +78,8 @@ def test_trend_without_fit_is_the_ols_line():
     data = pd.DataFrame({"student": np.repeat(np.arange(12), 4),
                          "occasion": np.tile(np.arange(4), 12)})
     data["gpa"] = 2 + 0.1 * data["occasion"] + rng.normal(0, 0.3, len(data))
-    _, trend = trajectory_data(data, n_highlight=3, seed=0)
+    _, trend = trajectory_data(data, x="occasion", y="gpa", group="student", n_highlight=3,
+                               seed=0)
     slope, intercept = np.polyfit(data["occasion"], data["gpa"], 1)
     np.testing.assert_array_equal(trend["x"], [0, 1, 2, 3])
     np.testing.assert_allclose(trend["y"], intercept + slope * np.arange(4))
@@ -93,7 +99,7 @@ def test_gpa_trajectories_follow_the_tutorial(gpa_data, gpa_fit):
     np.testing.assert_allclose(trend["y"], intercept + slope * np.arange(6))
 
 
-def test_trajectory_bad_input(sleepstudy_data, sleep_lm, sim_fit):
+def test_trajectory_bad_input(sleepstudy_data, sleep_lm, sim_fit, sleep_fit):
     with pytest.raises(ValueError, match=r"between 0 and the number of groups \(18\), got 19"):
         trajectory_data(sleepstudy_data, **SLEEP, n_highlight=19)
     with pytest.raises(ValueError, match="got -1"):
@@ -103,8 +109,13 @@ def test_trajectory_bad_input(sleepstudy_data, sleep_lm, sim_fit):
     with pytest.raises(ValueError, match=r"\['Day'\] not found in data; available columns: "
                                          r"\['Reaction', 'Days', 'Subject'\]"):
         trajectory_data(sleepstudy_data, x="Day", y="Reaction", group="Subject")
-    with pytest.raises(ValueError, match="student"):  # the GPA defaults name the missing columns
-        trajectory_data(sleepstudy_data)
+    with pytest.raises(TypeError, match=r"trajectory_data needs the column name\(s\) x=, y=, "
+                                        r"group= \(no default\); or pass fit="):
+        trajectory_data(sleepstudy_data)  # no data set's names are assumed
+    with pytest.raises(TypeError, match=r"needs the column name\(s\) group= "):
+        trajectory_data(sleepstudy_data, x="Days", y="Reaction")
+    with pytest.raises(ValueError, match="fit's groups are 'Subject' but group is 'Days'"):
+        trajectory_data(sleepstudy_data, group="Days", fit=sleep_fit)
     with pytest.raises(TypeError, match="must be a pandas DataFrame, got dict"):
         trajectory_data(sleepstudy_data.to_dict(), **SLEEP)
     with pytest.raises(TypeError, match=r"needs a mixed model fitted with simlab.lmer.*got LmResult "
@@ -121,6 +132,19 @@ def test_trajectory_fit_with_other_covariates_is_refused(sleepstudy_data):
     fit = simlab.lmer("Reaction ~ Days + z + (1 | Subject)", data)
     with pytest.raises(ValueError, match=r"also uses \['z'\]"):
         trajectory_data(data, **SLEEP, fit=fit)
+    with pytest.raises(ValueError, match=r"has the fixed-effect covariates \['Days', 'z'\], not "
+                                         r"one; pass x="):
+        trajectory_data(data, fit=fit)
+
+
+def test_trajectory_columns_come_from_the_fit(sleepstudy_data, sleep_fit):
+    paths, trend = trajectory_data(sleepstudy_data, fit=sleep_fit, seed=3)
+    expected = trajectory_data(sleepstudy_data, **SLEEP, fit=sleep_fit, seed=3)
+    pd.testing.assert_frame_equal(paths, expected.paths)
+    pd.testing.assert_frame_equal(trend, expected.trend)
+    ax = plot_trajectories(sleepstudy_data, fit=sleep_fit, seed=3)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("Days", "Reaction")
+    assert "Subject" in ax.get_title()
 
 
 def test_plot_trajectories_bold_faded_and_red(sleepstudy_data, sleep_fit):
@@ -142,6 +166,8 @@ def test_plot_trajectories_bold_faded_and_red(sleepstudy_data, sleep_fit):
 def test_plot_trajectories_draws_on_the_given_axes(sleepstudy_data):
     _, ax = plt.subplots()
     assert plot_trajectories(sleepstudy_data, **SLEEP, seed=0, ax=ax) is ax
+    with pytest.raises(TypeError, match="ax must be one matplotlib Axes, got ndarray"):
+        plot_trajectories(sleepstudy_data, **SLEEP, ax=plt.subplots(1, 2)[1])
 
 
 # ----- 2. caterpillar -------------------------------------------------------------
@@ -152,9 +178,10 @@ def test_caterpillar_data_sorts_ranef_and_flags_zero(sleep_fit):
     assert (np.diff(data["value"]) >= 0).all()
     np.testing.assert_array_equal(data["rank"], np.arange(1, 19))
     ranef = sleep_fit.ranef().set_index("group").loc[data["group"]]
-    np.testing.assert_allclose(data["lower"], ranef["lower_2.5"])
-    np.testing.assert_allclose(data["upper"], ranef["upper_97.5"])
-    excludes = (ranef["lower_2.5"] > 0) | (ranef["upper_97.5"] < 0)
+    z = special.ndtri(0.975)
+    np.testing.assert_allclose(data[LOWER], ranef["value"] - z * ranef["se"])
+    np.testing.assert_allclose(data[UPPER], ranef["value"] + z * ranef["se"])
+    excludes = (ranef[LOWER] > 0) | (ranef[UPPER] < 0)
     np.testing.assert_array_equal(data["excludes_zero"], excludes)
     assert 0 < data["excludes_zero"].sum() < 18
 
@@ -339,17 +366,19 @@ def test_re_density_data_is_the_ranef_values(sim_fit):
 
 
 def test_plot_re_density_limits_and_rug(sim_fit, sleep_fit):
-    ax = plot_re_density(sim_fit)
+    ax = plot_re_density(sim_fit, xlim=(-3, 3))
     assert ax.get_xlim() == (-3, 3)
     rug = _collection(ax, "rug")
     np.testing.assert_allclose(sorted(s[0, 0] for s in rug.get_segments()),
                                np.sort(sim_fit.ranef()["value"]))  # one tick per group
     _collection(ax, "density")
     assert ax.get_ylabel() == "density" and "groups" in ax.get_xlabel()
-    auto = plot_re_density(sleep_fit, xlim=None)
+    _, auto = plt.subplots()
+    plot_re_density(sleep_fit)  # by default matplotlib chooses: no data set's scale is assumed
     low, high = auto.get_xlim()
     values = sleep_fit.ranef()["value"]
     assert low < values.min() and high > values.max()
+    plt.figure()
     assert plot_re_density(sim_fit, xlim=(-1, 2)).get_xlim() == (-1, 2)
 
 
@@ -363,16 +392,16 @@ def test_re_density_bad_input(sim_fit, sleep_lm):
 
 # ----- 5. scatter -----------------------------------------------------------------
 def test_scatter_data_and_points(sim1234_data):
-    data = scatter_data(sim1234_data)
+    data = scatter_data(sim1234_data, x="x", y="y")
     pd.testing.assert_frame_equal(data, sim1234_data[["x", "y"]])
-    ax = plot_scatter(sim1234_data)
+    ax = plot_scatter(sim1234_data, x="x", y="y")
     np.testing.assert_allclose(ax.collections[0].get_offsets(), sim1234_data[["x", "y"]])
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("x", "y")
     assert ax.get_legend() is None
 
 
 def test_scatter_hue_legend_only_for_few_levels(sim1234_data, sleepstudy_data):
-    assert plot_scatter(sim1234_data, hue="groups").get_legend() is None  # 100 groups
+    assert plot_scatter(sim1234_data, x="x", y="y", hue="groups").get_legend() is None  # 100
     few = sleepstudy_data[sleepstudy_data["Subject"].isin(["308", "309"])]
     ax = plot_scatter(few, x="Days", y="Reaction", hue="Subject")
     assert ax.get_legend() is not None
@@ -381,19 +410,23 @@ def test_scatter_hue_legend_only_for_few_levels(sim1234_data, sleepstudy_data):
 def test_scatter_bad_input(sim1234_data):
     with pytest.raises(ValueError, match=r"\['group'\] not found in data; available columns: "
                                          r"\['x', 'y', 'groups'\]"):
-        scatter_data(sim1234_data, hue="group")
+        scatter_data(sim1234_data, x="x", y="y", hue="group")
     with pytest.raises(TypeError, match="must be a pandas DataFrame, got ndarray"):
-        plot_scatter(sim1234_data.to_numpy())
+        plot_scatter(sim1234_data.to_numpy(), x="x", y="y")
     with pytest.raises(TypeError, match="'groups' of data must be numeric"):
-        scatter_data(sim1234_data.astype({"groups": str}), x="groups")
+        scatter_data(sim1234_data.astype({"groups": str}), x="groups", y="y")
+    with pytest.raises(TypeError, match=r"scatter_data needs the column name\(s\) x=, y= "):
+        plot_scatter(sim1234_data)
+    with pytest.raises(TypeError, match=r"needs the column name\(s\) y= "):
+        scatter_data(sim1234_data, x="x")
 
 
 # ----- 6. simulated random effects ----------------------------------------------------
 @pytest.fixture
 def sims():
     return pd.DataFrame({
-        "groupFctr": "student", "groupID": ["a", "b", "c", "a", "b", "c"],
-        "term": ["(Intercept)"] * 3 + ["occasion"] * 3,
+        "group_var": "student", "effect": ["(Intercept)"] * 3 + ["occasion"] * 3,
+        "group": ["a", "b", "c", "a", "b", "c"],
         "mean": [0.5, -0.2, 0.1, 0.0, 0.3, -0.4],
         "median": [0.45, -0.25, 0.1, 0.01, 0.3, -0.4],
         "sd": [0.1, 0.2, 0.3, 0.1, 0.1, 0.1]})
@@ -402,7 +435,8 @@ def sims():
 def test_re_sim_plot_data_intervals_and_order(sims):
     data = re_sim_plot_data(sims)
     z = special.ndtri(0.975)
-    assert list(data["groupID"]) == ["b", "c", "a", "c", "a", "b"]
+    assert list(data.columns[:6]) == [*RE_KEYS, "mean", "median", "sd"]
+    assert list(data["group"]) == ["b", "c", "a", "c", "a", "b"]
     assert list(data["rank"]) == [1, 2, 3, 1, 2, 3]
     np.testing.assert_allclose(data["lower"], data["median"] - z * data["sd"])
     np.testing.assert_allclose(data["upper"], data["median"] + z * data["sd"])
@@ -416,29 +450,99 @@ def test_plot_re_sim_bold_and_term(sims):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["b", "c", "a"]
     (zero,) = _lines(ax, "zero")
     np.testing.assert_array_equal(zero.get_ydata(), [0, 0])
-    ax = plot_re_sim(sims, term="occasion")
+    ax = plot_re_sim(sims, effect="occasion", ax=plt.figure().subplots())
     (points,) = _lines(ax, "estimate")
     np.testing.assert_allclose(points.get_ydata(), [-0.4, 0.01, 0.3])
     assert "occasion" in ax.get_ylabel() and "student" in ax.get_xlabel()
-    with pytest.raises(ValueError, match=r"term 'x' is not in the table; choose one of"):
-        plot_re_sim(sims, term="x")
+    with pytest.raises(ValueError, match=r"effect 'x' is not in the table; choose one of"):
+        plot_re_sim(sims, effect="x")
 
 
 def test_re_sim_bad_input(sims):
     with pytest.raises(ValueError, match=r"\['median', 'sd'\] not found in sims; available "
-                                         r"columns: \['groupFctr', 'groupID', 'term', 'mean'\]"):
+                                         r"columns: \['group_var', 'effect', 'group', 'mean'\]"):
         re_sim_plot_data(sims.drop(columns=["median", "sd"]))
     with pytest.raises(TypeError, match="sims must be a pandas DataFrame"):
         re_sim_plot_data(sims.to_dict("list"))
     with pytest.raises(TypeError, match="'sd' of sims must be numeric"):
         re_sim_plot_data(sims.astype({"sd": str}))
-    with pytest.raises(ValueError, match="no terms to plot"):
+    with pytest.raises(ValueError, match="no effects to plot"):
         plot_re_sim(sims.iloc[:0])
 
 
 def test_re_sim_of_a_fit_plots(sleep_fit):
-    posterior = pytest.importorskip("simlab.model.posterior")
-    data = re_sim_plot_data(posterior.re_sim(sleep_fit, n_sims=200, seed=5))
-    assert len(data) == 18 and (data["lower"] < data["median"]).all()
-    assert len(_lines(plot_re_sim(posterior.re_sim(sleep_fit, n_sims=200, seed=5)),
-                      "estimate")[0].get_ydata()) == 18
+    sims = sleep_fit.re_sim(nsim=200, seed=5)
+    data = re_sim_plot_data(sims)
+    assert len(data) == 18 and (data[LOWER] < data["median"]).all()
+    (points,) = _lines(plot_re_sim(sims), "estimate")
+    np.testing.assert_allclose(points.get_ydata(), np.sort(sims["median"]))
+
+
+# ----- seaborn's conventions, for every axes-level function ---------------------------
+def _estimates(ax):
+    return _lines(ax, "estimate")
+
+
+#: name -> (draw(ax=..., **kwargs) given the fixtures, kwargs, the styled artists, a check).
+CONVENTIONS = {
+    "trajectories": (lambda f, **kw: plot_trajectories(f["sleepstudy_data"], fit=f["sleep_fit"],
+                                                       n_highlight=3, seed=1, **kw),
+                     dict(color="purple"),
+                     lambda ax: _lines(ax, "path") + _lines(ax, "highlight"),
+                     lambda artist: matplotlib.colors.same_color(artist.get_color(), "purple")),
+    "caterpillar": (lambda f, **kw: plot_caterpillar(f["sleep_fit"], **kw),
+                    dict(marker="s", color="purple"), _estimates,
+                    lambda artist: artist.get_marker() == "s"
+                    and matplotlib.colors.same_color(artist.get_color(), "purple")),
+    "predictions": (lambda f, **kw: plot_predictions(f["sleep_fit"], f["sleepstudy_data"], **kw),
+                    dict(linewidth=4.5),
+                    lambda ax: _lines(ax, "with_random") + _lines(ax, "fixed_only"),
+                    lambda artist: artist.get_linewidth() == 4.5),
+    "re_density": (lambda f, **kw: plot_re_density(f["sim_fit"], **kw), dict(linewidth=3),
+                   lambda ax: [_collection(ax, "density")],
+                   lambda artist: list(artist.get_linewidth()) == [3]),
+    "scatter": (lambda f, **kw: plot_scatter(f["sim1234_data"], x="x", y="y", **kw), dict(s=40),
+                lambda ax: ax.collections[:1], lambda artist: list(artist.get_sizes()) == [40]),
+    "re_sim": (lambda f, **kw: plot_re_sim(f["sleep_fit"].re_sim(nsim=50, seed=1), **kw),
+               dict(color="purple"), _estimates,
+               lambda artist: matplotlib.colors.same_color(artist.get_color(), "purple")),
+}
+
+
+@pytest.fixture
+def fixtures(request):
+    names = ("sleepstudy_data", "sleep_fit", "sim_fit", "sim1234_data")
+    return {name: request.getfixturevalue(name) for name in names}
+
+
+@pytest.mark.parametrize("name", sorted(CONVENTIONS))
+def test_axes_level_draws_on_the_current_axes(fixtures, name):
+    draw = CONVENTIONS[name][0]
+    _, (_, current) = plt.subplots(1, 2)  # the current Axes is the last one made
+    before = plt.get_fignums()
+    ax = draw(fixtures)
+    assert isinstance(ax, matplotlib.axes.Axes)
+    assert ax is current and plt.gca() is current and plt.get_fignums() == before
+
+
+@pytest.mark.parametrize("name", sorted(CONVENTIONS))
+def test_axes_level_passes_kwargs_to_the_main_call(fixtures, name):
+    draw, kwargs, artists, styled = CONVENTIONS[name]
+    _, ax = plt.subplots()
+    assert draw(fixtures, ax=ax, **kwargs) is ax
+    found = artists(ax)
+    assert found and all(styled(artist) for artist in found)
+
+
+def test_predictions_kwargs_keep_the_dashed_population_line(sleep_fit, sleepstudy_data):
+    ax = plot_predictions(sleep_fit, sleepstudy_data, color="black")
+    assert {line.get_linestyle() for line in _lines(ax, "fixed_only")} == {"--"}
+    ax = plot_predictions(sleep_fit, sleepstudy_data, linestyle=":", ax=plt.figure().subplots())
+    assert {line.get_linestyle() for line in _lines(ax, "fixed_only")} == {":"}
+
+
+def test_caterpillar_figure_passes_kwargs_to_every_panel(sleep_slopes_fit):
+    fig = caterpillar_figure(sleep_slopes_fit, fig=Figure(), color="purple")
+    points = [line for ax in fig.axes for line in _lines(ax, "estimate")]
+    assert len(points) == 2
+    assert all(matplotlib.colors.same_color(p.get_color(), "purple") for p in points)

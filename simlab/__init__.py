@@ -3,7 +3,8 @@
 Exact lme4-parity random-intercept fits (:func:`lmer`), OLS tables
 (:func:`lm`), simulation (:func:`simulate`), parameter sweeps
 (:func:`sweep`, :func:`summarize`, :func:`plot_sweep`), merTools-style
-simulation intervals (:func:`re_sim`, :func:`predict_interval`), power analysis
+simulation intervals (``fit.re_sim()``, ``fit.predict_interval()``, also as
+the functions :func:`re_sim` and :func:`predict_interval`), power analysis
 (:func:`power`, :func:`power_curve`, :func:`solve_sample_size`), teaching
 figures (:mod:`simlab.plots`), the bundled data sets (:mod:`simlab.datasets`)
 and autograded exercises (:mod:`simlab.grading`).
@@ -16,7 +17,8 @@ import importlib
 # binds the name once and for all (numpy only: cheap).
 from .simulate import simulate
 
-__version__ = "0.1.0"
+#: The version when simlab is not installed (run from a source tree).
+_UNINSTALLED_VERSION = "0+unknown"
 
 #: Public name -> the module that defines it. Loaded on first use (PEP 562), so that
 #: ``import simlab`` (paid by every command and every grading child) loads neither pandas
@@ -42,7 +44,9 @@ __all__ = ["lmer", "LmerResult", "SingularFitWarning", "ConvergenceWarning", "lm
 
 def __getattr__(name: str):
     """Load a public name (or submodule) the first time it is used (PEP 562)."""
-    if name in _LAZY:
+    if name == "__version__":
+        value = _installed_version()
+    elif name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
     elif name in _SUBMODULES:
         value = importlib.import_module(f"simlab.{name}")
@@ -50,6 +54,20 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'simlab' has no attribute {name!r}")
     globals()[name] = value
     return value
+
+
+def _installed_version() -> str:
+    """The version in the installed metadata (pyproject's), so there is one place to bump it.
+
+    Looked up on first use: importlib.metadata costs milliseconds that ``import simlab``
+    (paid by every command and grading child) should not.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("simlab")
+    except PackageNotFoundError:
+        return _UNINSTALLED_VERSION
 
 
 def __dir__() -> list[str]:

@@ -115,3 +115,27 @@ def test_an_unknown_name_is_an_attribute_error():
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         simlab.nope  # noqa: B018
+
+
+def test_version_is_the_installed_metadata_read_on_first_use():
+    """``__version__`` is pyproject's version as installed, looked up when first read."""
+    from importlib.metadata import version
+
+    done = run_script("""
+import simlab
+print("__version__" in vars(simlab), simlab.__version__)
+""")
+    assert done.stdout.split() == ["False", version("simlab")]
+
+
+def test_version_without_installed_metadata_is_a_marked_fallback(monkeypatch):
+    """Run from a source tree without installing, the version says it is unknown."""
+    import importlib.metadata
+
+    import simlab
+
+    def not_installed(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    assert simlab._installed_version() == "0+unknown"

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from simlab._checks import check_level, is_int
+from simlab._vocabulary import DEFAULT_LEVEL, LOWER, UPPER
 
 from . import engine
 from .bootstrap import parametric_bootstrap
@@ -23,8 +24,8 @@ def parameter_names(result) -> list[str]:
                                correlated=design.correlated)
 
 
-def confint(result, method: str = "profile", level: float = 0.95, nsim: int = 1000,
-            seed=None) -> pd.DataFrame:
+def confint(result, *, method: str = "profile", level: float = DEFAULT_LEVEL,
+            nsim: int = 1000, seed=None) -> pd.DataFrame:
     """Intervals for (sd, cor, sigma, fixed effects); see :meth:`LmerResult.confint`."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -35,7 +36,7 @@ def confint(result, method: str = "profile", level: float = 0.95, nsim: int = 10
         lower, upper = _wald(result, level)
     else:
         lower, upper = _bootstrap(result, level, nsim, seed)
-    return pd.DataFrame({"lower": lower, "upper": upper},
+    return pd.DataFrame({LOWER: lower, UPPER: upper},
                         index=pd.Index(parameter_names(result), name="parameter"))
 
 

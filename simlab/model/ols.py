@@ -18,6 +18,8 @@ import pandas as pd
 from scipy import special
 
 from simlab._checks import check_level
+from simlab._display import SummaryHTML
+from simlab._vocabulary import DEFAULT_LEVEL, LOWER, UPPER
 
 from .design import (check_full_rank, fixed_part, fixed_variables, model_frame,
                      new_fixed_matrix, numeric_response)
@@ -41,18 +43,20 @@ class FStatistic(NamedTuple):
 
 
 @dataclass(frozen=True, eq=False)
-class LmResult:
+class LmResult(SummaryHTML):
     """A fitted linear model with R's ``summary.lm`` quantities.
 
     Do not build it directly; call :func:`simlab.lm`. ``str(result)`` is
-    the R-style ``summary(lm(...))`` printout.
+    the R-style ``summary(lm(...))`` printout (HTML of it in a notebook).
 
     Attributes
     ----------
     formula : str
-    coef : DataFrame
-        Indexed by R term names (``term``), columns ``estimate, se, t, p``;
-        ``p`` from the t distribution on ``df_resid`` degrees of freedom.
+    fixef : DataFrame
+        Indexed by R term names (``term``), columns ``estimate, se, df, t, p,
+        lower, upper`` as :attr:`LmerResult.fixef`: ``df`` is ``df_resid``,
+        ``p`` from the t distribution on it and the bounds R's 95%
+        ``confint.lm``; :meth:`fixed_tests` gives another level.
     vcov : DataFrame
         Covariance matrix of the estimates.
     nobs : int
@@ -72,7 +76,7 @@ class LmResult:
     """
 
     formula: str
-    coef: pd.DataFrame
+    fixef: pd.DataFrame
     vcov: pd.DataFrame
     nobs: int
     sigma: float
@@ -81,14 +85,19 @@ class LmResult:
     adj_r_squared: float
     fstatistic: FStatistic | None
     n_dropped: int
-    fitted: np.ndarray
-    residuals: np.ndarray
+    fitted: pd.Series
+    residuals: pd.Series
     data_name: str = "data"
     _spec: Any = field(default=None, repr=False)
     _fixed: str = field(default="1", repr=False)
 
-    def predict(self, newdata: pd.DataFrame | None = None) -> np.ndarray:
+    def predict(self, newdata: pd.DataFrame | None = None) -> pd.Series:
         """Predicted means: the fitted values, or ``X_new @ estimate`` for ``newdata``.
+
+        Returns
+        -------
+        Series
+            ``prediction``, indexed like ``newdata`` (or the rows fitted).
 
         Raises
         ------
@@ -99,19 +108,26 @@ class LmResult:
             factor level not seen at fit time.
         """
         if newdata is None:
-            return self.fitted.copy()
+            return self.fitted.rename("prediction")
         if not isinstance(newdata, pd.DataFrame):
             raise TypeError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
         X = new_fixed_matrix(self._spec, self._fixed, newdata)
-        return X @ self.coef["estimate"].to_numpy()
+        return pd.Series(X @ self.fixef["estimate"].to_numpy(), index=newdata.index,
+                         name="prediction")
 
-    def confint(self, level: float = 0.95) -> pd.DataFrame:
+    def fixed_tests(self, *, level: float = DEFAULT_LEVEL) -> pd.DataFrame:
+        """:attr:`fixef` with its interval at ``level``: ``estimate, se, df, t, p, lower, upper``.
+
+        Raises
+        ------
+        TypeError, ValueError
+            If ``level`` is not a number strictly between 0 and 1.
+        """
+        return _with_bounds(self.fixef.drop(columns=[LOWER, UPPER]), level)
+
+    def confint(self, *, level: float = DEFAULT_LEVEL) -> pd.DataFrame:
         """``estimate +/- t_{df_resid} se`` intervals (R's ``confint.lm``): ``lower, upper``."""
-        check_level(level)
-        # special.stdtrit is the t quantile without importing scipy.stats (slow to import).
-        half = special.stdtrit(self.df_resid, 0.5 + level / 2) * self.coef["se"]
-        return pd.DataFrame({"lower": self.coef["estimate"] - half,
-                             "upper": self.coef["estimate"] + half})
+        return self.fixed_tests(level=level)[[LOWER, UPPER]]
 
     def summary(self) -> LmSummary:
         """R's ``summary(lm(...))`` printout; ``print`` it or read it as text."""
@@ -125,8 +141,8 @@ class LmResult:
                 f"r_squared={self.r_squared:.4g}>")
 
 
-class LmSummary:
-    """The text of ``summary(lm(...))``; prints itself in a REPL or notebook."""
+class LmSummary(SummaryHTML):
+    """The text of ``summary(lm(...))``; prints itself in a REPL, as HTML in a notebook."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -185,13 +201,15 @@ def lm(formula: str, data: pd.DataFrame, *, data_name: str | None = None) -> LmR
     # past 1 / eps and statsmodels' pinv returns a wrong slope without a word.
     x_map = standardizing_map(X[None])[0]
     fit = _ols(y, X @ x_map, "(Intercept)" in terms)
-    coef, vcov = _coef_table(fit, x_map, terms)
+    fixef, vcov = _coef_table(fit, x_map, terms)
+    rows = complete.index
     return LmResult(
-        formula=parsed.text, coef=coef, vcov=vcov, nobs=len(y),
+        formula=parsed.text, fixef=fixef, vcov=vcov, nobs=len(y),
         sigma=float(np.sqrt(fit.scale)), df_resid=int(fit.df_resid),
         r_squared=float(fit.rsquared), adj_r_squared=float(fit.rsquared_adj),
         fstatistic=_fstatistic(fit), n_dropped=n_dropped,
-        fitted=np.asarray(fit.fittedvalues, dtype=float), residuals=np.asarray(fit.resid, dtype=float),
+        fitted=pd.Series(np.asarray(fit.fittedvalues, dtype=float), index=rows, name="fitted"),
+        residuals=pd.Series(np.asarray(fit.resid, dtype=float), index=rows, name="residual"),
         data_name=data_name or "data", _spec=spec, _fixed=parsed.fixed,
     )
 
@@ -222,7 +240,7 @@ def _coef_table(fit, x_map: np.ndarray,
     """The coefficient table and covariance on X's scale, from a fit on ``X @ x_map``.
 
     ``beta = x_map beta_s`` and ``cov = x_map cov_s x_map'``; t and p as
-    ``summary.lm``, on ``df_resid`` degrees of freedom.
+    ``summary.lm``, on ``df_resid`` degrees of freedom; 95% bounds.
     """
     index = pd.Index(terms, name="term")
     beta = x_map @ np.asarray(fit.params)
@@ -230,9 +248,17 @@ def _coef_table(fit, x_map: np.ndarray,
     se = np.sqrt(np.diag(cov))
     with np.errstate(divide="ignore", invalid="ignore"):  # se = 0 on a perfect fit
         t = beta / se
-    table = pd.DataFrame({"estimate": beta, "se": se, "t": t,
+    table = pd.DataFrame({"estimate": beta, "se": se, "df": float(fit.df_resid), "t": t,
                           "p": 2 * special.stdtr(fit.df_resid, -np.abs(t))}, index=index)
-    return table, pd.DataFrame(cov, index=index, columns=index.copy())
+    return _with_bounds(table, DEFAULT_LEVEL), pd.DataFrame(cov, index=index, columns=index.copy())
+
+
+def _with_bounds(table: pd.DataFrame, level: float) -> pd.DataFrame:
+    """``table`` with ``lower, upper`` = ``estimate +/- t_{df} se`` at ``level`` (R's ``confint.lm``)."""
+    check_level(level)
+    # special.stdtrit is the t quantile without importing scipy.stats (slow to import).
+    half = special.stdtrit(table["df"].to_numpy(), 0.5 + level / 2) * table["se"]
+    return table.assign(**{LOWER: table["estimate"] - half, UPPER: table["estimate"] + half})
 
 
 def _fstatistic(fit) -> FStatistic | None:
@@ -253,7 +279,7 @@ _LEGEND = "Signif. codes:  0 \u2018***\u2019 0.001 \u2018**\u2019 0.01 \u2018*\u
 def _summary_text(result: LmResult) -> str:
     lines = ["Call:", f"lm(formula = {result.formula}, data = {result.data_name})", "",
              "Residuals:", _residual_block(result.residuals, result.df_resid), "", "Coefficients:",
-             _coefficient_block(result.coef), "---", _LEGEND, "",
+             _coefficient_block(result.fixef), "---", _LEGEND, "",
              f"Residual standard error: {_signif(result.sigma)} on {result.df_resid} "
              "degrees of freedom"]
     if result.n_dropped:

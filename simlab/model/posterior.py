@@ -1,9 +1,11 @@
 """Simulation from the approximate posterior of a fit: merTools' ``REsim`` and ``predictInterval``.
 
-:func:`re_sim` and :func:`predict_interval` reproduce the R package
-merTools (``REsim`` and ``predictInterval`` with ``stat = "median"``,
-``type = "linear.prediction"``, ``include.resid.var = TRUE``) for an
-:class:`~simlab.model.result.LmerResult`:
+:meth:`LmerResult.re_sim <simlab.model.result.LmerResult.re_sim>` and
+:meth:`LmerResult.predict_interval <simlab.model.result.LmerResult.predict_interval>`
+(and their functional forms :func:`re_sim` and :func:`predict_interval`)
+reproduce the R package merTools (``REsim`` and ``predictInterval`` with
+``stat = "median"``, ``type = "linear.prediction"``,
+``include.resid.var = TRUE``) for an :class:`~simlab.model.result.LmerResult`:
 
 * random effects: ``b_g ~ N(b-hat_g, condVar_g)`` per group, as arm's ``sim``
   and merTools draw them (lme4's ``condVar`` is conditional on ``beta-hat``);
@@ -16,25 +18,30 @@ merTools (``REsim`` and ``predictInterval`` with ``stat = "median"``,
   (:func:`penalized_rss`);
 * ``theta`` (the variance components) is held at its estimate;
 * ``N(0, sigma)`` residual noise is added to every draw; ``fit`` is the
-  median of the draws and ``upr``/``lwr`` are R's (type 7) quantiles at
-  ``(1 + level) / 2`` and ``(1 - level) / 2``.
+  median of the draws and ``lower``/``upper`` are R's (type 7) quantiles at
+  ``(1 - level) / 2`` and ``(1 + level) / 2``.
 
 Draws come from ``numpy.random.default_rng(seed)``, so the numbers are not
 R's, only their distribution is. Where this module differs from merTools:
 
-* a group level not seen at fit time gets ``b ~ N(0, re_cov)``, a draw from
+* a group level not seen at fit time raises, as in
+  :meth:`~simlab.model.result.LmerResult.predict`, unless
+  ``allow_new_levels=True``; then it gets ``b ~ N(0, re_cov)``, a draw from
   the population of groups. merTools sets such a random effect to 0 (with a
   warning), which leaves out the between-group variance and gives a new
   group the interval of a known one minus its ``condVar``;
-* ``include_random=False`` is merTools' ``which = "fixed"``: the random
+* ``random_effects=False`` is merTools' ``which = "fixed"``: the random
   effect is left out entirely (population prediction), residual noise kept;
 * with random slopes each group's effects are drawn jointly from their full
   ``q x q`` conditional covariance (merTools' ``postVar``), recomputed here
   because :class:`~simlab.model.estimates.FitEstimates` stores only the
   conditional sds;
-* the defaults are ``n_sims=1000`` and ``level=0.8`` for both functions
-  (merTools' ``REsim`` defaults to ``n.sims = 200``); ``re_sim`` has no
-  ``oddsRatio`` and ``predict_interval`` no ``returnSims`` or ``.parallel``.
+* the defaults are ``nsim=1000`` for both and ``level=0.95`` (simlab's level
+  everywhere; merTools' ``REsim`` defaults to ``n.sims = 200`` and
+  ``predictInterval`` to ``level = 0.8``); ``re_sim`` has no ``oddsRatio``
+  and ``predict_interval`` no ``returnSims`` or ``.parallel``;
+* the tables use simlab's names: ``group_var, effect, group`` for merTools'
+  ``groupFctr, term, groupID`` and ``lower, upper`` for ``lwr, upr``.
 
 Results are plain :class:`pandas.DataFrame` s.
 """
@@ -46,8 +53,8 @@ import numpy as np
 import pandas as pd
 
 from simlab._checks import check_bool, check_level, is_int, numpy_generator
+from simlab._vocabulary import DEFAULT_LEVEL, LOWER, NSIM, RE_KEYS, UPPER
 
-from .design import require_columns
 from .estimates import covariance_root
 from .result import LmerResult, require_lmer
 
@@ -55,25 +62,25 @@ __all__ = ["re_sim", "predict_interval", "penalized_rss", "conditional_covarianc
 
 SeedLike = Union[None, int, np.random.SeedSequence, np.random.Generator]
 
-#: Floats per simulated block (n_sims x rows or groups); bounds the memory of
+#: Floats per simulated block (nsim x rows or groups); bounds the memory of
 #: one block to a few tens of MB whatever the size of ``newdata``.
 BLOCK_ELEMENTS = 2 ** 21
 
-RE_SIM_COLUMNS = ["groupFctr", "groupID", "term", "mean", "median", "sd"]
-INTERVAL_COLUMNS = ["fit", "upr", "lwr"]
+RE_SIM_COLUMNS = [*RE_KEYS, "mean", "median", "sd"]
+INTERVAL_COLUMNS = ["fit", LOWER, UPPER]
 
 
 # ----- public functions ------------------------------------------------------
 
-def re_sim(model: LmerResult, n_sims: int = 1000, seed: SeedLike = None) -> pd.DataFrame:
-    """Draw each group's random effects from their conditional distribution (merTools ``REsim``).
+def re_sim(model: LmerResult, *, nsim: int = 1000, seed: SeedLike = None) -> pd.DataFrame:
+    """``model.re_sim(...)`` as a function: see :meth:`LmerResult.re_sim`.
 
     Parameters
     ----------
     model : LmerResult
         A mixed model fitted with :func:`simlab.lmer`.
-    n_sims : int, default 1000
-        Draws per group and term, at least 1.
+    nsim : int, default 1000
+        Draws per group and effect, at least 1.
     seed : None, int, numpy.random.SeedSequence or numpy.random.Generator
         Passed to :func:`numpy.random.default_rng`; a Generator is used (and
         advanced) as it is.
@@ -81,86 +88,66 @@ def re_sim(model: LmerResult, n_sims: int = 1000, seed: SeedLike = None) -> pd.D
     Returns
     -------
     pandas.DataFrame
-        Columns ``groupFctr, groupID, term, mean, median, sd``: the grouping
-        variable, the level as text, the random term (``"(Intercept)"``, ...)
-        and the mean, median and sd (``ddof=1``, as R's ``sd``) of the draws
-        of ``N(b-hat, condVar)``. Rows run over the levels in model order
-        within each term, in merTools' order.
+        ``group_var, effect, group, mean, median, sd``.
 
     Raises
     ------
     TypeError, ValueError
-        For a model that is not an ``LmerResult``, a bad ``n_sims`` or ``seed``.
+        For a model that is not an ``LmerResult``, a bad ``nsim`` or ``seed``.
     """
     require_lmer(model, "re_sim")
-    n_sims = _check_n_sims(n_sims)
+    nsim = _check_nsim(nsim)
     rng = numpy_generator(seed)
     roots = covariance_root(conditional_covariance(model))
     n_groups, q = model.estimates.modes.shape
     stats = np.empty((3, n_groups, q))
     # Groups are drawn in blocks so memory stays bounded for many groups.
-    for block in _blocks(n_groups, n_sims * q):
-        draws = _normal_draws(model.estimates.modes[block], roots[block], n_sims, rng)
+    for block in _blocks(n_groups, nsim * q):
+        draws = _normal_draws(model.estimates.modes[block], roots[block], nsim, rng)
         stats[:, block] = [draws.mean(axis=0), np.median(draws, axis=0), draws.std(axis=0, ddof=1)]
     return _re_sim_table(model, stats)
 
 
-def predict_interval(model: LmerResult, newdata: pd.DataFrame | None = None, level: float = 0.8,
-                     n_sims: int = 1000, seed: SeedLike = None,
-                     include_random: bool = True) -> pd.DataFrame:
-    """Prediction intervals by simulation (merTools ``predictInterval``).
-
-    Each draw combines ``beta ~ MVN(beta-hat, vcov)``, the group's effect
-    ``b ~ N(b-hat, condVar)``, ``sigma`` from its scaled inverse chi-square
-    distribution and ``N(0, sigma)`` residual noise; see the module docstring.
+def predict_interval(model: LmerResult, newdata: pd.DataFrame | None = None, *,
+                     level: float = DEFAULT_LEVEL, nsim: int = 1000,
+                     random_effects: bool = True, allow_new_levels: bool = False,
+                     seed: SeedLike = None) -> pd.DataFrame:
+    """``model.predict_interval(...)`` as a function: see :meth:`LmerResult.predict_interval`.
 
     Parameters
     ----------
     model : LmerResult
         A mixed model fitted with :func:`simlab.lmer`.
-    newdata : DataFrame, optional
-        Rows to predict; by default the rows the model was fitted to. Needs
-        the fixed-effect columns and, unless ``include_random=False``, the
-        grouping column. A level not in the model gets ``b ~ N(0, re_cov)``.
-    level : float, default 0.8
-        Coverage of the interval, strictly between 0 and 1.
-    n_sims : int, default 1000
-        Draws per row, at least 1.
-    seed : None, int, numpy.random.SeedSequence or numpy.random.Generator
-        Passed to :func:`numpy.random.default_rng`.
-    include_random : bool, default True
-        ``False`` leaves the random effect out (population prediction,
-        merTools' ``which = "fixed"``); the residual noise stays.
+    newdata, level, nsim, random_effects, allow_new_levels, seed
+        As in :meth:`LmerResult.predict_interval`.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``fit, upr, lwr`` (merTools' order): the median of the draws
-        and their ``(1 + level) / 2`` and ``(1 - level) / 2`` quantiles. One
-        row per row of ``newdata``, with its index (by default the index of
-        the rows the model used).
+        ``fit, lower, upper``, indexed like ``newdata`` (or the rows fitted).
 
     Raises
     ------
     TypeError, ValueError
-        For a bad argument; the message names it and the fix.
+        For a bad argument, or a new group without ``allow_new_levels``.
 
     Notes
     -----
-    Draw order from the one stream: ``sigma`` (n_sims), ``beta``, the known
+    Draw order from the one stream: ``sigma`` (nsim), ``beta``, the known
     groups' effects, the new levels' effects, then the residual noise block
     by block of rows (:data:`BLOCK_ELEMENTS`), so a seed fixes the result.
     """
     require_lmer(model, "predict_interval")
-    level, n_sims = check_level(level), _check_n_sims(n_sims)
+    level, nsim = check_level(level), _check_nsim(nsim)
     rng = numpy_generator(seed)
-    include_random = check_bool("include_random", include_random)
-    rows = _prediction_rows(model, newdata, include_random)
-    sigma = _draw_sigma(model, n_sims, rng)
+    random_effects = check_bool("random_effects", random_effects)
+    allow_new_levels = check_bool("allow_new_levels", allow_new_levels)
+    rows = _prediction_rows(model, newdata, random_effects, allow_new_levels)
+    sigma = _draw_sigma(model, nsim, rng)
     beta = _normal_draws(model.estimates.beta[None], covariance_root(model.estimates.vcov)[None],
-                         n_sims, rng)[:, 0]
-    effects = _draw_slot_effects(model, rows, n_sims, rng) if include_random else None
-    probabilities = [0.5, (1 + level) / 2, (1 - level) / 2]
+                         nsim, rng)[:, 0]
+    effects = _draw_slot_effects(model, rows, nsim, rng) if random_effects else None
+    probabilities = [0.5, (1 - level) / 2, (1 + level) / 2]
     bounds = _simulated_quantiles(rows, beta, effects, sigma, probabilities, rng)
     return pd.DataFrame(dict(zip(INTERVAL_COLUMNS, bounds)), index=rows.index)
 
@@ -201,29 +188,29 @@ def conditional_covariance(model: LmerResult) -> np.ndarray:
     return (covariance + np.swapaxes(covariance, 1, 2)) / 2
 
 
-def _draw_sigma(model: LmerResult, n_sims: int, rng: np.random.Generator) -> np.ndarray:
+def _draw_sigma(model: LmerResult, nsim: int, rng: np.random.Generator) -> np.ndarray:
     """``sqrt(1 / Gamma(shape = (n - p) / 2, rate = pwrss / 2))``, merTools' draw of sigma."""
     n, p = model.design.X.shape
-    precision = rng.gamma(shape=(n - p) / 2, scale=2 / penalized_rss(model), size=n_sims)
+    precision = rng.gamma(shape=(n - p) / 2, scale=2 / penalized_rss(model), size=nsim)
     return 1 / np.sqrt(precision)
 
 
-def _draw_slot_effects(model: LmerResult, rows: "_Rows", n_sims: int,
+def _draw_slot_effects(model: LmerResult, rows: "_Rows", nsim: int,
                        rng: np.random.Generator) -> np.ndarray:
-    """Random effects of every group ``newdata`` uses, shape ``(n_sims, slots, q)``.
+    """Random effects of every group ``newdata`` uses, shape ``(nsim, slots, q)``.
 
     Known groups come first (``N(b-hat, condVar)``), then one slot per new
     level (``N(0, re_cov)``), so rows of one new group share their draws.
     """
     known = rows.known_codes
     roots = covariance_root(conditional_covariance(model))[known]
-    effects = [_normal_draws(model.estimates.modes[known], roots, n_sims, rng)]
+    effects = [_normal_draws(model.estimates.modes[known], roots, nsim, rng)]
     if rows.n_new:
         q = model.estimates.modes.shape[1]
         population_root = covariance_root(np.asarray(model.estimates.re_cov, dtype=float))
         effects.append(_normal_draws(np.zeros((rows.n_new, q)),
                                      np.broadcast_to(population_root, (rows.n_new, q, q)),
-                                     n_sims, rng))
+                                     nsim, rng))
     return np.concatenate(effects, axis=1)
 
 
@@ -246,10 +233,10 @@ def _simulated_quantiles(rows: "_Rows", beta: np.ndarray, effects: np.ndarray | 
     return bounds
 
 
-def _normal_draws(means: np.ndarray, roots: np.ndarray, n_sims: int,
+def _normal_draws(means: np.ndarray, roots: np.ndarray, nsim: int,
                   rng: np.random.Generator) -> np.ndarray:
-    """``n_sims`` draws of ``N(means[k], roots[k] roots[k]')``, shape ``(n_sims, K, q)``."""
-    z = rng.standard_normal((n_sims, *means.shape))
+    """``nsim`` draws of ``N(means[k], roots[k] roots[k]')``, shape ``(nsim, K, q)``."""
+    z = rng.standard_normal((nsim, *means.shape))
     return means + np.einsum("kij,skj->ski", roots, z)
 
 
@@ -266,21 +253,25 @@ class _Rows(NamedTuple):
     index: pd.Index
 
 
-def _prediction_rows(model: LmerResult, newdata, include_random: bool) -> _Rows:
-    """Fixed and random matrices of ``newdata`` (or the model's rows), checked."""
+def _prediction_rows(model: LmerResult, newdata, random_effects: bool,
+                     allow_new_levels: bool) -> _Rows:
+    """Fixed and random matrices of ``newdata`` (or the model's rows), checked.
+
+    New levels are checked by the model, as for :meth:`LmerResult.predict`.
+    """
     design = model.design
     if newdata is None:
         X, index = design.X, design.row_index
     else:
-        _check_newdata(model, newdata, include_random)
-        X, index = design.fixed_matrix(newdata), newdata.index
-    if not include_random:
+        if isinstance(newdata, pd.DataFrame) and newdata.empty:
+            raise ValueError("newdata has no rows; pass at least one row to predict")
+        X, index = model._new_fixed_matrix(newdata), newdata.index
+    if not random_effects:
         return _Rows(X, None, None, None, 0, index)
     if newdata is None:
         return _Rows(X, design.Z, *_group_slots(design.groups, pd.Series([], dtype=str)), index)
-    labels = newdata[design.group_name]
-    codes = design.group_codes(labels)
-    new_labels = labels[codes < 0].astype(str)
+    codes = model._new_group_codes(newdata, allow_new_levels=allow_new_levels)
+    new_labels = newdata[design.group_name][codes < 0].astype(str)
     return _Rows(X, design.random_matrix(newdata), *_group_slots(codes, new_labels), index)
 
 
@@ -298,33 +289,15 @@ def _group_slots(codes: np.ndarray, new_labels: pd.Series) -> tuple[np.ndarray, 
     return slots, known_codes, len(new_levels)
 
 
-def _check_newdata(model: LmerResult, newdata, include_random: bool) -> None:
-    if not isinstance(newdata, pd.DataFrame):
-        raise TypeError(f"newdata must be a pandas DataFrame (or None for the model's own rows), "
-                        f"got {type(newdata).__name__}")
-    if newdata.empty:
-        raise ValueError("newdata has no rows; pass at least one row to predict")
-    if not include_random:
-        return
-    group = model.design.group_name
-    if group not in newdata.columns:
-        raise ValueError(f"newdata needs the grouping column {group!r} to add the random effects; "
-                         "add it, or pass include_random=False for population predictions")
-    require_columns(newdata, [group], "newdata")
-    if newdata[group].isna().any():
-        raise ValueError(f"newdata has missing values in the grouping column {group!r}; drop or "
-                         "fill those rows, or pass include_random=False")
-
-
 # ----- checks and tables -------------------------------------------------------
 
-def _check_n_sims(n_sims) -> int:
-    if not is_int(n_sims):
-        raise TypeError(f"n_sims must be a whole number of draws such as 1000, got {n_sims!r} "
-                        f"({type(n_sims).__name__})")
-    if n_sims < 1:
-        raise ValueError(f"n_sims must be at least 1 (1000 is usual), got {n_sims}")
-    return int(n_sims)
+def _check_nsim(nsim) -> int:
+    if not is_int(nsim):
+        raise TypeError(f"{NSIM} must be a whole number of draws such as 1000, got {nsim!r} "
+                        f"({type(nsim).__name__})")
+    if nsim < 1:
+        raise ValueError(f"{NSIM} must be at least 1 (1000 is usual), got {nsim}")
+    return int(nsim)
 
 
 def _blocks(n_items: int, per_item: int) -> list[slice]:
@@ -338,10 +311,11 @@ def _re_sim_table(model: LmerResult, stats: np.ndarray) -> pd.DataFrame:
     design = model.design
     n_groups, q = stats.shape[1:]
     # merTools' order: all levels of the first term, then of the next.
+    group_var, effect, group = RE_KEYS
     table = pd.DataFrame({
-        "groupFctr": design.group_name,
-        "groupID": np.tile(design.levels.astype(str).to_numpy(dtype=object), q),
-        "term": np.repeat(np.array(design.random_terms, dtype=object), n_groups),
+        group_var: design.group_name,
+        group: np.tile(design.levels.astype(str).to_numpy(dtype=object), q),
+        effect: np.repeat(np.array(design.random_terms, dtype=object), n_groups),
         "mean": stats[0].T.ravel(), "median": stats[1].T.ravel(), "sd": stats[2].T.ravel(),
     })
     return table[RE_SIM_COLUMNS]

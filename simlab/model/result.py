@@ -1,6 +1,7 @@
 """The read-only result of :func:`simlab.lmer`."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -8,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from simlab._checks import check_bool, check_level
+from simlab._display import SummaryHTML
+from simlab._vocabulary import DEFAULT_LEVEL, LOWER, RE_KEYS, UPPER
 
 from . import engine
 from .ddf import DDF_METHODS, denominator_df, normal_quantile, t_test_p
@@ -15,26 +18,21 @@ from .design import Design
 from .estimates import FitEstimates
 from .ftest import F_METHODS, check_contrast, f_test
 
-__all__ = ["LmerResult", "require_lmer", "interval_columns", "F_COLUMNS"]
+__all__ = ["LmerResult", "require_lmer", "F_COLUMNS"]
 
 #: lmerTest's F-test columns (``Sum Sq, Mean Sq, NumDF, DenDF, F value, Pr(>F)``), snake case.
 F_COLUMNS = ["sum_sq", "mean_sq", "num_df", "den_df", "f", "p"]
 
 
-def interval_columns(level: float) -> tuple[str, str]:
-    """mixedup's names for a two-sided interval: ``lower_2.5``, ``upper_97.5``."""
-    check_level(level)
-    tail = 100 * (1 - level) / 2
-    return f"lower_{tail:g}", f"upper_{100 - tail:g}"
-
-
 @dataclass(frozen=True, eq=False)
-class LmerResult:
+class LmerResult(SummaryHTML):
     """A fitted linear mixed model, with lme4's (and mixedup's) tables.
 
     Do not build it directly; call :func:`simlab.lmer`. Every table is a
     tidy :class:`pandas.DataFrame` labelled with the names R prints, and
-    ``str(result)`` is the lme4-style summary.
+    ``str(result)`` is the lme4-style summary (HTML of it in a notebook).
+    Interval bounds are ``lower`` and ``upper`` in every table; their level
+    is the ``level=`` option of the call (95% by default).
 
     Attributes
     ----------
@@ -53,12 +51,12 @@ class LmerResult:
     # ----- fixed effects -------------------------------------------------
     @cached_property
     def fixef(self) -> pd.DataFrame:
-        """Fixed effects: ``estimate, se, df, t, p, lower_2.5, upper_97.5``.
+        """Fixed effects: ``estimate, se, df, t, p, lower, upper``.
 
         lmerTest's ``summary`` table: ``df`` and ``p`` from Satterthwaite's
-        method (:attr:`p_value_method`).
-        :meth:`fixed_tests` gives Kenward-Roger's. The interval is Wald's
-        (normal), lme4's ``confint(method = "Wald")`` and mixedup's.
+        method (:attr:`p_value_method`). The interval is Wald's 95% interval
+        (normal), lme4's ``confint(method = "Wald")`` and mixedup's;
+        :meth:`fixed_tests` gives another ``level`` or Kenward-Roger's df.
         """
         return self.fixed_tests(self.p_value_method)
 
@@ -67,7 +65,8 @@ class LmerResult:
         """The df method of :attr:`fixef`: ``"satterthwaite"``, as lmerTest's summary."""
         return "satterthwaite"
 
-    def fixed_tests(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+    def fixed_tests(self, ddf: str = "satterthwaite", *,
+                    level: float = DEFAULT_LEVEL) -> pd.DataFrame:
         """t tests of the fixed effects with the denominator df of ``ddf``.
 
         Parameters
@@ -76,19 +75,24 @@ class LmerResult:
             lmerTest's default; pbkrtest's Kenward-Roger (its adjusted
             covariance gives ``se``, as ``summary(fit, ddf = "Kenward-Roger")``);
             or the normal approximation (``df = inf``).
+        level : float, default 0.95
+            Coverage of the interval ``estimate +/- z se`` (normal quantile
+            ``z``; lme4's ``confint(method = "Wald")`` with the default ``ddf``).
 
         Returns
         -------
         DataFrame
-            ``estimate, se, df, t, p, lower_2.5, upper_97.5`` by term.
+            ``estimate, se, df, t, p, lower, upper`` by term;
+            ``fixed_tests()`` is :attr:`fixef`.
 
         Raises
         ------
         ValueError
-            For an unknown ``ddf``.
+            For an unknown ``ddf`` or a ``level`` not strictly between 0 and 1.
         """
         if ddf not in DDF_METHODS:
             raise ValueError(f"ddf must be one of {DDF_METHODS}, got {ddf!r}")
+        z = normal_quantile(check_level(level))
         est = self.estimates.beta
         se = np.sqrt(np.diag(self.estimates.vcov))
         df = np.full(est.shape, np.inf)
@@ -96,10 +100,9 @@ class LmerResult:
             df = self._ddf.df_satterthwaite[0] if ddf == "satterthwaite" else self._ddf.df_kr[0]
             if ddf == "kenward-roger":
                 se = np.sqrt(np.diag(self._ddf.vcov_kr[0]))
-        z = normal_quantile(0.95)
         return pd.DataFrame({"estimate": est, "se": se, "df": df, "t": est / se,
                              "p": t_test_p(est / se, df),
-                             "lower_2.5": est - z * se, "upper_97.5": est + z * se},
+                             LOWER: est - z * se, UPPER: est + z * se},
                             index=pd.Index(self.design.terms, name="term"))
 
     @cached_property
@@ -107,7 +110,7 @@ class LmerResult:
         return denominator_df(self._ingredients)
 
     # ----- F tests ------------------------------------------------------
-    def anova(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+    def anova(self, *, ddf: str = "satterthwaite") -> pd.DataFrame:
         """lmerTest's ``anova(fit)``: a Type III F test of each fixed-effect term.
 
         A term's hypothesis is that all its coefficients are 0 (a factor's
@@ -143,7 +146,7 @@ class LmerResult:
         table.attrs["heading"] = f"Type III Analysis of Variance Table with {method} method"
         return table
 
-    def contest(self, L=None, ddf: str = "satterthwaite", rhs=0.0) -> pd.DataFrame:
+    def contest(self, L=None, *, ddf: str = "satterthwaite", rhs=0.0) -> pd.DataFrame:
         """lmerTest's ``contest(fit, L, joint = TRUE)``: the F test of ``L beta = rhs``.
 
         Parameters
@@ -301,18 +304,36 @@ class LmerResult:
                 "(with the correlations) instead")
 
     # ----- random effects ------------------------------------------------
-    def ranef(self, level: float = 0.95) -> pd.DataFrame:
+    def ranef(self, *, level: float = DEFAULT_LEVEL) -> pd.DataFrame:
         """Conditional modes with lme4's conditional sds (``condVar``).
 
-        Columns ``group_var, effect, group, value, se, lower_*, upper_*``,
-        the interval being ``value +/- z se`` as in mixedup.
+        Parameters
+        ----------
+        level : float, default 0.95
+            Coverage of the interval ``value +/- z se`` (as mixedup's).
+
+        Returns
+        -------
+        DataFrame
+            ``group_var, effect, group, value, se, lower, upper``, one row per
+            group and random term.
         """
         return self._random_table(self.estimates.modes, self.estimates.mode_sd, level)
 
-    def coef(self, level: float = 0.95) -> pd.DataFrame:
+    def coef(self, *, level: float = DEFAULT_LEVEL) -> pd.DataFrame:
         """Group-specific coefficients: fixed effect plus random effect.
 
         ``se = sqrt(se_ranef^2 + se_fixef^2)``, mixedup's ``extract_coef``.
+
+        Parameters
+        ----------
+        level : float, default 0.95
+            Coverage of the interval ``value +/- z se``.
+
+        Returns
+        -------
+        DataFrame
+            The columns of :meth:`ranef`.
         """
         terms = list(self.design.terms)
         # A random term with no fixed counterpart (y ~ 1 + (x | g)) adds 0, as in lme4.
@@ -324,20 +345,47 @@ class LmerResult:
                                   np.sqrt(self.estimates.mode_sd ** 2 + fixed_var), level)
 
     def _random_table(self, value: np.ndarray, se: np.ndarray, level: float) -> pd.DataFrame:
-        lower, upper = interval_columns(level)
-        z = normal_quantile(level)
+        z = normal_quantile(check_level(level))
         n_groups, q = value.shape
+        group_var, effect, group = RE_KEYS
         return pd.DataFrame({
-            "group_var": self.design.group_name,
-            "effect": np.repeat(np.array(self.design.random_terms, dtype=object)[None], n_groups, 0).ravel(),
-            "group": np.repeat(self.design.levels.astype(str).to_numpy(), q),
+            group_var: self.design.group_name,
+            effect: np.repeat(np.array(self.design.random_terms, dtype=object)[None], n_groups, 0).ravel(),
+            group: np.repeat(self.design.levels.astype(str).to_numpy(), q),
             "value": value.ravel(), "se": se.ravel(),
-            lower: (value - z * se).ravel(), upper: (value + z * se).ravel(),
+            LOWER: (value - z * se).ravel(), UPPER: (value + z * se).ravel(),
         })
+
+    def re_sim(self, *, nsim: int = 1000, seed=None) -> pd.DataFrame:
+        """Draw each group's random effects from their conditional distribution (merTools ``REsim``).
+
+        Parameters
+        ----------
+        nsim : int, default 1000
+            Draws per group and term, at least 1.
+        seed : None, int, numpy.random.SeedSequence or numpy.random.Generator
+            Passed to :func:`numpy.random.default_rng`; a Generator is used (and
+            advanced) as it is.
+
+        Returns
+        -------
+        DataFrame
+            ``group_var, effect, group, mean, median, sd``: the keys of
+            :meth:`ranef` and the mean, median and sd (``ddof=1``, as R's ``sd``)
+            of the draws of ``N(b-hat, condVar)``. Rows run over the groups
+            within each effect (merTools' order).
+
+        Raises
+        ------
+        TypeError, ValueError
+            For a bad ``nsim`` or ``seed``.
+        """
+        from .posterior import re_sim
+        return re_sim(self, nsim=nsim, seed=seed)
 
     # ----- predictions ---------------------------------------------------
     def predict(self, newdata: pd.DataFrame | None = None, *, random_effects: bool = True,
-                allow_new_levels: bool = False) -> np.ndarray:
+                allow_new_levels: bool = False) -> pd.Series:
         """Predictions with or without the groups' random effects.
 
         Parameters
@@ -351,6 +399,11 @@ class LmerResult:
             Give groups not seen at fit time the population prediction.
             Without it they raise a ``ValueError``.
 
+        Returns
+        -------
+        Series
+            ``prediction``, indexed like ``newdata`` (or the rows fitted).
+
         Raises
         ------
         TypeError
@@ -363,42 +416,121 @@ class LmerResult:
         allow_new_levels = check_bool("allow_new_levels", allow_new_levels)
         if newdata is None:
             X, Z, codes = self.design.X, self.design.Z, self.design.groups
+            index = self.design.row_index
         else:
-            X, Z, codes = self._new_design(newdata, random_effects, allow_new_levels)
-        fixed = X @ self.estimates.beta
-        if not random_effects:
-            return fixed
-        modes = np.where(codes[:, None] >= 0, self.estimates.modes[np.maximum(codes, 0)], 0.0)
-        return fixed + (Z * modes).sum(axis=1)
+            X = self._new_fixed_matrix(newdata)
+            index = newdata.index
+            if random_effects:
+                codes = self._new_group_codes(newdata, allow_new_levels=allow_new_levels)
+                Z = self.design.random_matrix(newdata)
+        prediction = X @ self.estimates.beta
+        if random_effects:
+            modes = np.where(codes[:, None] >= 0, self.estimates.modes[np.maximum(codes, 0)], 0.0)
+            prediction = prediction + (Z * modes).sum(axis=1)
+        return pd.Series(prediction, index=index, name="prediction")
 
-    def _new_design(self, newdata: pd.DataFrame, random_effects: bool, allow_new_levels: bool):
+    def predict_interval(self, newdata: pd.DataFrame | None = None, *,
+                         level: float = DEFAULT_LEVEL, nsim: int = 1000,
+                         random_effects: bool = True, allow_new_levels: bool = False,
+                         seed=None) -> pd.DataFrame:
+        """Prediction intervals by simulation (merTools ``predictInterval``).
+
+        Each draw combines ``beta ~ MVN(beta-hat, vcov)``, the group's effect
+        ``b ~ N(b-hat, condVar)``, ``sigma`` from its scaled inverse chi-square
+        distribution and ``N(0, sigma)`` residual noise; see
+        :mod:`simlab.model.posterior`.
+
+        Parameters
+        ----------
+        newdata : DataFrame, optional
+            Rows to predict; by default the rows the model was fitted to. Needs
+            the fixed-effect columns and, with ``random_effects``, the grouping
+            column.
+        level : float, default 0.95
+            Coverage of the interval, strictly between 0 and 1.
+        nsim : int, default 1000
+            Draws per row, at least 1.
+        random_effects : bool, default True
+            As in :meth:`predict`; ``False`` leaves the random effect out
+            (merTools' ``which = "fixed"``), the residual noise stays.
+        allow_new_levels : bool, default False
+            As in :meth:`predict`: a group not seen at fit time raises unless
+            allowed; then its effect is drawn from the population,
+            ``b ~ N(0, re_cov)``.
+        seed : None, int, numpy.random.SeedSequence or numpy.random.Generator
+            Passed to :func:`numpy.random.default_rng`.
+
+        Returns
+        -------
+        DataFrame
+            ``fit, lower, upper``: the median of the draws and their
+            ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles, indexed like
+            ``newdata`` (or the rows fitted).
+
+        Raises
+        ------
+        TypeError, ValueError
+            For a bad argument, or a new group without ``allow_new_levels``;
+            the message names the argument and the fix.
+        """
+        from .posterior import predict_interval
+        return predict_interval(self, newdata, level=level, nsim=nsim,
+                                random_effects=random_effects,
+                                allow_new_levels=allow_new_levels, seed=seed)
+
+    def _new_fixed_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
+        """The fixed-effects matrix of ``newdata``, coded as at fit time.
+
+        Raises
+        ------
+        TypeError
+            If ``newdata`` is not a DataFrame.
+        ValueError
+            If it lacks a column or has a missing or unseen value.
+        """
         if not isinstance(newdata, pd.DataFrame):
-            raise TypeError(f"newdata must be a pandas DataFrame, got {type(newdata).__name__}")
-        X = self.design.fixed_matrix(newdata)
-        if not random_effects:
-            return X, None, None
+            raise TypeError(f"newdata must be a pandas DataFrame (or None for the model's own "
+                            f"rows), got {type(newdata).__name__}")
+        return self.design.fixed_matrix(newdata)
+
+    def _new_group_codes(self, newdata: pd.DataFrame, *, allow_new_levels: bool) -> np.ndarray:
+        """Each row's group code in the fit, ``-1`` for a level not seen at fit time.
+
+        The one check of new levels shared by :meth:`predict` and
+        :meth:`predict_interval`.
+
+        Raises
+        ------
+        ValueError
+            If the grouping column is absent or has missing values, or if a
+            level is new and ``allow_new_levels`` is False (naming the levels
+            and the switch).
+        """
         group = self.design.group_name
         if group not in newdata.columns:
             raise ValueError(f"newdata needs the grouping column {group!r} to add random effects; "
                              "pass random_effects=False for population predictions")
+        if newdata[group].isna().to_numpy().any():
+            raise ValueError(f"newdata has missing values in the grouping column {group!r}; drop "
+                             "or fill those rows, or pass random_effects=False")
         codes = self.design.group_codes(newdata[group])
         new = sorted(set(map(str, newdata[group][codes < 0])))
         if new and not allow_new_levels:
             raise ValueError(f"newdata has {group!r} levels not in the fitted model: {new[:5]}"
                              f"{' ...' if len(new) > 5 else ''}; pass allow_new_levels=True to "
-                             "give them the population prediction")
-        Z = self.design.random_matrix(newdata)
-        return X, Z, codes
+                             "predict them from the population of groups")
+        return codes
 
     @cached_property
-    def fitted(self) -> np.ndarray:
-        """Fitted values including the random effects."""
-        return self.predict()
+    def fitted(self) -> pd.Series:
+        """Fitted values including the random effects, ``fitted``, indexed like the rows fitted."""
+        return self.predict().rename("fitted")
 
     @cached_property
-    def residuals(self) -> np.ndarray:
-        """Response minus fitted values (with random effects)."""
-        return self.design.y - self.fitted
+    def residuals(self) -> pd.Series:
+        """Response minus fitted values (with random effects), ``residual``, indexed as :attr:`fitted`."""
+        return pd.Series(self.design.y - self.fitted.to_numpy(), index=self.design.row_index,
+                         name="residual")
 
     # ----- fit statistics ------------------------------------------------
     @property
@@ -509,8 +641,8 @@ class LmerResult:
         return self.design.random_terms
 
     # ----- intervals and printing ----------------------------------------
-    def confint(self, method: str = "profile", level: float = 0.95, nsim: int = 1000,
-                seed=None) -> pd.DataFrame:
+    def confint(self, *, method: str = "profile", level: float = DEFAULT_LEVEL,
+                nsim: int = 1000, seed=None) -> pd.DataFrame:
         """Confidence intervals in lme4's row order, columns ``lower, upper``.
 
         Parameters
@@ -520,14 +652,60 @@ class LmerResult:
             it at the chi-square(1) quantile, as lme4 does; ``wald`` gives
             ``estimate +/- z se`` and NaN for the variance parameters;
             ``boot`` is a parametric bootstrap with percentile intervals.
-        level : float
-        nsim : int
+        level : float, default 0.95
+        nsim : int, default 1000
             Bootstrap replicates.
         seed : int, SeedSequence or Generator, optional
             Makes ``boot`` reproducible.
+
+        Returns
+        -------
+        DataFrame
+            ``lower, upper`` by ``parameter`` (lme4's ``oldNames = FALSE`` names).
         """
         from .confint import confint
         return confint(self, method=method, level=level, nsim=nsim, seed=seed)
+
+    def to_dict(self, *, level: float = DEFAULT_LEVEL, method: str = "profile",
+                nsim: int = 1000, seed=None) -> dict:
+        """The fit as plain, JSON-ready Python data (what ``simlab fit --json`` prints).
+
+        Parameters
+        ----------
+        level : float, default 0.95
+            Level of every interval in the record (fixef, confint, ranef, coef).
+        method, nsim, seed
+            As in :meth:`confint`.
+
+        Returns
+        -------
+        dict
+            Scalars (formula, data, engine, nobs, ..., ``confint_method``,
+            ``level``), then the tables ``fixef``, ``varcomp``, ``confint``,
+            ``ranef`` and ``coef`` as lists of records. Only ``str``, ``int``,
+            ``float``, ``bool``, ``None``, lists and dicts: NaN and infinities
+            are ``None`` (``json.dumps(..., allow_nan=False)`` accepts it), and
+            ``tau`` and ``icc`` are ``None`` for a model with random slopes.
+        """
+        ci = self.confint(method=method, level=level, nsim=nsim, seed=seed)
+        one_intercept = self.design.random_intercept_only
+        scalars = {
+            "formula": self.formula, "data": self.data_name, "engine": self.estimates.engine,
+            "nobs": self.nobs, "ngroups": self.ngroups, "n_dropped": self.n_dropped,
+            "reml": self.reml, "reml_criterion": self.reml_criterion, "loglik": self.loglik,
+            "deviance": self.deviance, "sigma": self.sigma,
+            "tau": self.tau if one_intercept else None, "singular": self.singular,
+            "converged": self.converged, "messages": list(self.messages),
+            "icc": self.icc if one_intercept else None,
+            "confint_method": method, "level": level,
+        }
+        record = {key: _plain(value) for key, value in scalars.items()}
+        record.update(fixef=_records(self.fixed_tests(self.p_value_method, level=level)
+                                     .reset_index()),
+                      varcomp=_records(self.varcomp), confint=_records(ci.reset_index()),
+                      ranef=_records(self.ranef(level=level)),
+                      coef=_records(self.coef(level=level)))
+        return record
 
     def summary(self):
         """The lme4-style summary; ``print`` it or read it as text."""
@@ -543,6 +721,21 @@ class LmerResult:
                         zip(self.design.random_terms, np.sqrt(np.diag(self.estimates.re_cov))))
         return (f"<LmerResult {self.formula!r} ({kind}, {self.estimates.engine} engine): "
                 f"nobs={self.nobs}, ngroups={self.ngroups}, sigma={self.sigma:.4g}, {sds}>")
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """A table as JSON-ready records (see :func:`_plain`)."""
+    return [{str(key): _plain(value) for key, value in row.items()}
+            for row in frame.to_dict(orient="records")]
+
+
+def _plain(value):
+    """A JSON-safe Python value: numpy scalars unwrapped, non-finite floats as None."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def require_lmer(model: object, caller: str) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from simlab._display import SummaryHTML
+
 __all__ = ["ModelSummary", "format_like_r"]
 
 #: lme4's summary prints with ``digits = max(3, getOption("digits") - 3)``.
@@ -52,8 +54,8 @@ def text_table(columns: dict[str, list[str]], *, row_names: list[str] | None = N
     return "\n".join(rows)
 
 
-class ModelSummary:
-    """The text of ``summary(lmer(...))``; prints itself in a REPL or notebook."""
+class ModelSummary(SummaryHTML):
+    """The text of ``summary(lmer(...))``; prints itself in a REPL, as HTML in a notebook."""
 
     def __init__(self, result) -> None:
         self._result = result

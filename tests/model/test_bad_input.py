@@ -204,6 +204,17 @@ def test_predict_new_level_needs_permission(data):
     assert both[0] == pytest.approx(population[0] + fit.ranef()["value"].iloc[0])
 
 
+def test_predict_missing_group_value_is_named_not_taken_for_a_new_level(data):
+    """As ``predict_interval``: a missing group is an error, even with new levels allowed."""
+    fit = simlab.lmer("y ~ x + (1 | group)", data)
+    new = pd.DataFrame({"x": [0.0, 1.0], "group": [1.0, np.nan]})
+    for allow in (False, True):
+        with pytest.raises(ValueError, match="missing values in the grouping column 'group'.*"
+                                             "random_effects=False"):
+            fit.predict(new, allow_new_levels=allow)
+    assert len(fit.predict(new, random_effects=False)) == 2
+
+
 def test_predict_newdata_missing_column(data):
     fit = simlab.lmer("y ~ x + (1 | group)", data)
     with pytest.raises(ValueError, match=r"\['x'\] not found in newdata"):
@@ -252,7 +263,7 @@ def test_backticked_response_and_group(data):
     assert list(fit.fixef.index) == ["(Intercept)", "x value"]
     np.testing.assert_allclose(fit.predict(spaced.head(3)), reference.predict(data.head(3)), rtol=1e-10)
     ols = simlab.lm("`reaction time` ~ `x value`", spaced)
-    assert list(ols.coef.index) == ["(Intercept)", "x value"]
+    assert list(ols.fixef.index) == ["(Intercept)", "x value"]
 
 
 def test_transformed_response_is_refused_clearly(data):
@@ -269,7 +280,7 @@ def test_integer_arithmetic_does_not_wrap(data):
     big = data.assign(xi=np.arange(len(data), dtype=np.int64) * 10**9 + 4 * 10**9)
     fit = simlab.lm("y ~ I(xi * xi / 1e18)", big)
     as_float = simlab.lm("y ~ I(xf * xf / 1e18)", big.assign(xf=big["xi"].astype(float)))
-    np.testing.assert_allclose(fit.coef["estimate"], as_float.coef["estimate"], rtol=1e-12)
+    np.testing.assert_allclose(fit.fixef["estimate"], as_float.fixef["estimate"], rtol=1e-12)
     np.testing.assert_allclose(fit.predict(big.head(4)), as_float.fitted[:4], rtol=1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the predictor's scale
@@ -277,13 +288,13 @@ def test_integer_arithmetic_does_not_wrap(data):
     assert mixed.fixef.index[1].startswith("I(xi * xi / 1e")
     product = simlab.lm("y ~ 0 + xi:xj", big.assign(xj=big["xi"]))   # no int64 product
     floats = big.assign(xf=big["xi"] * 1.0, xg=big["xi"] * 1.0)
-    np.testing.assert_allclose(product.coef["estimate"],
-                               simlab.lm("y ~ 0 + xf:xg", floats).coef["estimate"], rtol=1e-10)
+    np.testing.assert_allclose(product.fixef["estimate"],
+                               simlab.lm("y ~ 0 + xf:xg", floats).fixef["estimate"], rtol=1e-10)
 
 
 def test_integer_factor_keeps_its_level_names(data):
     fit = simlab.lm("y ~ C(k)", data.assign(k=np.arange(len(data)) % 3))
-    assert list(fit.coef.index) == ["(Intercept)", "C(k)1", "C(k)2"]
+    assert list(fit.fixef.index) == ["(Intercept)", "C(k)1", "C(k)2"]
 
 
 @pytest.mark.parametrize("column", ["y", "x"])
@@ -374,14 +385,15 @@ def test_levels_too_close_to_one_are_refused_without_warnings(data):
         warnings.simplefilter("error")
         for level in (1 - 1e-16, 1 - 1e-13, np.nextafter(1.0, 0.0)):
             for call in (lambda: fit.confint(level=level),
-                         lambda: fit.confint("wald", level=level),
+                         lambda: fit.confint(method="wald", level=level),
                          lambda: fit.ranef(level=level),
-                         lambda: simlab.lm("y ~ x", data).confint(level)):
+                         lambda: fit.fixed_tests(level=level),
+                         lambda: simlab.lm("y ~ x", data).confint(level=level)):
                 with pytest.raises(ValueError, match=r"too close to 1.*at most 1 - 1e-12"):
                     call()
         # The largest level accepted gives finite bounds, without a warning.
         for method in ("profile", "wald"):
-            table = fit.confint(method, level=1 - 1e-12)
+            table = fit.confint(method=method, level=1 - 1e-12)
             assert np.isfinite(table.dropna().to_numpy()).all()
         assert np.isfinite(fit.ranef(level=1 - 1e-12).iloc[:, -2:].to_numpy()).all()
 
@@ -422,7 +434,7 @@ def test_a_name_in_another_unicode_form_is_refused_for_the_right_reason(data):
         simlab.lm(f"y ~ I({decomposed}**2)", spelled)
     with pytest.raises(ValueError, match=r"Unicode normalisation changes.*NFKC"):
         simlab.lm(f"y ~ {decomposed}", spelled)
-    assert simlab.lm(f"y ~ `{decomposed}`", spelled).coef.index[1] == decomposed
+    assert simlab.lm(f"y ~ `{decomposed}`", spelled).fixef.index[1] == decomposed
 
 
 @pytest.mark.parametrize("formula, message", [

@@ -60,7 +60,7 @@ def test_the_same_seed_gives_the_same_draws_and_a_generator_is_consumed(fit):
 ])
 def test_confint_boot_checks_its_seed_as_simulate_does(fit, seed, error, message):
     with pytest.raises(error, match=message):
-        fit.confint("boot", nsim=10, seed=seed)
+        fit.confint(method="boot", nsim=10, seed=seed)
     with pytest.raises(error, match=message):
         simlab.simulate(n_groups=5, n_per_group=2, tau=1, sigma=1, seed=seed)
 
@@ -68,7 +68,7 @@ def test_confint_boot_checks_its_seed_as_simulate_does(fit, seed, error, message
 @pytest.mark.parametrize("nsim", [True, 1, 2.0, "10"])
 def test_confint_boot_needs_an_integer_nsim(fit, nsim):
     with pytest.raises(ValueError, match="nsim must be an integer of at least 2"):
-        fit.confint("boot", nsim=nsim)
+        fit.confint(method="boot", nsim=nsim)
 
 
 def test_a_bad_chunk_size_is_refused(fit):
@@ -81,7 +81,7 @@ def test_a_bad_chunk_size_is_refused(fit):
 def test_confint_boot_accepts_the_seeds_simulate_accepts(fit, seed):
     """One check (``numpy_generator``) for both: what one takes, the other takes."""
     simlab.simulate(n_groups=5, n_per_group=2, tau=1, sigma=1, seed=seed)
-    table = fit.confint("boot", nsim=10, seed=seed)
+    table = fit.confint(method="boot", nsim=10, seed=seed)
     assert np.isfinite(table.to_numpy()).all()
 
 

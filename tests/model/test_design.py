@@ -67,8 +67,8 @@ def test_rank_check_is_relative_to_the_columns_scale(data, shift):
         shifted = simlab.lmer("y ~ x + (1 | group)", moved)
     assert shifted.fixef.loc["x", "estimate"] == pytest.approx(
         simlab.lmer("y ~ x + (1 | group)", data).fixef.loc["x", "estimate"], rel=1e-8)
-    assert simlab.lm("y ~ x", moved).coef.loc["x", "estimate"] == pytest.approx(
-        simlab.lm("y ~ x", data).coef.loc["x", "estimate"], rel=1e-8)
+    assert simlab.lm("y ~ x", moved).fixef.loc["x", "estimate"] == pytest.approx(
+        simlab.lm("y ~ x", data).fixef.loc["x", "estimate"], rel=1e-8)
     collinear = moved.assign(x2=2 * moved["x"])
     with pytest.raises(ValueError, match=r"rank deficient.*\['x2'\] is a linear combination"):
         simlab.lmer("y ~ x + x2 + (1 | group)", collinear)

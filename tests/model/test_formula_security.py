@@ -186,7 +186,7 @@ def test_random_term_text_never_escapes_the_allow_list(data, tmp_path, pieces):
 def test_allowed_terms_still_fit(data, term):
     frame = data.assign(grp=np.where(data["x"] > 0, "a", "b"))
     fit = simlab.lm(f"y ~ {term}", frame)
-    assert np.isfinite(fit.coef["estimate"]).all()
+    assert np.isfinite(fit.fixef["estimate"]).all()
     np.testing.assert_allclose(fit.predict(frame.head(5)), fit.fitted[:5], rtol=1e-10)
 
 

@@ -68,7 +68,7 @@ def _assert_table(table: pd.DataFrame, ref: pd.DataFrame, rtol: float) -> None:
 def test_anova_matches_lmertest(fits, name, ddf):
     fit, ref = fits(name), FTESTS[name]
     assert fit.singular == ref["singular"]
-    table = fit.anova(ddf)
+    table = fit.anova(ddf=ddf)
     expected = _table(ref[REF_KEYS[ddf][0]])
     assert list(table.columns) == F_COLUMNS and len(table) == len(expected)
     _assert_table(table, expected, RTOL[ddf])
@@ -81,7 +81,7 @@ def test_anova_matches_lmertest(fits, name, ddf):
 def test_contest_matches_lmertest_and_krmodcomp(fits, name, ddf):
     fit, ref = fits(name), FTESTS[name]
     for case in ref["contrasts"]:
-        table = fit.contest(np.array(case["L"]), ddf, rhs=case["rhs"])
+        table = fit.contest(np.array(case["L"]), ddf=ddf, rhs=case["rhs"])
         _assert_table(table, _table(case[REF_KEYS[ddf][1]]), RTOL[ddf])
         if ddf == "kenward-roger":
             kr = case["krmodcomp"]
@@ -114,7 +114,7 @@ def test_interaction_terms(fits, name):
         fit.anova()
     for ddf in F_METHODS:
         expected = _table(ref[REF_KEYS[ddf][0]])
-        rows = [fit.contest(np.atleast_2d(hypotheses[label]), ddf) for label in expected.index]
+        rows = [fit.contest(np.atleast_2d(hypotheses[label]), ddf=ddf) for label in expected.index]
         _assert_table(pd.concat(rows).set_axis(expected.index), expected, RTOL[ddf])
 
 
@@ -129,7 +129,7 @@ def test_one_row_is_the_t_test(fits, name):
     for ddf in F_METHODS:
         t_tests = fit.fixed_tests(ddf)
         for j, term in enumerate(fit.design.terms):
-            row = fit.contest(np.eye(len(fit.design.terms))[j], ddf).iloc[0]
+            row = fit.contest(np.eye(len(fit.design.terms))[j], ddf=ddf).iloc[0]
             assert row["num_df"] == 1
             np.testing.assert_allclose(row["f"], t_tests["t"].iloc[j] ** 2, rtol=1e-12)
             np.testing.assert_allclose(row["den_df"], t_tests["df"].iloc[j], rtol=1e-12)
@@ -150,9 +150,9 @@ def test_basis_of_L(fits, name):
     mixed = rng.normal(size=(q, q)) + 3 * np.eye(q)
     orthogonal = 2.5 * np.linalg.qr(rng.normal(size=(q, q)))[0]
     for ddf in F_METHODS:
-        base = fit.contest(L, ddf)
+        base = fit.contest(L, ddf=ddf)
         for A in (mixed, orthogonal):
-            other = fit.contest(A @ L, ddf)
+            other = fit.contest(A @ L, ddf=ddf)
             np.testing.assert_allclose(other["f"], base["f"], rtol=1e-10)
             if ddf == "kenward-roger" or A is orthogonal:
                 np.testing.assert_allclose(other["den_df"], base["den_df"], rtol=1e-10)
@@ -185,7 +185,7 @@ def test_replicates_batch_equals_each_alone():
                 np.testing.assert_allclose(np.asarray(a, float)[r] if np.ndim(a) else a,
                                            np.asarray(b, float)[0] if np.ndim(b) else b,
                                            rtol=1e-12)
-        row = fit.contest(L, method, rhs=[0.1, 0.0]).iloc[0]
+        row = fit.contest(L, ddf=method, rhs=[0.1, 0.0]).iloc[0]
         np.testing.assert_allclose([row["f"], row["den_df"]],
                                    [together.f_value[0], together.den_df[0]], rtol=1e-9)
 
@@ -226,15 +226,15 @@ def test_bad_arguments():
     sleep = simlab.datasets.sleepstudy()
     fit = simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep)
     with pytest.raises(ValueError, match="ddf must be one of"):
-        fit.anova("normal")
+        fit.anova(ddf="normal")
     with pytest.raises(ValueError, match="ddf must be one of"):
-        fit.contest([0, 1], "Kenward-Roger")
+        fit.contest([0, 1], ddf="Kenward-Roger")
     with pytest.raises(ValueError, match="rhs must be"):
         fit.contest([[1, 0], [0, 1]], rhs=[1, 2, 3])
     with pytest.raises(ValueError, match="columns of L"):
         fit.contest(pd.DataFrame([[0, 1]], columns=["(Intercept)", "days"]))
     with pytest.raises(ValueError, match="REML fits only"):
-        fit.refit_ml().anova("kenward-roger")
+        fit.refit_ml().anova(ddf="kenward-roger")
     ml = fit.refit_ml().contest([0, 1])          # Satterthwaite works on ML fits, as lmerTest
     assert ml["den_df"].iloc[0] > 0
     slopes = simlab.lmer("Reaction ~ Days + (Days | Subject)", sleep)   # relcov_ddf: F = t^2

@@ -73,7 +73,7 @@ def test_predictions(reference_case):
 @pytest.mark.parametrize("method, key", [("profile", "confint_profile"), ("wald", "confint_wald")])
 def test_confint(reference_case, method, key):
     ref, fit, _ = reference_case
-    ci = fit.confint(method)
+    ci = fit.confint(method=method)
     assert list(ci.index) == ref[key]["param"]
     np.testing.assert_allclose(ci["lower"], _numbers(ref[key]["lower"]), rtol=CI_RTOL)
     np.testing.assert_allclose(ci["upper"], _numbers(ref[key]["upper"]), rtol=CI_RTOL)

@@ -118,7 +118,7 @@ def test_anova_against_the_simpler_model(slope_case):
 
 def test_wald_intervals_and_names(slope_case):
     ref, fit, _, _ = slope_case
-    ci = fit.confint("wald")
+    ci = fit.confint(method="wald")
     assert list(ci.index) == ref["confint_wald"]["param"]
     np.testing.assert_allclose(ci["lower"], _numbers(ref["confint_wald"]["lower"]), rtol=1e-6)
     np.testing.assert_allclose(ci["upper"], _numbers(ref["confint_wald"]["upper"]), rtol=1e-6)

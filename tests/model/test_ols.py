@@ -49,10 +49,11 @@ def test_gpa_matches_closed_form(gpa_lm, gpa_data):
     """R's lm(gpa ~ occasion, gpa), computed here from the normal equations."""
     X = np.column_stack([np.ones(len(gpa_data)), gpa_data["occasion"]])
     ref = _closed_form(X, gpa_data["gpa"].to_numpy(dtype=float))
-    assert list(gpa_lm.coef.index) == ["(Intercept)", "occasion"]
-    assert list(gpa_lm.coef.columns) == ["estimate", "se", "t", "p"]
+    assert list(gpa_lm.fixef.index) == ["(Intercept)", "occasion"]
+    assert list(gpa_lm.fixef.columns) == ["estimate", "se", "df", "t", "p", "lower", "upper"]
+    assert (gpa_lm.fixef["df"] == 1198).all()
     for column, key in [("estimate", "beta"), ("se", "se"), ("t", "t"), ("p", "p")]:
-        np.testing.assert_allclose(gpa_lm.coef[column], ref[key], rtol=1e-9)
+        np.testing.assert_allclose(gpa_lm.fixef[column], ref[key], rtol=1e-9)
     assert gpa_lm.sigma == pytest.approx(ref["sigma"], rel=1e-12)
     assert (gpa_lm.nobs, gpa_lm.df_resid, gpa_lm.n_dropped) == (1200, 1198, 0)
     assert gpa_lm.r_squared == pytest.approx(ref["r2"], rel=1e-10)
@@ -70,7 +71,7 @@ def test_sleepstudy_matches_r(sleep_lm):
     The values 9.7459 / 1.8102 / 0.1658 sometimes quoted for this model are
     not what R prints for it.)
     """
-    coef = sleep_lm.coef
+    coef = sleep_lm.fixef
     np.testing.assert_allclose(coef["estimate"], [251.4051, 10.4673], rtol=5e-6)
     np.testing.assert_allclose(coef["se"], [6.6102, 1.2382], rtol=1e-4)
     np.testing.assert_allclose(coef["t"], [38.033, 8.454], rtol=1e-4)
@@ -88,8 +89,12 @@ def test_sleepstudy_confint_is_t_based(sleep_lm):
     np.testing.assert_allclose(ci.to_numpy(), [[238.360753, 264.449457], [8.023855, 12.910717]],
                                rtol=1e-8)
     q = stats.t.ppf(0.95, 178)
-    np.testing.assert_allclose(sleep_lm.confint(0.9)["upper"],
-                               sleep_lm.coef["estimate"] + q * sleep_lm.coef["se"])
+    np.testing.assert_allclose(sleep_lm.confint(level=0.9)["upper"],
+                               sleep_lm.fixef["estimate"] + q * sleep_lm.fixef["se"])
+    pd.testing.assert_frame_equal(sleep_lm.fixef[["lower", "upper"]], ci)
+    pd.testing.assert_frame_equal(sleep_lm.fixed_tests(level=0.9)[["lower", "upper"]],
+                                  sleep_lm.confint(level=0.9))
+    pd.testing.assert_frame_equal(sleep_lm.fixed_tests(), sleep_lm.fixef)
 
 
 def test_summary_printout_like_r(sleep_lm):
@@ -108,14 +113,14 @@ def test_summary_printout_like_r(sleep_lm):
 def test_factor_terms_named_as_lmer(gpa_data):
     fit = simlab.lm("gpa ~ occasion + sex + highgpa", gpa_data)
     mixed = simlab.lmer("gpa ~ occasion + sex + highgpa + (1 | student)", gpa_data)
-    assert list(fit.coef.index) == list(mixed.fixef.index)
+    assert list(fit.fixef.index) == list(mixed.fixef.index)
     assert "F-statistic:" in str(fit) and "p-value: < 2.2e-16" in str(fit)
 
 
 def test_intercept_only_has_no_f_statistic(gpa_data):
     fit = simlab.lm("gpa ~ 1", gpa_data)
     assert fit.fstatistic is None and fit.r_squared == pytest.approx(0.0, abs=1e-12)
-    assert fit.coef.loc["(Intercept)", "estimate"] == pytest.approx(gpa_data["gpa"].mean())
+    assert fit.fixef.loc["(Intercept)", "estimate"] == pytest.approx(gpa_data["gpa"].mean())
     assert "F-statistic" not in str(fit) and "<2e-16" in str(fit)
 
 
@@ -198,7 +203,14 @@ def test_no_coefficient(small):
                                           ("0.95", TypeError)])
 def test_bad_confint_level(sleep_lm, level, error):
     with pytest.raises(error, match="level must be .*strictly between 0 and 1"):
-        sleep_lm.confint(level)
+        sleep_lm.confint(level=level)
+    with pytest.raises(error, match="level must be .*strictly between 0 and 1"):
+        sleep_lm.fixed_tests(level=level)
+
+
+def test_level_is_keyword_only(sleep_lm):
+    with pytest.raises(TypeError, match="positional argument"):
+        sleep_lm.confint(0.9)
 
 
 def test_predict_bad_newdata(sleep_lm):
@@ -223,7 +235,7 @@ def _public_names(result) -> list[str]:
 def test_every_public_attribute(sleep_lm):
     """Smoke test: every public attribute and method of LmResult works."""
     names = _public_names(sleep_lm)
-    assert {"coef", "vcov", "nobs", "sigma", "df_resid", "r_squared", "adj_r_squared",
+    assert {"fixef", "fixed_tests", "vcov", "nobs", "sigma", "df_resid", "r_squared", "adj_r_squared",
             "fstatistic", "n_dropped", "fitted", "residuals", "formula", "data_name",
             "predict", "confint", "summary"} <= set(names)
     for name in names:
@@ -237,6 +249,32 @@ def test_every_public_attribute(sleep_lm):
     np.testing.assert_allclose(sleep_lm.fitted + sleep_lm.residuals,
                                sleep_lm.predict() + sleep_lm.residuals)
     assert repr(sleep_lm).startswith("<LmResult 'Reaction ~ Days'")
+
+
+def test_fixef_lines_up_with_lmer(gpa_data):
+    mixed = simlab.lmer("gpa ~ occasion + (1 | student)", gpa_data)
+    assert list(simlab.lm("gpa ~ occasion", gpa_data).fixef.columns) == list(mixed.fixef.columns)
+
+
+def test_fitted_residuals_predictions_are_series_indexed_like_their_rows(gpa_data):
+    data = gpa_data.set_axis(gpa_data.index + 500).copy()
+    data.loc[502, "occasion"] = np.nan
+    fit = simlab.lm("gpa ~ occasion", data)
+    used = data.index.drop(502)
+    for series, name in ((fit.fitted, "fitted"), (fit.residuals, "residual"),
+                         (fit.predict(), "prediction")):
+        assert isinstance(series, pd.Series) and series.name == name
+        assert series.index.equals(used)
+    rows = data.loc[[510, 503]].set_axis(["a", "b"])
+    predicted = fit.predict(rows)
+    assert list(predicted.index) == ["a", "b"] and predicted.name == "prediction"
+    np.testing.assert_allclose(predicted, fit.fitted.loc[[510, 503]], rtol=1e-12)
+
+
+def test_html_is_the_summary(sleep_lm):
+    for shown in (sleep_lm, sleep_lm.summary()):
+        html = shown._repr_html_()
+        assert html.startswith("<pre>") and "Residual standard error: 47.71" in html
 
 
 def test_result_is_frozen(sleep_lm):

@@ -54,8 +54,8 @@ def quantile_se(probability: float, sd: float, n: int) -> float:
 
 
 def check_against_mixture(model, interval: pd.DataFrame, means, v0, level=0.8, n=N_ACCURATE):
-    """Each row's fit, upr and lwr lie within 4 MC SEs of their exact values."""
-    probabilities = [0.5, (1 + level) / 2, (1 - level) / 2]
+    """Each row's fit, lower and upper lie within 4 MC SEs of their exact values."""
+    probabilities = [0.5, (1 - level) / 2, (1 + level) / 2]
     for row, (mean, var) in enumerate(zip(means, v0)):
         expected = mixture_quantiles(model, mean, var, probabilities)
         sd = np.sqrt(var + model.sigma ** 2)
@@ -77,11 +77,11 @@ def known_group_variance(model, positions) -> np.ndarray:
 # ----- re_sim ------------------------------------------------------------------
 
 def test_re_sim_table_layout(gpa_fit):
-    table = re_sim(gpa_fit, n_sims=50, seed=1)
-    assert list(table.columns) == ["groupFctr", "groupID", "term", "mean", "median", "sd"]
+    table = re_sim(gpa_fit, nsim=50, seed=1)
+    assert list(table.columns) == ["group_var", "effect", "group", "mean", "median", "sd"]
     assert len(table) == gpa_fit.ngroups
-    assert set(table["groupFctr"]) == {"student"} and set(table["term"]) == {"(Intercept)"}
-    assert list(table["groupID"]) == list(gpa_fit.design.levels.astype(str))
+    assert set(table["group_var"]) == {"student"} and set(table["effect"]) == {"(Intercept)"}
+    assert list(table["group"]) == list(gpa_fit.design.levels.astype(str))
     assert isinstance(table.index, pd.RangeIndex)
 
 
@@ -90,7 +90,7 @@ def test_re_sim_matches_conditional_modes(fit_name, request):
     """mean, median ~ b-hat and sd ~ condVar sd, within 4 Monte Carlo SEs."""
     fit = request.getfixturevalue(fit_name)
     n = 4000
-    table = re_sim(fit, n_sims=n, seed=11)
+    table = re_sim(fit, nsim=n, seed=11)
     mode, sd = fit.estimates.modes[:, 0], fit.estimates.mode_sd[:, 0]
     assert np.all(np.abs(table["mean"] - mode) < 4 * sd / np.sqrt(n))
     assert np.all(np.abs(table["median"] - mode) < 4 * 1.2533 * sd / np.sqrt(n))
@@ -99,11 +99,11 @@ def test_re_sim_matches_conditional_modes(fit_name, request):
 
 def test_re_sim_random_slopes_in_mertools_order(slope_fit):
     n = 4000
-    table = re_sim(slope_fit, n_sims=n, seed=5)
+    table = re_sim(slope_fit, nsim=n, seed=5)
     n_groups = slope_fit.ngroups
     # merTools lists every level for the first term, then for the next.
-    assert list(table["term"]) == ["(Intercept)"] * n_groups + ["Days"] * n_groups
-    assert list(table["groupID"]) == list(slope_fit.design.levels.astype(str)) * 2
+    assert list(table["effect"]) == ["(Intercept)"] * n_groups + ["Days"] * n_groups
+    assert list(table["group"]) == list(slope_fit.design.levels.astype(str)) * 2
     mode = slope_fit.estimates.modes.T.ravel()
     sd = slope_fit.estimates.mode_sd.T.ravel()
     assert np.all(np.abs(table["mean"] - mode) < 4 * sd / np.sqrt(n))
@@ -111,19 +111,19 @@ def test_re_sim_random_slopes_in_mertools_order(slope_fit):
 
 
 def test_re_sim_reproducible(sleep_fit):
-    first, again = re_sim(sleep_fit, n_sims=100, seed=7), re_sim(sleep_fit, n_sims=100, seed=7)
+    first, again = re_sim(sleep_fit, nsim=100, seed=7), re_sim(sleep_fit, nsim=100, seed=7)
     pd.testing.assert_frame_equal(first, again)
-    other = re_sim(sleep_fit, n_sims=100, seed=8)
+    other = re_sim(sleep_fit, nsim=100, seed=8)
     assert not np.allclose(first["mean"], other["mean"])
-    from_generator = re_sim(sleep_fit, n_sims=100, seed=np.random.default_rng(7))
+    from_generator = re_sim(sleep_fit, nsim=100, seed=np.random.default_rng(7))
     pd.testing.assert_frame_equal(first, from_generator)
-    assert len(re_sim(sleep_fit, n_sims=100)) == sleep_fit.ngroups  # seed=None works
+    assert len(re_sim(sleep_fit, nsim=100)) == sleep_fit.ngroups  # seed=None works
 
 
 def test_re_sim_blocks_do_not_change_the_distribution(gpa_fit, monkeypatch):
     """Many groups are simulated in blocks; the block edges must not shift groups."""
     monkeypatch.setattr(posterior, "BLOCK_ELEMENTS", 3000)  # 3 groups per block at n=1000
-    table = re_sim(gpa_fit, n_sims=1000, seed=2)
+    table = re_sim(gpa_fit, nsim=1000, seed=2)
     mode, sd = gpa_fit.estimates.modes[:, 0], gpa_fit.estimates.mode_sd[:, 0]
     assert np.all(np.abs(table["mean"] - mode) < 4 * sd / np.sqrt(1000))
 
@@ -155,75 +155,77 @@ def test_conditional_covariance_matches_condvar(slope_fit, sleep_fit):
 # ----- predict_interval ----------------------------------------------------------
 
 def test_predict_interval_layout(sleep_fit, sleepstudy_data):
-    interval = predict_interval(sleep_fit, n_sims=200, seed=1)
-    assert list(interval.columns) == ["fit", "upr", "lwr"]
+    interval = predict_interval(sleep_fit, nsim=200, seed=1)
+    assert list(interval.columns) == ["fit", "lower", "upper"]
     assert len(interval) == sleep_fit.nobs
     pd.testing.assert_index_equal(interval.index, sleep_fit.design.row_index)
-    assert np.all(interval["lwr"] < interval["fit"]) and np.all(interval["fit"] < interval["upr"])
+    assert np.all(interval["lower"] < interval["fit"]) and np.all(interval["fit"] < interval["upper"])
     newdata = sleepstudy_data.iloc[ROWS].set_index(pd.Index(["a", "b", "c"]))
-    assert list(predict_interval(sleep_fit, newdata, n_sims=50, seed=1).index) == ["a", "b", "c"]
+    assert list(predict_interval(sleep_fit, newdata, nsim=50, seed=1).index) == ["a", "b", "c"]
 
 
 def test_default_newdata_is_the_model_data(sleep_fit, sleepstudy_data):
-    pd.testing.assert_frame_equal(predict_interval(sleep_fit, n_sims=300, seed=4),
-                                  predict_interval(sleep_fit, sleepstudy_data, n_sims=300, seed=4))
+    pd.testing.assert_frame_equal(predict_interval(sleep_fit, nsim=300, seed=4),
+                                  predict_interval(sleep_fit, sleepstudy_data, nsim=300, seed=4))
 
 
 def test_fit_is_the_prediction(sleep_fit):
     """The median of the draws is x'beta + b-hat, within 4 MC SEs, on every row."""
     n = 4000
-    interval = predict_interval(sleep_fit, n_sims=n, seed=3)
+    interval = predict_interval(sleep_fit, nsim=n, seed=3)
     var = known_group_variance(sleep_fit, slice(None)) + sleep_fit.sigma ** 2
     assert np.all(np.abs(interval["fit"] - sleep_fit.predict()) < 4 * 1.2533 * np.sqrt(var / n))
 
 
 def test_interval_matches_the_exact_distribution(sleep_fit, sleepstudy_data):
     newdata = sleepstudy_data.iloc[ROWS]
-    interval = predict_interval(sleep_fit, newdata, n_sims=N_ACCURATE, seed=21)
+    interval = predict_interval(sleep_fit, newdata, level=0.8, nsim=N_ACCURATE, seed=21)
     v0 = known_group_variance(sleep_fit, ROWS)
     check_against_mixture(sleep_fit, interval, sleep_fit.predict(newdata), v0)
     # With df = 178 the sigma mixture barely matters: the normal width 2 z sd is close.
     analytic = 2 * special.ndtri(0.9) * np.sqrt(v0 + sleep_fit.sigma ** 2)
-    np.testing.assert_allclose(interval["upr"] - interval["lwr"], analytic, rtol=0.03)
+    np.testing.assert_allclose(interval["upper"] - interval["lower"], analytic, rtol=0.03)
 
 
 def test_other_level(sim_fit, sim1234_data):
     rows = sim1234_data.iloc[:3]
-    interval = predict_interval(sim_fit, rows, level=0.95, n_sims=N_ACCURATE, seed=9)
+    interval = predict_interval(sim_fit, rows, level=0.95, nsim=N_ACCURATE, seed=9)
     v0 = known_group_variance(sim_fit, [0, 1, 2])
     check_against_mixture(sim_fit, interval, sim_fit.predict(rows), v0, level=0.95)
 
 
 def test_without_random_effect_is_the_population_interval(sleep_fit, sleepstudy_data):
-    """include_random=False (merTools which="fixed") drops b: centred on x'beta, no condVar.
+    """random_effects=False (merTools which="fixed") drops b: centred on x'beta, no condVar.
 
     The interval is therefore narrower than the group's, by the condVar term.
     """
     newdata = sleepstudy_data.iloc[ROWS].drop(columns="Subject")
-    interval = predict_interval(sleep_fit, newdata, n_sims=N_ACCURATE, seed=22,
-                                include_random=False)
+    interval = predict_interval(sleep_fit, newdata, level=0.8, nsim=N_ACCURATE, seed=22,
+                                random_effects=False)
     check_against_mixture(sleep_fit, interval, sleep_fit.predict(newdata, random_effects=False),
                           fixed_variance(sleep_fit, sleep_fit.design.X[ROWS]))
-    with_group = predict_interval(sleep_fit, sleepstudy_data.iloc[ROWS], n_sims=N_ACCURATE, seed=22)
-    assert np.all(interval["upr"] - interval["lwr"] < with_group["upr"] - with_group["lwr"])
+    with_group = predict_interval(sleep_fit, sleepstudy_data.iloc[ROWS], level=0.8,
+                                  nsim=N_ACCURATE, seed=22)
+    assert np.all(interval["upper"] - interval["lower"] < with_group["upper"] - with_group["lower"])
 
 
 def test_new_levels_are_drawn_from_the_population(sleep_fit, sleepstudy_data):
     """A group not in the model gets b ~ N(0, tau^2): centred on x'beta, wider than a known one."""
     known = sleepstudy_data.iloc[ROWS]
     new = known.assign(Subject=[9001, 9002, 9002])
-    interval = predict_interval(sleep_fit, new, n_sims=N_ACCURATE, seed=23)
+    interval = predict_interval(sleep_fit, new, level=0.8, nsim=N_ACCURATE, seed=23,
+                                allow_new_levels=True)
     v0 = fixed_variance(sleep_fit, sleep_fit.design.X[ROWS]) + sleep_fit.tau ** 2
     check_against_mixture(sleep_fit, interval, sleep_fit.predict(known, random_effects=False), v0)
-    with_group = predict_interval(sleep_fit, known, n_sims=N_ACCURATE, seed=23)
-    assert np.all(interval["upr"] - interval["lwr"] > with_group["upr"] - with_group["lwr"])
+    with_group = predict_interval(sleep_fit, known, level=0.8, nsim=N_ACCURATE, seed=23)
+    assert np.all(interval["upper"] - interval["lower"] > with_group["upper"] - with_group["lower"])
 
 
 def test_known_and_new_levels_mixed(sleep_fit, sleepstudy_data):
     known = sleepstudy_data.iloc[ROWS]
     newdata = pd.concat([known, known.assign(Subject="new")])
-    interval = predict_interval(sleep_fit, newdata, n_sims=2000, seed=6)
-    width = (interval["upr"] - interval["lwr"]).to_numpy()
+    interval = predict_interval(sleep_fit, newdata, nsim=2000, seed=6, allow_new_levels=True)
+    width = (interval["upper"] - interval["lower"]).to_numpy()
     assert np.all(width[3:] > width[:3])
     sd = np.sqrt(known_group_variance(sleep_fit, ROWS) + sleep_fit.sigma ** 2)
     assert np.all(np.abs(interval["fit"].to_numpy()[:3] - sleep_fit.predict(known))
@@ -232,7 +234,7 @@ def test_known_and_new_levels_mixed(sleep_fit, sleepstudy_data):
 
 def test_random_slopes_use_the_joint_condvar(slope_fit, sleepstudy_data):
     newdata = sleepstudy_data.iloc[ROWS]
-    interval = predict_interval(slope_fit, newdata, n_sims=N_ACCURATE, seed=24)
+    interval = predict_interval(slope_fit, newdata, level=0.8, nsim=N_ACCURATE, seed=24)
     Z, groups = slope_fit.design.Z[ROWS], slope_fit.design.groups[ROWS]
     covariance = conditional_covariance(slope_fit)[groups]
     v0 = (fixed_variance(slope_fit, slope_fit.design.X[ROWS])
@@ -245,11 +247,11 @@ def test_small_sample_sigma_draws_fatten_the_tails():
     data = simlab.simulate(3, 3, 0.5, 1.0, seed=4)
     fit = simlab.lmer("y ~ x + (1 | group)", data)
     rows = data.iloc[:2]
-    interval = predict_interval(fit, rows, level=0.95, n_sims=N_ACCURATE, seed=25)
+    interval = predict_interval(fit, rows, level=0.95, nsim=N_ACCURATE, seed=25)
     v0 = known_group_variance(fit, [0, 1])
     check_against_mixture(fit, interval, fit.predict(rows), v0, level=0.95)
     normal = 2 * special.ndtri(0.975) * np.sqrt(v0 + fit.sigma ** 2)
-    assert np.all(interval["upr"] - interval["lwr"] > 1.1 * normal)
+    assert np.all(interval["upper"] - interval["lower"] > 1.1 * normal)
 
 
 def test_singular_fit():
@@ -257,11 +259,12 @@ def test_singular_fit():
     data = simlab.simulate(3, 3, 0.5, 1.0, seed=0)
     with pytest.warns(simlab.SingularFitWarning):
         fit = simlab.lmer("y ~ x + (1 | group)", data)
-    table = re_sim(fit, n_sims=100, seed=1)
+    table = re_sim(fit, nsim=100, seed=1)
     assert np.all(table[["mean", "median", "sd"]].to_numpy() == 0)
     newdata = pd.concat([data.iloc[:2], data.iloc[:2].assign(group=99)])
-    interval = predict_interval(fit, newdata, n_sims=N_ACCURATE, seed=2)
-    width = (interval["upr"] - interval["lwr"]).to_numpy()
+    interval = predict_interval(fit, newdata, level=0.8, nsim=N_ACCURATE, seed=2,
+                                allow_new_levels=True)
+    width = (interval["upper"] - interval["lower"]).to_numpy()
     # A known and a new group have the same distribution when tau = 0 (4 MC SEs: 4%).
     np.testing.assert_allclose(width[:2], width[2:], rtol=0.04)
     check_against_mixture(fit, interval.iloc[:2], fit.predict(data.iloc[:2]),
@@ -269,16 +272,16 @@ def test_singular_fit():
 
 
 def test_predict_interval_reproducible(sleep_fit):
-    first = predict_interval(sleep_fit, n_sims=100, seed=5)
-    pd.testing.assert_frame_equal(first, predict_interval(sleep_fit, n_sims=100, seed=5))
+    first = predict_interval(sleep_fit, nsim=100, seed=5)
+    pd.testing.assert_frame_equal(first, predict_interval(sleep_fit, nsim=100, seed=5))
     pd.testing.assert_frame_equal(
-        first, predict_interval(sleep_fit, n_sims=100, seed=np.random.default_rng(5)))
-    assert not np.allclose(first, predict_interval(sleep_fit, n_sims=100, seed=6))
+        first, predict_interval(sleep_fit, nsim=100, seed=np.random.default_rng(5)))
+    assert not np.allclose(first, predict_interval(sleep_fit, nsim=100, seed=6))
 
 
 def test_row_blocks_do_not_change_the_distribution(sleep_fit, monkeypatch):
     monkeypatch.setattr(posterior, "BLOCK_ELEMENTS", 7 * 2000)  # blocks of 7 rows
-    interval = predict_interval(sleep_fit, n_sims=2000, seed=8)
+    interval = predict_interval(sleep_fit, nsim=2000, seed=8)
     var = known_group_variance(sleep_fit, slice(None)) + sleep_fit.sigma ** 2
     assert np.all(np.abs(interval["fit"] - sleep_fit.predict()) < 4 * 1.2533 * np.sqrt(var / 2000))
 
@@ -309,8 +312,8 @@ def _coverage_of_one_dataset(seed: int, new_groups: bool) -> np.ndarray:
         effect = _true_group_effects(seed)[group - 1]
     newdata = pd.DataFrame({"group": group, "x": rng.standard_normal(n)})
     y = INTERCEPT + SLOPE_X * newdata["x"] + effect + rng.normal(0.0, SIGMA, n)
-    interval = predict_interval(fit, newdata, level=0.8, seed=seed)
-    return ((y >= interval["lwr"]) & (y <= interval["upr"])).to_numpy()
+    interval = predict_interval(fit, newdata, level=0.8, seed=seed, allow_new_levels=new_groups)
+    return ((y >= interval["lower"]) & (y <= interval["upper"])).to_numpy()
 
 
 @pytest.mark.parametrize("new_groups", [False, True], ids=["same-groups", "new-groups"])
@@ -348,11 +351,11 @@ def test_model_of_another_type(function, sleepstudy_data):
 
 
 @pytest.mark.parametrize("function", [re_sim, predict_interval])
-@pytest.mark.parametrize("n_sims, error", [(0, ValueError), (-5, ValueError), (10.0, TypeError),
+@pytest.mark.parametrize("nsim, error", [(0, ValueError), (-5, ValueError), (10.0, TypeError),
                                            (True, TypeError), ("100", TypeError)])
-def test_bad_n_sims(function, n_sims, error, sleep_fit):
-    with pytest.raises(error, match="n_sims must be"):
-        function(sleep_fit, n_sims=n_sims)
+def test_bad_nsim(function, nsim, error, sleep_fit):
+    with pytest.raises(error, match="nsim must be"):
+        function(sleep_fit, nsim=nsim)
 
 
 @pytest.mark.parametrize("level, error", [(0, ValueError), (1, ValueError), (1.5, ValueError),
@@ -360,36 +363,36 @@ def test_bad_n_sims(function, n_sims, error, sleep_fit):
                                           ("0.8", TypeError), (True, TypeError), (None, TypeError)])
 def test_bad_level(level, error, sleep_fit):
     with pytest.raises(error, match="level must be .*between 0 and 1"):
-        predict_interval(sleep_fit, level=level, n_sims=10)
+        predict_interval(sleep_fit, level=level, nsim=10)
 
 
 @pytest.mark.parametrize("function", [re_sim, predict_interval])
 @pytest.mark.parametrize("seed, error", [(1.5, TypeError), ("1", TypeError), (-1, ValueError)])
 def test_bad_seed(function, seed, error, sleep_fit):
     with pytest.raises(error, match="seed must be"):
-        function(sleep_fit, n_sims=10, seed=seed)
+        function(sleep_fit, nsim=10, seed=seed)
 
 
 def test_seed_sequence_accepted(sleep_fit):
-    assert len(re_sim(sleep_fit, n_sims=10, seed=np.random.SeedSequence(3))) == sleep_fit.ngroups
+    assert len(re_sim(sleep_fit, nsim=10, seed=np.random.SeedSequence(3))) == sleep_fit.ngroups
 
 
 @pytest.mark.parametrize("newdata", [np.ones((3, 2)), {"Days": [1, 2]}, [1, 2]])
 def test_newdata_not_a_dataframe(newdata, sleep_fit):
     with pytest.raises(TypeError, match="newdata must be a pandas DataFrame"):
-        predict_interval(sleep_fit, newdata, n_sims=10)
+        predict_interval(sleep_fit, newdata, nsim=10)
 
 
 def test_newdata_missing_fixed_column(sleep_fit, sleepstudy_data):
     with pytest.raises(ValueError, match=r"\['Days'\] not found in newdata"):
-        predict_interval(sleep_fit, sleepstudy_data.drop(columns="Days"), n_sims=10)
+        predict_interval(sleep_fit, sleepstudy_data.drop(columns="Days"), nsim=10)
 
 
 def test_newdata_missing_group_column(sleep_fit, sleepstudy_data):
     newdata = sleepstudy_data.drop(columns="Subject")
-    with pytest.raises(ValueError, match="grouping column 'Subject'.*include_random=False"):
-        predict_interval(sleep_fit, newdata, n_sims=10)
-    population = predict_interval(sleep_fit, newdata, n_sims=10, include_random=False)
+    with pytest.raises(ValueError, match="grouping column 'Subject'.*random_effects=False"):
+        predict_interval(sleep_fit, newdata, nsim=10)
+    population = predict_interval(sleep_fit, newdata, nsim=10, random_effects=False)
     assert len(population) == len(newdata)
 
 
@@ -397,26 +400,61 @@ def test_newdata_missing_group_value(sleep_fit, sleepstudy_data):
     newdata = sleepstudy_data.iloc[:3].astype({"Subject": float})
     newdata.iloc[1, newdata.columns.get_loc("Subject")] = np.nan
     with pytest.raises(ValueError, match="missing values in the grouping column 'Subject'"):
-        predict_interval(sleep_fit, newdata, n_sims=10)
+        predict_interval(sleep_fit, newdata, nsim=10)
 
 
 def test_newdata_empty(sleep_fit, sleepstudy_data):
     with pytest.raises(ValueError, match="newdata has no rows"):
-        predict_interval(sleep_fit, sleepstudy_data.iloc[:0], n_sims=10)
+        predict_interval(sleep_fit, sleepstudy_data.iloc[:0], nsim=10)
 
 
-def test_include_random_not_bool(sleep_fit):
-    with pytest.raises(TypeError, match="include_random must be True or False"):
-        predict_interval(sleep_fit, n_sims=10, include_random="no")
+@pytest.mark.parametrize("flag", ["random_effects", "allow_new_levels"])
+def test_flags_not_bool(sleep_fit, flag):
+    with pytest.raises(TypeError, match=f"{flag} must be True or False"):
+        predict_interval(sleep_fit, nsim=10, **{flag: "no"})
 
 
-def test_include_random_takes_numpy_bools_like_predict(sleep_fit):
+def test_random_effects_takes_numpy_bools_like_predict(sleep_fit):
     """One bool check for every flag: numpy's bools count, strings do not."""
-    frame = predict_interval(sleep_fit, n_sims=10, include_random=np.False_, seed=1)
+    frame = predict_interval(sleep_fit, nsim=10, random_effects=np.False_, seed=1)
     assert frame.shape == (180, 3)
 
 
 def test_newdata_with_a_duplicated_group_column_is_named(sleep_fit, sleepstudy_data):
     newdata = pd.concat([sleepstudy_data.head(3), sleepstudy_data.head(3)[["Subject"]]], axis=1)
     with pytest.raises(ValueError, match=r"newdata has several columns named \['Subject'\]"):
-        predict_interval(sleep_fit, newdata, n_sims=10)
+        predict_interval(sleep_fit, newdata, nsim=10)
+
+
+# ----- methods, new levels, one vocabulary ------------------------------------------
+
+def test_methods_are_the_functions(sleep_fit, sleepstudy_data):
+    pd.testing.assert_frame_equal(sleep_fit.re_sim(nsim=30, seed=2),
+                                  re_sim(sleep_fit, nsim=30, seed=2))
+    rows = sleepstudy_data.iloc[ROWS]
+    pd.testing.assert_frame_equal(sleep_fit.predict_interval(rows, level=0.9, nsim=30, seed=2),
+                                  predict_interval(sleep_fit, rows, level=0.9, nsim=30, seed=2))
+    assert simlab.re_sim is re_sim and simlab.predict_interval is predict_interval
+
+
+def test_re_sim_keys_are_the_ranef_keys(slope_fit):
+    keys = ["group_var", "effect", "group"]
+    simulated = slope_fit.re_sim(nsim=10, seed=1)[keys].sort_values(keys).reset_index(drop=True)
+    ranef = slope_fit.ranef()[keys].sort_values(keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(simulated, ranef)
+
+
+def test_default_level_is_95_percent(sleep_fit):
+    default = sleep_fit.predict_interval(nsim=50, seed=3)
+    pd.testing.assert_frame_equal(default, sleep_fit.predict_interval(level=0.95, nsim=50, seed=3))
+
+
+def test_new_levels_need_permission_as_in_predict(sleep_fit, sleepstudy_data):
+    """Unseen groups raise, naming them and the switch, as ``predict`` does."""
+    new = sleepstudy_data.iloc[ROWS].assign(Subject=[9001, 9002, 9002])
+    for call in (sleep_fit.predict, sleep_fit.predict_interval):
+        with pytest.raises(ValueError, match=r"levels not in the fitted model: \['9001', '9002'\]"
+                                             r".*allow_new_levels=True"):
+            call(new)
+    assert len(sleep_fit.predict_interval(new, nsim=10, allow_new_levels=True)) == 3
+    assert len(sleep_fit.predict_interval(new, nsim=10, random_effects=False)) == 3

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import simlab
-from simlab.model.result import interval_columns
 
 PUBLIC = sorted(name for name in dir(simlab.LmerResult) if not name.startswith("_"))
 
@@ -16,7 +17,8 @@ PUBLIC = sorted(name for name in dir(simlab.LmerResult) if not name.startswith("
 def test_every_public_attribute(sim_fit, name):
     value = getattr(sim_fit, name)
     if callable(value):
-        kwargs = {"nsim": 20, "seed": 1} if name == "confint" else {}
+        kwargs = {"nsim": 20, "seed": 1} if name in ("confint", "re_sim", "predict_interval") \
+            else {"method": "wald"} if name == "to_dict" else {}
         value = value(**kwargs)
     assert value is not None
 
@@ -27,13 +29,13 @@ def test_result_is_frozen(sim_fit):
 
 
 def test_table_columns(sim_fit):
-    assert list(sim_fit.fixef.columns) == ["estimate", "se", "df", "t", "p", "lower_2.5", "upper_97.5"]
+    assert list(sim_fit.fixef.columns) == ["estimate", "se", "df", "t", "p", "lower", "upper"]
     assert sim_fit.fixef.index.name == "term"
     assert list(sim_fit.varcomp.columns) == ["group", "effect", "variance", "sd", "var_prop"]
-    expected = ["group_var", "effect", "group", "value", "se", "lower_2.5", "upper_97.5"]
+    expected = ["group_var", "effect", "group", "value", "se", "lower", "upper"]
     assert list(sim_fit.ranef().columns) == expected
     assert list(sim_fit.coef().columns) == expected
-    assert list(sim_fit.confint("wald").columns) == ["lower", "upper"]
+    assert list(sim_fit.confint(method="wald").columns) == ["lower", "upper"]
 
 
 def test_satterthwaite_p_values_and_wald_intervals(sim_fit):
@@ -42,15 +44,39 @@ def test_satterthwaite_p_values_and_wald_intervals(sim_fit):
     from scipy import stats
     assert sim_fit.p_value_method == "satterthwaite"
     np.testing.assert_allclose(fe["p"], 2 * stats.t.sf(np.abs(fe["estimate"] / fe["se"]), fe["df"]))
-    np.testing.assert_allclose(fe["upper_97.5"] - fe["estimate"], 1.959963984540054 * fe["se"])
+    np.testing.assert_allclose(fe["upper"] - fe["estimate"], 1.959963984540054 * fe["se"])
     normal = sim_fit.fixed_tests("normal")
     np.testing.assert_allclose(normal["p"], 2 * stats.norm.sf(np.abs(fe["estimate"] / fe["se"])))
 
 
-def test_interval_column_names_follow_level(sim_fit):
-    assert interval_columns(0.9) == ("lower_5", "upper_95")
-    lower, upper = sim_fit.ranef(level=0.9)[["lower_5", "upper_95"]].to_numpy().T
-    np.testing.assert_allclose(upper - lower, 2 * 1.6448536269514722 * sim_fit.ranef()["se"])
+def test_every_table_honours_level_under_the_same_column_names(sim_fit):
+    z90 = 1.6448536269514722
+    for table in (sim_fit.ranef(level=0.9), sim_fit.coef(level=0.9)):
+        np.testing.assert_allclose(table["upper"] - table["lower"], 2 * z90 * table["se"])
+    fixed = sim_fit.fixed_tests(level=0.9)
+    np.testing.assert_allclose(fixed["upper"] - fixed["lower"], 2 * z90 * fixed["se"])
+    pd.testing.assert_frame_equal(sim_fit.fixed_tests(), sim_fit.fixef)
+    pd.testing.assert_frame_equal(sim_fit.fixed_tests(level=0.9)[["lower", "upper"]],
+                                  sim_fit.confint(method="wald", level=0.9).loc[fixed.index],
+                                  check_names=False)
+
+
+@pytest.mark.parametrize("call", [
+    lambda fit: fit.confint(0.9), lambda fit: fit.confint("wald"), lambda fit: fit.ranef(0.9),
+    lambda fit: fit.coef(0.9), lambda fit: fit.fixed_tests("normal", 0.9),
+    lambda fit: fit.anova("kenward-roger"), lambda fit: fit.contest([0, 1], "kenward-roger"),
+    lambda fit: fit.re_sim(10), lambda fit: fit.predict_interval(None, 0.9),
+    lambda fit: fit.to_dict(0.9)])
+def test_options_are_keyword_only(sim_fit, call):
+    """``fit.confint(0.9)`` meant a level in lme4 and a method here: now it says so."""
+    with pytest.raises(TypeError, match="positional argument"):
+        call(sim_fit)
+
+
+def test_a_bad_level_is_refused_by_every_table(sim_fit):
+    for call in (sim_fit.ranef, sim_fit.coef, sim_fit.fixed_tests):
+        with pytest.raises(ValueError, match="level must be strictly between 0 and 1"):
+            call(level=1.5)
 
 
 def test_icc_and_var_prop(gpa_fit):
@@ -71,6 +97,44 @@ def test_residuals_and_fitted(sim_fit):
     np.testing.assert_allclose(sim_fit.fitted + sim_fit.residuals, sim_fit.design.y, rtol=1e-12)
 
 
+def test_fitted_residuals_and_predictions_are_series_indexed_like_their_rows():
+    sleep = simlab.datasets.sleepstudy().copy()
+    sleep.index = sleep.index + 1000
+    sleep.loc[1003, "Days"] = np.nan
+    fit = simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep)
+    used = sleep.index.drop(1003)
+    for series, name in ((fit.fitted, "fitted"), (fit.residuals, "residual"),
+                         (fit.predict(), "prediction")):
+        assert isinstance(series, pd.Series) and series.name == name
+        assert series.index.equals(used)
+    rows = sleep.loc[[1005, 1002]].set_axis(["a", "b"])
+    predicted = fit.predict(rows)
+    assert list(predicted.index) == ["a", "b"] and predicted.name == "prediction"
+    np.testing.assert_allclose(predicted, fit.fitted.loc[[1005, 1002]], rtol=1e-12)
+    assert list(fit.predict(rows, random_effects=False).index) == ["a", "b"]
+
+
+def test_to_dict_is_json_ready_with_every_table_at_level(sim_fit):
+    record = sim_fit.to_dict(level=0.9, method="wald")
+    text = json.dumps(record, allow_nan=False)  # Wald has NaN bounds for variances: None
+    assert json.loads(text) == record
+    assert record["level"] == 0.9 and record["confint_method"] == "wald"
+    assert record["engine"] == "exact" and record["data"] == sim_fit.data_name
+    fixef = pd.DataFrame(record["fixef"]).set_index("term")
+    pd.testing.assert_frame_equal(fixef, sim_fit.fixed_tests(level=0.9), check_names=False)
+    assert record["ranef"][0]["lower"] == pytest.approx(sim_fit.ranef(level=0.9)["lower"][0])
+    assert record["confint"][0]["lower"] is None
+    assert (record["tau"], record["icc"]) == (pytest.approx(sim_fit.tau), pytest.approx(sim_fit.icc))
+
+
+def test_to_dict_of_random_slopes_has_no_tau_or_icc(sleepstudy_data):
+    fit = simlab.lmer("Reaction ~ Days + (Days | Subject)", sleepstudy_data)
+    record = fit.to_dict(method="wald")
+    assert record["tau"] is None and record["icc"] is None
+    assert {row["effect"] for row in record["coef"]} == {"(Intercept)", "Days"}
+    json.dumps(record, allow_nan=False)
+
+
 def test_summary_is_lme4_like(gpa_fit):
     text = str(gpa_fit)
     assert text == str(gpa_fit.summary()) == repr(gpa_fit.summary())
@@ -85,15 +149,22 @@ def test_summary_is_lme4_like(gpa_fit):
         assert line in text, line
 
 
+def test_html_is_the_summary(gpa_fit):
+    for shown in (gpa_fit, gpa_fit.summary()):
+        html = shown._repr_html_()
+        assert html.startswith("<pre>") and "Satterthwaite&#x27;s method" in html
+        assert "Number of obs: 1200, groups:  student, 200" in html
+
+
 def test_repr_is_short(sim_fit):
     assert repr(sim_fit).startswith("<LmerResult 'y ~ x + (1 | groups)' (REML, exact engine)")
 
 
 def test_boot_is_reproducible_and_near_profile(gpa_fit):
-    first = gpa_fit.confint("boot", nsim=400, seed=7)
-    np.testing.assert_array_equal(first, gpa_fit.confint("boot", nsim=400, seed=7))
-    assert not first.equals(gpa_fit.confint("boot", nsim=400, seed=8))
-    profile = gpa_fit.confint("profile")
+    first = gpa_fit.confint(method="boot", nsim=400, seed=7)
+    np.testing.assert_array_equal(first, gpa_fit.confint(method="boot", nsim=400, seed=7))
+    assert not first.equals(gpa_fit.confint(method="boot", nsim=400, seed=8))
+    profile = gpa_fit.confint(method="profile")
     np.testing.assert_allclose(first, profile, rtol=0.05)
 
 

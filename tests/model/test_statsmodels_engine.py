@@ -186,14 +186,14 @@ def test_random_slope_deviance(slope_fit, slope_ml_fit, sleep_fit):
 
 def test_random_slope_bootstrap_of_a_statsmodels_fit(slope_fit):
     """Replicates are drawn from statsmodels' estimates and refitted by the exact engine."""
-    ci = slope_fit.confint("boot", nsim=20, seed=1)
+    ci = slope_fit.confint(method="boot", nsim=20, seed=1)
     assert list(ci.index) == ["sd_(Intercept)|Subject", "cor_Days.(Intercept)|Subject",
                               "sd_Days|Subject", "sigma", "(Intercept)", "Days"]
     assert (ci["lower"] < ci["upper"]).all() and (ci["lower"].iloc[[0, 2, 3]] > 0).all()
 
 
 def test_random_slope_wald(slope_fit):
-    ci = slope_fit.confint("wald")
+    ci = slope_fit.confint(method="wald")
     fe = slope_fit.fixef
     z = stats.norm.ppf(0.975)
     np.testing.assert_allclose(ci.loc[fe.index, "lower"], fe["estimate"] - z * fe["se"])

@@ -118,8 +118,8 @@ def test_trajectory_bad_input(sleepstudy_data, sleep_lm, sim_fit, sleep_fit):
         trajectory_data(sleepstudy_data, group="Days", fit=sleep_fit)
     with pytest.raises(TypeError, match="must be a pandas DataFrame, got dict"):
         trajectory_data(sleepstudy_data.to_dict(), **SLEEP)
-    with pytest.raises(TypeError, match=r"needs a mixed model fitted with simlab.lmer.*got LmResult "
-                                        r"\(a model without random effects\)"):
+    with pytest.raises(TypeError, match=r"needs a mixed model fitted with simlab.lmer.*got "
+                                        r"LmResult \(a model without random effects\)"):
         trajectory_data(sleepstudy_data, **SLEEP, fit=sleep_lm)
     with pytest.raises(ValueError, match="fit models 'y' but y is 'Reaction'"):
         trajectory_data(sleepstudy_data, **SLEEP, fit=sim_fit)

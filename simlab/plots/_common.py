@@ -9,12 +9,13 @@ functions, so ``import simlab.plots`` stays cheap.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from simlab._checks import name_list
+from simlab._checks import is_int, name_list
 
 
 def check_frame(data: object, what: str = "data") -> None:
@@ -88,6 +89,40 @@ def figure_or_new(fig, figsize: tuple[float, float]):
 
         return plt.figure(figsize=figsize, layout="constrained")
     return fig
+
+
+def check_col_wrap(col_wrap: object) -> int:
+    """``col_wrap`` as an int; a ValueError unless it is a positive int."""
+    if not is_int(col_wrap) or col_wrap < 1:
+        raise ValueError(f"col_wrap must be a positive int, got {col_wrap!r}")
+    return int(col_wrap)
+
+
+def facet_axes(fig, n_panels: int, col_wrap: int, panel: tuple[float, float],
+               margin: tuple[float, float] = (0.0, 0.0), **subplot_kw):
+    """``n_panels`` Axes in rows of ``col_wrap``, as seaborn's ``FacetGrid(col_wrap=)`` lays them.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure or SubFigure, or None
+        Where to draw; None makes a new pyplot figure of ``panel`` (width,
+        height) per panel plus ``margin``.
+    n_panels, col_wrap : int
+    **subplot_kw
+        Passed to :meth:`matplotlib.figure.Figure.subplots` (``sharex``, ``sharey``).
+
+    Returns
+    -------
+    (Figure, ndarray of Axes)
+        The figure and its first ``n_panels`` Axes; the rest of the last row is hidden.
+    """
+    ncols = min(check_col_wrap(col_wrap), n_panels)
+    nrows = math.ceil(n_panels / ncols)
+    fig = figure_or_new(fig, (panel[0] * ncols + margin[0], panel[1] * nrows + margin[1]))
+    axes = fig.subplots(nrows, ncols, squeeze=False, **subplot_kw).ravel()
+    for extra in axes[n_panels:]:
+        extra.set_visible(False)
+    return fig, axes[:n_panels]
 
 
 def with_defaults(defaults: dict, kwargs: dict, gid: str | None = None) -> dict:

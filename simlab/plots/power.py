@@ -23,7 +23,12 @@ _LABELS = {"n_groups": "number of groups", "n_per_group": "rows per group"}
 
 
 def power_curve_data(curve: Any) -> pd.DataFrame:
-    """The numbers behind the figure: one row per break of a :class:`~simlab.planning.curve.PowerCurve`.
+    """The numbers behind the figure: a row per break of a power curve.
+
+    Parameters
+    ----------
+    curve : PowerCurve
+        From :func:`simlab.power_curve`.
 
     Returns
     -------

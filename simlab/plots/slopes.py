@@ -27,8 +27,6 @@ Only the model's public methods are read (``ranef``, ``coef``, ``fixef``,
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
@@ -36,8 +34,8 @@ from simlab._checks import is_int, name_list
 from simlab.model.formula import parse_formula
 from simlab.model.result import LmerResult, require_lmer
 
-from ._common import (axes_or_current, check_figure, check_frame, figure_or_new, palette,
-                      require_columns, require_numeric, with_defaults)
+from ._common import (axes_or_current, check_col_wrap, check_figure, check_frame, facet_axes,
+                      palette, require_columns, require_numeric, with_defaults)
 
 __all__ = ["MIXED", "SEPARATE", "POPULATION", "MAX_PANELS",
            "many_regressions_coef", "many_regressions_data", "plot_many_regressions",
@@ -380,10 +378,7 @@ def many_regressions_figure(model: LmerResult, data: pd.DataFrame, *, groups=Non
         As :func:`many_regressions_data`; ValueError for a bad ``col_wrap``,
         unknown groups, or more than :data:`MAX_PANELS` groups by default.
     """
-    from matplotlib.lines import Line2D
-
-    if not is_int(col_wrap) or col_wrap < 1:
-        raise ValueError(f"col_wrap must be a positive int, got {col_wrap!r}")
+    check_col_wrap(col_wrap)
     if not isinstance(points, (bool, np.bool_)):
         raise TypeError(f"points must be True or False, got {points!r}")
     check_figure(fig)  # before any work
@@ -394,45 +389,53 @@ def many_regressions_figure(model: LmerResult, data: pd.DataFrame, *, groups=Non
                          f"panel each (at most {MAX_PANELS}); choose some, e.g. groups="
                          f"{list(chosen[:12])}")
     frame = _grid_lines(lines, lines.coefficients(), 2)
+    fig, axes = facet_axes(fig, len(chosen), col_wrap, panel=(1.9, 1.8), margin=(0.8, 1.2),
+                           sharex=True, sharey=True)
+    for ax, label in zip(axes, chosen):
+        _group_panel(ax, lines, frame, label, points, kwargs)
     ncols = min(int(col_wrap), len(chosen))
-    nrows = math.ceil(len(chosen) / ncols)
-    fig = figure_or_new(fig, (1.9 * ncols + 0.8, 1.8 * nrows + 1.2))
-    axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
-    for extra in axes[len(chosen):]:
-        extra.set_visible(False)
-    population = frame[frame["source"] == POPULATION]
-    label_codes = lines.levels.get_indexer(chosen)
-    for ax, label, code in zip(axes, chosen, label_codes):
-        if points:
-            mine = lines.codes == code
-            ax.scatter(lines.xs[mine], lines.ys[mine], s=10, color="0.35", alpha=0.8,
-                       gid="observed")
-        ax.plot(population["x"], population["fit"], color="0.5", linewidth=1.0, linestyle=":",
-                gid=POPULATION)
-        rows = frame[frame["group"] == label]
-        separate = rows[rows["source"] == SEPARATE]
-        if len(separate):
-            ax.plot(separate["x"], separate["fit"], **with_defaults(
-                dict(color="C1", linewidth=1.3, linestyle="--"), kwargs, SEPARATE))
-        mixed = rows[rows["source"] == MIXED]
-        ax.plot(mixed["x"], mixed["fit"], **with_defaults(dict(color="C0", linewidth=1.8), kwargs,
-                                                      MIXED))
-        ax.set_title(f"{label}", fontsize="small")
-        ax.tick_params(labelsize="small")
-    for index, ax in enumerate(axes[:len(chosen)]):
+    for index, ax in enumerate(axes):
         # Labels on the outer panels only: the bottom one of each column, the first of each row.
         if index + ncols >= len(chosen):
             ax.set_xlabel(lines.x)
             ax.xaxis.set_tick_params(labelbottom=True)
         if index % ncols == 0:
             ax.set_ylabel(lines.response)
+    _panels_legend(fig, lines.group_var, points)
+    return fig
+
+
+def _group_panel(ax, lines: _Lines, frame: pd.DataFrame, label: str, points: bool,
+                 kwargs: dict) -> None:
+    """One group's panel: its points, the population line, its two lines (styled by kwargs)."""
+    if points:
+        mine = lines.codes == lines.levels.get_loc(label)
+        ax.scatter(lines.xs[mine], lines.ys[mine], s=10, color="0.35", alpha=0.8, gid="observed")
+    population = frame[frame["source"] == POPULATION]
+    ax.plot(population["x"], population["fit"], color="0.5", linewidth=1.0, linestyle=":",
+            gid=POPULATION)
+    rows = frame[frame["group"] == label]
+    separate = rows[rows["source"] == SEPARATE]
+    if len(separate):
+        ax.plot(separate["x"], separate["fit"], **with_defaults(
+            dict(color="C1", linewidth=1.3, linestyle="--"), kwargs, SEPARATE))
+    mixed = rows[rows["source"] == MIXED]
+    ax.plot(mixed["x"], mixed["fit"], **with_defaults(dict(color="C0", linewidth=1.8), kwargs,
+                                                      MIXED))
+    ax.set_title(f"{label}", fontsize="small")
+    ax.tick_params(labelsize="small")
+
+
+def _panels_legend(fig, group_var: str, points: bool) -> None:
+    """One legend below the panels, for every kind of line (and the points)."""
+    from matplotlib.lines import Line2D
+
     handles = [Line2D([], [], color="C0", linewidth=1.8, label="mixed model (coef)"),
                Line2D([], [], color="C1", linewidth=1.3, linestyle="--",
-                      label=f"separate regression per {lines.group_var}"),
+                      label=f"separate regression per {group_var}"),
                Line2D([], [], color="0.5", linestyle=":", label="population (fixed effects)")]
     if points:
         handles.insert(0, Line2D([], [], color="0.35", marker="o", linestyle="", markersize=4,
                                  label="observed"))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
                fontsize="small")
-    return fig

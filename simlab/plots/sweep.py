@@ -9,14 +9,13 @@ bars are +- 1.96 Monte Carlo SEs.
 """
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
-from simlab._checks import is_int, name_list
+from simlab._checks import name_list
 from simlab._vocabulary import DEFAULT_LEVEL, LOWER, UPPER
 
-from ._common import axes_or_current, check_figure, figure_or_new, with_defaults
+from ._common import (axes_or_current, check_col_wrap, check_figure, facet_axes,
+                      with_defaults)
 
 __all__ = ["Z_MCSE", "reference_value", "sweep_plot_data", "plot_sweep", "sweep_figure"]
 
@@ -162,19 +161,13 @@ def sweep_figure(summary: pd.DataFrame, measure: str, *, x: str, hue: str | None
     ValueError
         As :func:`sweep_plot_data`, or for a ``col_wrap`` that is not a positive int.
     """
-    if not is_int(col_wrap) or col_wrap < 1:
-        raise ValueError(f"col_wrap must be a positive int, got {col_wrap!r}")
+    check_col_wrap(col_wrap)
     check_figure(fig)  # before any work
     data = sweep_plot_data(summary, measure, x=x, hue=hue, col=col)
     if data.empty:
         raise ValueError(f"the summary has no rows to plot for {measure!r}")
     levels = [None] if col is None else list(pd.unique(data[col]))
-    ncols = min(len(levels), int(col_wrap))
-    nrows = math.ceil(len(levels) / ncols)
-    fig = figure_or_new(fig, (4.5 * ncols, 3.5 * nrows))
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for extra in axes[len(levels):]:
-        extra.set_visible(False)
+    fig, axes = facet_axes(fig, len(levels), col_wrap, panel=(4.5, 3.5))
     for ax, value in zip(axes, levels):
         rows, title = ((data, measure) if col is None
                        else (data[data[col] == value], f"{measure}: {col} = {value}"))

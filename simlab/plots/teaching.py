@@ -97,7 +97,7 @@ def _highlighted(levels: pd.Index, n_highlight: object, seed) -> pd.Index:
 
 
 def _trajectory_columns(fit, x, y, group) -> tuple[str, str, str]:
-    """``x``, ``y`` and ``group`` as given, else read from ``fit``'s formula; required without a fit."""
+    """``x``, ``y`` and ``group`` as given, else from ``fit``'s formula; required without a fit."""
     if fit is None:
         require_given("trajectory_data", "; or pass fit=, a fit of 'y ~ x + (1 | group)'",
                       x=x, y=y, group=group)

@@ -35,6 +35,7 @@ from simlab._vocabulary import DEFAULT_LEVEL, LOWER, RE_KEYS, UPPER
 from simlab.model.ddf import normal_quantile
 from simlab.model.design import fixed_variables
 from simlab.model.formula import parse_formula
+from simlab.model.posterior import RE_SIM_COLUMNS as _re_sim_columns
 from simlab.model.result import LmerResult, require_lmer
 
 from ._common import (axes_or_current, check_figure, check_frame, figure_or_new, level_codes,
@@ -50,8 +51,8 @@ __all__ = ["Z_RE_SIM", "RE_SIM_COLUMNS", "TrajectoryData",
 
 #: merTools' plotREsim draws median +- this many sds: the 97.5% normal quantile (1.96).
 Z_RE_SIM = normal_quantile(0.95)
-#: Columns of simulated random effects (``re_sim``) that :func:`re_sim_plot_data` needs.
-RE_SIM_COLUMNS = (*RE_KEYS, "mean", "median", "sd")
+#: Columns of simulated random effects that :func:`re_sim_plot_data` needs: all of ``re_sim``'s.
+RE_SIM_COLUMNS = tuple(_re_sim_columns)
 #: Up to this many groups, the caterpillar's x axis names each group.
 _MAX_NAMED_TICKS = 30
 #: Up to this many hue levels, :func:`plot_scatter` draws a legend.

@@ -1,4 +1,7 @@
 """``simlab figures``: the teaching figures from the command line."""
+import functools
+
+import simlab.figures
 from simlab import cli
 
 
@@ -18,7 +21,9 @@ def test_figures_passes_the_model_on(tmp_path, capsys, monkeypatch):
         calls.append((out, options))
         return [tmp_path / "sleepstudy_slopes_caterpillar.png"]
 
-    monkeypatch.setattr("simlab.figures.write_figures", fake)
+    # The real signature (functools.wraps): the command line reads its defaults from it.
+    monkeypatch.setattr("simlab.figures.write_figures",
+                        functools.wraps(simlab.figures.write_figures)(fake))
     status = cli.main(["figures", "--out", str(tmp_path), "--data", "sleepstudy",
                        "--model", "slopes"])
     assert status == 0

@@ -1,19 +1,28 @@
 """Teaching data sets.
 
 ``sleepstudy`` ships with the package. ``gpa`` is not redistributed: it is
-read at run time from a path or from the folder in ``$SIMLAB_DATA_DIR``.
+read from a path, from the folder in ``$SIMLAB_DATA_DIR`` or from simlab's
+user cache, and otherwise downloaded once into that cache and checked
+against its SHA-256 (:mod:`simlab.datasets.remote`; ``simlab data gpa`` does
+it from the shell).
+
+pandas is imported when a data set is loaded, not with this package: the
+grading sandbox imports it for the name of the data-folder variable.
 """
 from __future__ import annotations
 
 import os
 from importlib import resources
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from .remote import (CACHE_DIR_VARIABLE, DATA_DIR_VARIABLE, DATA_URL_VARIABLE, cache_dir, fetch,
+                     find_local, locate)
 
-__all__ = ["sleepstudy", "gpa", "DATA_DIR_VARIABLE"]
+if TYPE_CHECKING:
+    import pandas as pd
 
-DATA_DIR_VARIABLE = "SIMLAB_DATA_DIR"
+__all__ = ["sleepstudy", "gpa", "fetch", "cache_dir", "find_local", "DATA_DIR_VARIABLE",
+           "CACHE_DIR_VARIABLE", "DATA_URL_VARIABLE"]
 
 
 def sleepstudy() -> pd.DataFrame:
@@ -25,6 +34,8 @@ def sleepstudy() -> pd.DataFrame:
         Columns ``Reaction`` (ms), ``Days`` and ``Subject`` (Categorical in
         R's level order).
     """
+    import pandas as pd
+
     with resources.files(__package__).joinpath("sleepstudy.csv").open("r") as handle:
         data = pd.read_csv(handle)
     subjects = sorted(data["Subject"].unique())
@@ -39,7 +50,10 @@ def gpa(path: str | os.PathLike | None = None) -> pd.DataFrame:
     ----------
     path : path-like, optional
         The ``gpa.csv`` file, or a folder holding it. By default the folder
-        named by the environment variable ``SIMLAB_DATA_DIR``.
+        named by ``$SIMLAB_DATA_DIR``, then simlab's cache
+        (``$SIMLAB_CACHE_DIR``, else the user cache folder); failing both,
+        the file is downloaded into the cache from the tutorial's repository
+        (``$SIMLAB_DATA_URL`` overrides the address) and its SHA-256 checked.
 
     Returns
     -------
@@ -50,30 +64,13 @@ def gpa(path: str | os.PathLike | None = None) -> pd.DataFrame:
     Raises
     ------
     FileNotFoundError
-        When no file is found, with instructions for supplying it.
+        ``path`` does not hold the file, or it is nowhere on this machine and
+        cannot be downloaded; the message names every way to provide it.
+    ValueError
+        The download does not match the file's checksum (nothing is cached).
     """
-    file = _locate("gpa.csv", path)
-    data = pd.read_csv(file)
+    import pandas as pd
+
+    data = pd.read_csv(locate("gpa", path))
     data["sex"] = pd.Categorical(data["sex"], categories=["male", "female"])
     return data
-
-
-def _locate(name: str, path: str | os.PathLike | None) -> Path:
-    if path is None:
-        folder = os.environ.get(DATA_DIR_VARIABLE)
-        if not folder:
-            raise FileNotFoundError(
-                f"{name} is not bundled with simlab. Pass its location, e.g. "
-                f"simlab.datasets.gpa('path/to/{name}'), or set {DATA_DIR_VARIABLE} to the "
-                f"folder that holds it (export {DATA_DIR_VARIABLE}=/path/to/data)."
-            )
-        path = folder
-    candidate = Path(path)
-    if candidate.is_dir():
-        candidate = candidate / name
-    if not candidate.is_file():
-        raise FileNotFoundError(
-            f"{candidate} does not exist. Point simlab at the real {name}: pass its path, or set "
-            f"{DATA_DIR_VARIABLE} to the folder that holds it."
-        )
-    return candidate

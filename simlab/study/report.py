@@ -37,17 +37,15 @@ def _plot(summary: pd.DataFrame, measure: str, out: Path, level: float) -> Path:
     """One panel per parameter; drawn on a pyplot-free Figure (no GUI backend needed)."""
     from matplotlib.figure import Figure
 
-    from simlab.plots import plot_sweep
+    from simlab.plots import sweep_figure
 
     x, hue = _layout(summary)
     n = summary["parameter"].nunique()
     ncols = min(n, 4)
     nrows = -(-n // ncols)
     fig = Figure(figsize=(4.5 * ncols, 3.5 * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for extra in axes[n:]:
-        extra.set_visible(False)
-    plot_sweep(summary, measure, x=x, hue=hue, col="parameter", level=level, ax=axes[:n])
+    sweep_figure(summary, measure, x=x, hue=hue, col="parameter", col_wrap=ncols, level=level,
+                 fig=fig)
     path = out / f"{measure}.png"
     fig.savefig(path, dpi=100)
     return path

@@ -18,8 +18,34 @@ The pieces, one concept each:
   :mod:`~simlab.grading.autograder`: the Gradescope bundle;
   :mod:`~simlab.grading.validate`: checking the keys.
 
-Exercise files import only :func:`sim_variant` from here.
-"""
-from .variants import SimVariant, sim_variant, student_seed
+Exercise files import only :func:`sim_variant` from here; scripts and
+notebooks grade with :func:`grade_submission` (otter-grader's
+``grade_submission``), whose report shows as text or, in Jupyter, as HTML.
 
-__all__ = ["SimVariant", "sim_variant", "student_seed"]
+The names load on first use (PEP 562): the sandbox's child process imports
+this package and must not pay for the grader's modules.
+"""
+from __future__ import annotations
+
+import importlib
+
+#: Public name -> the module of this package that defines it.
+_LAZY = {"SimVariant": "variants", "sim_variant": "variants", "student_seed": "variants",
+         "grade_submission": "grader", "GradeReport": "grader", "ExerciseResult": "grader",
+         "Limits": "sandbox"}
+
+__all__ = ["SimVariant", "sim_variant", "student_seed", "grade_submission", "GradeReport",
+           "ExerciseResult", "Limits"]
+
+
+def __getattr__(name: str):
+    """Load a public name the first time it is used (PEP 562)."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'simlab.grading' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -96,8 +96,12 @@ def display(*values, **_options) -> None:
 
 
 def main(request: dict) -> int:
-    """Run the request's exercise file and write its events; the exit status is 0."""
-    from .answers import encode
+    """Run the request's exercise file and write its events; the exit status is 0.
+
+    The first event, ``ready``, tells the sandbox that start-up is over: its
+    time limit counts from there, so a slow start (a loaded machine, a cold
+    disk) is not charged to the student's file.
+    """
     from .cells import read_cells
 
     path, limit = str(Path(request["file"]).resolve()), request["cell_timeout"]
@@ -112,20 +116,31 @@ def main(request: dict) -> int:
     sys.path.append(str(Path(path).parent))  # the student's own helper modules, after simlab's
     namespace = {"__name__": Path(path).stem, "__file__": path, "__builtins__": builtins,
                  "display": display}
-    for cell in read_cells(path):
+    cells = read_cells(path)
+    emit(event="ready")
+    for cell in cells:
         emit(event="cell", where=cell.where)
         code = "\n" * (cell.line - 1) + cell.source  # keep the file's line numbers
         _, error = run_limited(lambda: exec(compile(code, path, "exec"), namespace), limit)
         if error is not None:
             emit(event="cell_error", where=cell.where, error=describe(error))
-    for name in request["names"]:
+    _answer(request["names"], namespace, emit, describe, limit)
+    emit(event="done")
+    return 0
+
+
+def _answer(names, namespace: dict, emit, describe, limit: float) -> None:
+    """Emit each question's encoded answer, or its error."""
+    # Imported after the cells ran: the encoder needs pandas, which most exercise files
+    # load anyway, and start-up (before ``ready``) stays light.
+    from .answers import encode
+
+    for name in names:
         value, error = run_limited(lambda: question_answer(namespace, name), limit)
         if error is None:
             value, error = run_limited(lambda: encode(value), limit)
         emit(event="answer", name=name, **({"answer": value} if error is None
                                            else {"error": describe(error)}))
-    emit(event="done")
-    return 0
 
 
 def run(request: dict) -> int:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+from simlab._display import SummaryHTML
 
 from . import isolation
 from .answers import decode, encode
@@ -25,7 +27,8 @@ from .questions import ExerciseKey, KeyContext, Question
 from .sandbox import Limits, RunOutcome, refusal, run_exercise
 from .variants import STUDENT_ENV
 
-__all__ = ["QuestionResult", "ExerciseResult", "GradeReport", "grade", "grade_exercise",
+__all__ = ["QuestionResult", "ExerciseResult", "GradeReport", "grade", "grade_submission",
+           "grade_exercise",
            "expected_answers", "score_file", "find_exercise_file", "locate_exercise",
            "ExposedKeyWarning"]
 
@@ -60,8 +63,13 @@ class QuestionResult:
 
 
 @dataclass(frozen=True)
-class ExerciseResult:
-    """The graded questions of one exercise file, and what went wrong running it."""
+class ExerciseResult(SummaryHTML):
+    """The graded questions of one exercise file, and what went wrong running it.
+
+    ``str(result)`` is the terminal text of ``simlab check`` (a line per
+    question, the run's problems, the quoted output); in Jupyter the same
+    text shows as HTML.
+    """
 
     name: str
     title: str
@@ -79,13 +87,19 @@ class ExerciseResult:
     def max_score(self) -> float:
         return float(sum(q.points for q in self.questions))
 
+    def __str__(self) -> str:
+        from .render import exercise_text  # render imports this module
+        return exercise_text(self)
+
 
 @dataclass(frozen=True)
-class GradeReport:
+class GradeReport(SummaryHTML):
     """A whole submission's grade: one :class:`ExerciseResult` per exercise.
 
     ``pending`` names the exercises not graded yet: a report saved while
     grading runs (or left by a grader that died) says it is incomplete.
+    ``str(report)`` is ``simlab grade``'s text (every exercise, then the
+    total); in Jupyter the same text shows as HTML.
     """
 
     exercises: tuple[ExerciseResult, ...]
@@ -112,6 +126,10 @@ class GradeReport:
     @property
     def passed(self) -> bool:
         return all(q.passed for q in self.questions)
+
+    def __str__(self) -> str:
+        from .render import as_text  # render imports this module
+        return as_text(self)
 
 
 @dataclass(frozen=True)
@@ -153,6 +171,78 @@ def _subfolders(folder: Path) -> list[Path]:
 def find_exercise_file(folder: str | Path, name: str) -> Path | None:
     """The exercise file :func:`locate_exercise` finds, or None."""
     return locate_exercise(folder, name).path
+
+
+def grade_submission(submission: str | Path, *, course=None,
+                     exercises: Sequence[str] | None = None, student_id: str | None = None,
+                     metadata: str | Path | None = None, limits: Limits | None = None,
+                     jobs: int = 2, on_result: Callable[[GradeReport], None] | None = None
+                     ) -> GradeReport:
+    """Grade one student's submission folder against a course, as ``simlab grade`` does.
+
+    Modelled on otter-grader's ``otter.api.grade_submission``: one call from a
+    folder of exercise files to a report, for scripts and notebooks.
+
+    Parameters
+    ----------
+    submission : path
+        The folder holding the student's exercise files (``NAME.py`` or ``NAME.ipynb``).
+    course : Course or path, optional
+        The course, or its folder; default ``$SIMLAB_COURSE_DIR``, else simlab's
+        built-in course (:func:`simlab.grading.course.load_course`).
+    exercises : sequence of str, optional
+        Grade only these exercises (default: all of the course).
+    student_id : str, optional
+        Grade this student's variant of the exercises that have them.
+    metadata : path, optional
+        Gradescope's ``submission_metadata.json`` to read the student id from
+        (default: the one beside the submission folder, if any). Not with ``student_id``.
+    limits : Limits, optional
+        The sandbox's limits (default ``Limits()``).
+    jobs : int
+        Answer keys computed at once.
+    on_result : callable, optional
+        Called with the report so far: first with every exercise pending, then
+        after each exercise and last with the report returned, so a caller can
+        save a partial result.
+
+    Returns
+    -------
+    GradeReport
+        Its ``str`` is the terminal text; :mod:`simlab.grading.render` writes
+        JSON and Gradescope's ``results.json``.
+    """
+    from .course import Course, load_course
+
+    if student_id is not None and metadata is not None:
+        raise ValueError("give student_id or metadata, not both")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer of at least 1, got {jobs!r}")
+    course = course if isinstance(course, Course) else load_course(course)
+    keys = course.select(None if exercises is None else list(exercises))
+    student_id = student_id or _metadata_student_id(submission, metadata)
+    if on_result is not None:  # from the start a saved report says grading has not finished
+        on_result(GradeReport((), student_id, pending=tuple(keys)))
+    report = grade(submission, keys, course_dir=course.root, student_id=student_id,
+                   limits=Limits() if limits is None else limits, jobs=jobs,
+                   on_result=on_result)
+    if on_result is not None:  # the saved report is the one returned, total time included
+        on_result(report)
+    return report
+
+
+def _metadata_student_id(submission: str | Path, metadata: str | Path | None) -> str | None:
+    """The student id of Gradescope's metadata file (given, else beside the submission)."""
+    from .variants import student_id_from_metadata
+
+    path = Path(metadata) if metadata is not None else (
+        Path(submission).resolve().parent / "submission_metadata.json")
+    if path.is_file():
+        return student_id_from_metadata(path)
+    if metadata is not None:
+        warnings.warn(f"metadata file {metadata} not found; grading the default variant",
+                      stacklevel=3)
+    return None
 
 
 def grade(submission_dir: str | Path, keys: Mapping[str, ExerciseKey], *,

@@ -36,9 +36,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..datasets import DATA_DIR_VARIABLE
+from ..datasets import DATA_DIR_VARIABLE, find_local
 from . import isolation
-from .answers import check_encoded
 
 __all__ = ["Limits", "RunOutcome", "run_exercise", "refusal"]
 
@@ -47,6 +46,10 @@ _PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "OPENBLAS_CORETYPE"
                "OPENBLAS_L2_SIZE")
 _MAX_SIBLINGS, _SIBLING_BYTES, _COPY_BYTES = 200, 16 * 2 ** 20, 64 * 2 ** 20
 _POLL = 0.05
+#: Seconds the child may take to start (Python, simlab, numpy) before it signals ``ready``;
+#: ``Limits.timeout`` counts from that signal, so a slow start on a loaded machine is not
+#: charged to the student's file, and a child that never gets ready is still stopped.
+STARTUP_TIMEOUT = 120.0
 
 # Runs before simlab (and numpy) load in the child: limits, then (as root) a network
 # namespace of its own and the unprivileged account. Student code never runs as root.
@@ -87,7 +90,8 @@ class Limits:
     Parameters
     ----------
     timeout : float
-        Seconds for the whole file (cells and answers) before everything is killed.
+        Seconds for the whole file (cells and answers) before everything is killed,
+        counted from when the child has started (:data:`STARTUP_TIMEOUT` bounds the start).
     cell_timeout : float
         Seconds for one cell or one question's function.
     memory_mb : int
@@ -207,11 +211,11 @@ def _stage(path: Path, work: Path, env: Mapping[str, str], data_files: Sequence[
     _copy_regular_files(path, home)
     child_env = _child_env(env, home)
     data_dir = env.get(DATA_DIR_VARIABLE) or os.environ.get(DATA_DIR_VARIABLE)
-    if data_files and data_dir:
+    if data_files:  # copies only: the child never sees the grader's own data folder
         (home / "data").mkdir()
         for name in data_files:
-            source = Path(data_dir) / name
-            if source.is_file() and not source.is_symlink():
+            source = _data_source(name, data_dir)
+            if source is not None:
                 shutil.copyfile(source, home / "data" / name)
         child_env[DATA_DIR_VARIABLE] = str(home / "data")
     elif data_dir:
@@ -221,6 +225,18 @@ def _stage(path: Path, work: Path, env: Mapping[str, str], data_files: Sequence[
             os.lchown(item, account.uid, account.gid)
     work.chmod(0o700)
     return home / path.name, child_env
+
+
+def _data_source(name: str, data_dir: str | None) -> Path | None:
+    """The regular file ``name`` in ``data_dir``, else in simlab's download cache, or None.
+
+    The cache lets data a grader downloaded once (``simlab data gpa``) reach the
+    exercises too: the child itself has no network to fetch it.
+    """
+    source = Path(data_dir) / name if data_dir else None
+    if source is None or not source.is_file():
+        source = find_local(name)
+    return source if source is not None and not source.is_symlink() else None
 
 
 def _copy_regular_files(path: Path, target: Path) -> None:
@@ -252,16 +268,23 @@ def _child_env(extra: Mapping[str, str], home: Path) -> dict:
 
 
 class _Reader(threading.Thread):
-    """Drains one pipe, keeping at most ``keep`` bytes and counting the rest."""
+    """Drains one pipe, keeping at most ``keep`` bytes and counting the rest.
+
+    ``first_line`` is set once a whole line has arrived: on the events pipe the
+    child's first line is its ``ready`` event, written before any student code runs.
+    """
 
     def __init__(self, fd: int, keep: int) -> None:
         super().__init__(daemon=True)
         self.fd, self.keep, self.total, self._parts = fd, keep, 0, []
+        self.first_line = threading.Event()
 
     def run(self) -> None:
         kept = 0
         try:
             while chunk := os.read(self.fd, 65536):
+                if b"\n" in chunk:
+                    self.first_line.set()
                 self.total += len(chunk)
                 if kept < self.keep:
                     self._parts.append(chunk[:self.keep - kept])
@@ -299,8 +322,11 @@ def _supervise(file: Path, names: list[str], limits: Limits, env: dict, account)
     events.start()
     output.start()
     try:
-        status = _watch(child, limits, account, file.parent.parent)
+        status = _watch(child, limits, account, file.parent.parent, events.first_line)
     finally:
+        # The child itself first: before it drops to the sandbox account (a slow start)
+        # it is not one of the account's processes, which kill_all finds by user.
+        child.kill()
         isolation.kill_all(child.pid, account)
         child.wait()
     events.join(timeout=5)
@@ -308,27 +334,45 @@ def _supervise(file: Path, names: list[str], limits: Limits, env: dict, account)
     return status, events, output
 
 
-def _watch(child: subprocess.Popen, limits: Limits, account, work: Path):
-    """Wait for the child; the exit status, or a str naming the limit it passed."""
-    deadline, next_disk = time.monotonic() + limits.timeout, 0.0
+def _watch(child: subprocess.Popen, limits: Limits, account, work: Path,
+           ready: threading.Event):
+    """Wait for the child; the exit status, or a str naming the limit it passed.
+
+    ``Limits.timeout`` counts from ``ready`` (the child has started and runs the
+    file); until then :data:`STARTUP_TIMEOUT` bounds the start, reported as a timeout too.
+    """
+    deadline, next_disk = time.monotonic() + STARTUP_TIMEOUT, 0.0
+    started = False
     while True:
         try:
             return child.wait(timeout=_POLL)
         except subprocess.TimeoutExpired:
             pass
         now = time.monotonic()
+        if not started and ready.is_set():
+            started, deadline = True, now + limits.timeout
         if now > deadline:
-            return "timeout"
-        running = [p for p in isolation.run_processes(child.pid, account) if not p.zombie]
-        if sum(p.rss for p in running) > limits.memory_mb * 2 ** 20:
-            return (f"its processes together used more than the {limits.memory_mb} MiB of "
-                    "memory allowed")
-        if len(running) > limits.processes:
-            return f"it started more than the {limits.processes} processes allowed"
+            return "timeout" if started else (f"it did not start within {STARTUP_TIMEOUT:g} s "
+                                              "(is the machine overloaded?)")
+        problem = _over_limit(child, limits, account, work, now >= next_disk)
         if now >= next_disk:
             next_disk = now + 0.5
-            if isolation.usage([work], account) > limits.disk_mb * 2 ** 20:
-                return f"it wrote more than the {limits.disk_mb} MiB of files allowed"
+        if problem is not None:
+            return problem
+
+
+def _over_limit(child: subprocess.Popen, limits: Limits, account, work: Path,
+                disk: bool) -> str | None:
+    """The limit the run's processes passed (memory, processes, and with ``disk`` the disk)."""
+    running = [p for p in isolation.run_processes(child.pid, account) if not p.zombie]
+    if sum(p.rss for p in running) > limits.memory_mb * 2 ** 20:
+        return (f"its processes together used more than the {limits.memory_mb} MiB of "
+                "memory allowed")
+    if len(running) > limits.processes:
+        return f"it started more than the {limits.processes} processes allowed"
+    if disk and isolation.usage([work], account) > limits.disk_mb * 2 ** 20:
+        return f"it wrote more than the {limits.disk_mb} MiB of files allowed"
+    return None
 
 
 def _outcome(events: _Reader, names: list[str], status, output: _Reader, limits: Limits,
@@ -372,6 +416,8 @@ def _record_answer(event: dict, answers: dict, errors: dict) -> None:
     name = event["name"]
     answers.pop(name, None)
     errors.pop(name, None)
+    from .answers import check_encoded  # pandas: loaded when answers come back, not before
+
     problem = check_encoded(event["answer"]) if "answer" in event else None
     if "answer" in event and problem is None:
         answers[name] = event["answer"]

@@ -257,3 +257,93 @@ def test_on_result_gets_partial_reports_naming_the_exercises_still_pending(folde
         ["toy"], ["toy", "other"], ["toy", "other", "third"]]
     assert report.pending == () and report.complete
     assert [e.score for e in report.exercises] == [4, 1, 0]
+
+
+# ----- grade_submission: the programmatic API (otter's grade_submission) ------------------
+COURSE_SOURCE = '''\
+# %%
+def area():
+    return 7.0  # SOLUTION
+
+# %% [key]
+from simlab.grading.authoring import Question
+
+TITLE = "A rectangle"
+QUESTIONS = [Question("area", "area of the rectangle", 2, "multiply the sides")]
+'''
+
+
+@pytest.fixture()
+def course(tmp_path):
+    """A one-exercise course folder and an empty submission folder beside it."""
+    root, submission = tmp_path / "course", tmp_path / "submission"
+    root.mkdir()
+    submission.mkdir()
+    (root / "rect.py").write_text(COURSE_SOURCE)
+    return root, submission
+
+
+def test_grade_submission_grades_a_folder_against_a_course(course):
+    from simlab.grading import GradeReport, grade_submission
+
+    root, submission = course
+    (submission / "rect.py").write_text("# %%\ndef area():\n    return 2 + 3.5\n")
+    seen = []
+    report = grade_submission(submission, course=root, limits=LIMITS, on_result=seen.append)
+    assert isinstance(report, GradeReport) and report.complete
+    assert (report.score, report.max_score) == (0, 2) and not report.passed
+    assert seen[0].pending == ("rect",) and seen[-1] == report  # saved from the start
+
+
+def test_grade_submission_reads_the_student_id_from_gradescope_metadata(course):
+    import json
+
+    from simlab.grading import grade_submission
+
+    root, submission = course
+    (submission / "rect.py").write_text(COURSE_SOURCE)
+    metadata = submission.parent / "submission_metadata.json"
+    metadata.write_text(json.dumps({"users": [{"sid": "s123", "email": "a@b.c"}]}))
+    report = grade_submission(submission, course=root, limits=LIMITS)
+    assert report.student_id == "s123" and report.passed
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"student_id": "s1", "metadata": "m.json"}, "student_id or metadata, not both"),
+    ({"jobs": 0}, "jobs must be an integer of at least 1"),
+    ({"exercises": ["nope"]}, "nope"),
+])
+def test_grade_submission_refuses_bad_options(course, options, message):
+    from simlab.grading import grade_submission
+
+    root, submission = course
+    with pytest.raises(ValueError, match=message):
+        grade_submission(submission, course=root, limits=LIMITS, **options)
+
+
+def test_a_missing_metadata_file_warns_and_grades_the_default_variant(course, tmp_path):
+    from simlab.grading import grade_submission
+
+    root, submission = course
+    with pytest.warns(UserWarning, match="metadata file .* not found"):
+        report = grade_submission(submission, course=root, limits=LIMITS,
+                                  metadata=tmp_path / "absent.json")
+    assert report.student_id is None and report.score == 0
+
+
+def test_a_report_reads_as_text_and_shows_as_html_in_jupyter(course):
+    from simlab.grading import grade_submission
+    from simlab.grading.render import as_text, exercise_text
+
+    root, submission = course
+    (submission / "rect.py").write_text("# %%\nprint('<b>hi</b>')\ndef area():\n    return 5\n")
+    report = grade_submission(submission, course=root, limits=LIMITS)
+    text = str(report)
+    assert text == as_text(report) and "rect (A rectangle): 0/2 points" in text
+    assert "Total: 0/2 points" in text
+    assert str(report.exercises[0]) == exercise_text(report.exercises[0])
+    html = report._repr_html_()
+    assert html.startswith("<pre>") and html.endswith("</pre>")
+    # What the student's file printed is escaped, never markup of the notebook.
+    assert "rect (A rectangle)" in html and "&lt;b&gt;hi" in html and "<b>" not in html
+    assert report.exercises[0]._repr_html_().startswith("<pre>rect (A rectangle)")

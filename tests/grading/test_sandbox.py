@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from simlab.grading import isolation
+from simlab.grading import isolation, sandbox
 from simlab.grading.sandbox import Limits, run_exercise
 
 FAST = Limits(timeout=60, cell_timeout=20, memory_mb=4096, output_chars=200)
@@ -87,6 +87,34 @@ def test_a_hang_that_swallows_the_alarm_is_killed_and_reported(tmp_path):
     run = run_exercise(path, ["a"], limits=Limits(timeout=4, cell_timeout=1))
     assert "did not finish within 4 s" in run.problem and "cell 2" in run.problem
     assert run.answers == {}
+
+
+def _slow_start(tmp_path, monkeypatch, seconds: float) -> None:
+    """Make every child's interpreter start ``seconds`` late (a sitecustomize that sleeps),
+    as a loaded machine would, before simlab's harness runs."""
+    site = tmp_path / "slow_site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(f"import time\ntime.sleep({seconds})\n")
+    monkeypatch.setenv("PYTHONPATH", str(site))
+
+
+def test_the_time_limit_counts_from_the_childs_start_not_its_launch(tmp_path, monkeypatch):
+    """A start slower than the whole budget costs the file nothing: the timeout counts from
+    the child's ready signal. Without that, this run would be stopped before its first cell."""
+    _slow_start(tmp_path, monkeypatch, 3)
+    path = exercise(tmp_path, "a = 1", "import time\ntime.sleep(0.5)\nb = 2")
+    run = run_exercise(path, ["a", "b"], limits=Limits(timeout=2, cell_timeout=1))
+    assert run.problem is None and run.answers["b"]["value"] == 2
+    assert run.seconds > 3
+
+
+def test_a_child_that_never_gets_ready_is_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox, "STARTUP_TIMEOUT", 1.0)
+    _slow_start(tmp_path, monkeypatch, 30)
+    path = exercise(tmp_path, "a = 1")
+    run = run_exercise(path, ["a"], limits=Limits(timeout=60, cell_timeout=1))
+    assert "did not start within 1 s" in run.problem and "before running any cell" in run.problem
+    assert run.answers == {} and run.seconds < 20
 
 
 def test_a_hard_exit_is_reported(tmp_path):

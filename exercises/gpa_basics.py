@@ -46,8 +46,8 @@ def q1_lm_coefficients():
     Returns
     -------
     pandas.DataFrame
-        ``simlab.lm(...).coef``: rows ``(Intercept)``, ``occasion``; columns
-        ``estimate, se, t, p``.
+        ``simlab.lm(...).fixef``: rows ``(Intercept)``, ``occasion``; columns
+        ``estimate, se, df, t, p, lower, upper``.
     """
     return ...  # replace ... with your answer
 
@@ -163,7 +163,7 @@ def q6_ranef_first5():
     -------
     pandas.DataFrame
         The first five rows of ``ranef()``: columns ``group_var, effect,
-        group, value, se, lower_2.5, upper_97.5``.
+        group, value, se, lower, upper``.
     """
     return ...  # replace ... with your answer
 

@@ -50,8 +50,8 @@ def q1_lm_coefficients():
     Returns
     -------
     pandas.DataFrame
-        ``simlab.lm(...).coef``: one row per term (``(Intercept)``, ``Days``)
-        and the columns ``estimate, se, t, p``.
+        ``simlab.lm(...).fixef``: one row per term (``(Intercept)``, ``Days``)
+        and the columns ``estimate, se, df, t, p, lower, upper``.
     """
     return ...  # replace ... with your answer
 

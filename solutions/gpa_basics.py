@@ -46,10 +46,10 @@ def q1_lm_coefficients():
     Returns
     -------
     pandas.DataFrame
-        ``simlab.lm(...).coef``: rows ``(Intercept)``, ``occasion``; columns
-        ``estimate, se, t, p``.
+        ``simlab.lm(...).fixef``: rows ``(Intercept)``, ``occasion``; columns
+        ``estimate, se, df, t, p, lower, upper``.
     """
-    return simlab.lm("gpa ~ occasion", gpa).coef  # SOLUTION
+    return simlab.lm("gpa ~ occasion", gpa).fixef  # SOLUTION
 
 
 # %% [markdown]
@@ -167,7 +167,7 @@ def q6_ranef_first5():
     -------
     pandas.DataFrame
         The first five rows of ``ranef()``: columns ``group_var, effect,
-        group, value, se, lower_2.5, upper_97.5``.
+        group, value, se, lower, upper``.
     """
     return q2_mixed_model().ranef().head(5)  # SOLUTION
 
@@ -254,7 +254,7 @@ QUESTIONS = [
              mistakes=(Mistake("these are Wald intervals; lme4's default, and the question's, "
                                "is the profile likelihood (see the methods in the docstring "
                                "of simlab.LmerResult.confint)",
-                               refit(_gpa, FORMULA, lambda fit: fit.confint("wald"),
+                               refit(_gpa, FORMULA, lambda fit: fit.confint(method="wald"),
                                      reml=True)),)),
     Question("q5_variance_components", "Q5: variance components", 1,
              "the variance components are the model's table of the student and residual "

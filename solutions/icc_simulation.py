@@ -307,7 +307,7 @@ QUESTIONS = [
              "docstring of simlab.LmerResult.confint)", rtol=1e-4,
              mistakes=(Mistake("these are Wald intervals; the question asks for profile "
                                "intervals, the default method",
-                               refit(_student_data, FORMULA, lambda f: f.confint("wald"),
+                               refit(_student_data, FORMULA, lambda f: f.confint(method="wald"),
                                      reml=True)),)),
     Question("q3_icc", "Q3: the estimated ICC", 1,
              "the ICC is the share of the total variance that lies between groups, here "

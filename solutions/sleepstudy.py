@@ -50,10 +50,10 @@ def q1_lm_coefficients():
     Returns
     -------
     pandas.DataFrame
-        ``simlab.lm(...).coef``: one row per term (``(Intercept)``, ``Days``)
-        and the columns ``estimate, se, t, p``.
+        ``simlab.lm(...).fixef``: one row per term (``(Intercept)``, ``Days``)
+        and the columns ``estimate, se, df, t, p, lower, upper``.
     """
-    return simlab.lm("Reaction ~ Days", sleep).coef  # SOLUTION
+    return simlab.lm("Reaction ~ Days", sleep).fixef  # SOLUTION
 
 
 q1_lm_coefficients()

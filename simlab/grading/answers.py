@@ -118,8 +118,8 @@ def _encode_special(value) -> dict:
                 "sigma": float(value.sigma), "tau": _tau(value), "nobs": int(value.nobs)}
     if type_name == "LmResult":
         return {"kind": "model", "type": "lm", "formula": value.formula, "reml": None,
-                "terms": [str(t) for t in value.coef.index],
-                "estimate": value.coef["estimate"].tolist(), "se": value.coef["se"].tolist(),
+                "terms": [str(t) for t in value.fixef.index],
+                "estimate": value.fixef["estimate"].tolist(), "se": value.fixef["se"].tolist(),
                 "sigma": float(value.sigma), "tau": None, "nobs": int(value.nobs)}
     if hasattr(value, "get_xlim") and hasattr(value, "get_lines"):
         artists = len(value.get_lines()) + len(value.collections) + len(value.patches)

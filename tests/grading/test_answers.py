@@ -316,7 +316,7 @@ def test_lm_fit_is_model(lm_fit):
     assert encoded["type"] == "lm"
     assert encoded["reml"] is None and encoded["tau"] is None
     assert encoded["terms"] == ["(Intercept)", "Days"]
-    np.testing.assert_allclose(encoded["estimate"], lm_fit.coef["estimate"])
+    np.testing.assert_allclose(encoded["estimate"], lm_fit.fixef["estimate"])
     assert encoded["nobs"] == 180
 
 

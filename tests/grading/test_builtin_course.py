@@ -465,7 +465,7 @@ def test_an_untouched_exercise_gets_one_statement_and_a_hint_without_code():
                             course_dir=SOLUTIONS, limits=LIMITS)
     first = result.questions[0].feedback
     assert first.startswith("not answered yet") and "Expected a pandas DataFrame" in first
-    assert "simlab.lm(" not in first and ".coef" not in first and "~" not in first
+    assert "simlab.lm(" not in first and ".fixef" not in first and "~" not in first
     for question in result.questions:
         assert not question.passed
         assert_one_statement(question.feedback)

@@ -359,7 +359,7 @@ def test_the_numpy_stream_gets_the_rng_hint(tmp_path):
 
 
 GPA_MISTAKES = {
-    "return q2_mixed_model().confint()\n": 'return q2_mixed_model().confint("wald")\n',
+    "return q2_mixed_model().confint()\n": 'return q2_mixed_model().confint(method="wald")\n',
     "return q2_mixed_model().ranef().head(5)\n": "return q2_mixed_model().coef().head(5)\n",
     "return q2_mixed_model().varcomp\n":
         'return simlab.lmer("gpa ~ occasion + (1 | student)", gpa, reml=False).varcomp\n',

@@ -28,7 +28,7 @@
 # y = 2 + .5 * x + u[groups] + e
 # ```
 #
-# `simlab.simulate(..., rng="R")` replays exactly that recipe. Your settings
+# `simlab.simulate(..., stream="R")` replays exactly that recipe. Your settings
 # are in `V` below: without a student id they are the tutorial's. Your id is
 # your student id (SID) on the course roster, or the e-mail you use on
 # Gradescope if the roster has no SID for you; Gradescope grades the variant
@@ -51,7 +51,7 @@ V
 def simulate_data(n_groups=V.n_groups, n_per_group=V.n_per_group, tau=V.tau, sigma=V.sigma):
     """The tutorial's simulation with your seed; change one setting at a time."""
     return simlab.simulate(n_groups, n_per_group, tau, sigma, intercept=V.intercept,
-                           slope=V.slope, seed=V.seed, rng="R")
+                           slope=V.slope, seed=V.seed, stream="R")
 
 
 # %% [markdown]

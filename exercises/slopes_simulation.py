@@ -29,7 +29,7 @@
 # y = (2 + re_int[groups]) + (.5 + re_slope[groups]) * x + e
 # ```
 #
-# `simlab.simulate(..., rng="R")` replays that recipe: `tau` is the sd of
+# `simlab.simulate(..., stream="R")` replays that recipe: `tau` is the sd of
 # `re_int`, `tau_slope` the sd of `re_slope`, `sigma` the sd of `e`, and the
 # groups are in the column `group`. Your settings are in `S` below: without a
 # student id they are the chapter's. Your id is your student id (SID) on the

@@ -7,12 +7,13 @@ covariate ``z ~ N(0, 1)`` per group adds ``cluster_effect * z[group]``. With
 (slope + u1[group]) x + e`` with ``(u0, u1)`` bivariate normal, standard
 deviations ``tau`` and ``tau_slope`` and correlation ``rho``.
 
-Two random streams are available:
+Two families of random streams are available (``stream=``):
 
-- ``rng="numpy"`` (default): a :class:`numpy.random.Generator` built with
-  ``numpy.random.default_rng(seed)``, so ``seed`` may be ``None``, an int, a
-  :class:`~numpy.random.SeedSequence` (for parallel sweeps) or a Generator.
-- ``rng="R"``: :class:`simlab.rng.RRandom`, which reproduces R's
+- ``stream="numpy"`` (default): a :class:`numpy.random.Generator`, either
+  given as ``rng=`` (SPEC 7) or built with ``numpy.random.default_rng(seed)``,
+  so ``seed`` may be ``None``, an int, a :class:`~numpy.random.SeedSequence`
+  (for parallel sweeps) or a Generator.
+- ``stream="R"``: :class:`simlab.rng.RRandom`, which reproduces R's
   ``set.seed(seed)`` and draws in the R exercise's order, so the data match R's
   number for number.
 
@@ -40,7 +41,8 @@ SizesLike = Union[int, Sequence[int], np.ndarray, tuple[int, int]]
 #: Draws ``n`` values from N(0, sd^2).
 NormalDraw = Callable[[int, float], np.ndarray]
 
-_BACKENDS = {"numpy": "numpy", "r": "R"}
+#: The stream families, by their lower-case names (``stream="r"`` works too).
+_STREAMS = {"numpy": "numpy", "r": "R"}
 #: Most rows a data set may have: numpy refuses a float64 column of more ("array is too big").
 MAX_ROWS = np.iinfo(np.intp).max // 8
 #: A bound on |z| for every standard normal either stream can draw: numpy's ziggurat tail
@@ -220,33 +222,60 @@ def _is_series(value: object) -> bool:
     return pandas is not None and isinstance(value, pandas.Series)
 
 
-def _check_backend(rng: object) -> str:
-    """Return the canonical stream name, ``"numpy"`` or ``"R"``."""
-    name = _BACKENDS.get(rng.lower()) if isinstance(rng, str) else None
+def _check_stream(stream: object) -> str:
+    """Return the canonical stream family, ``"numpy"`` or ``"R"``."""
+    name = _STREAMS.get(stream.lower()) if isinstance(stream, str) else None
     if name is None:
-        raise ValueError(f"rng must be 'numpy' or 'R', got {rng!r}.")
+        raise ValueError(f"stream must be 'numpy' or 'R', got {stream!r}.")
     return name
+
+
+def _stream_seed(stream: str, seed: object, rng: object) -> object:
+    """The seed of the stream: ``seed``, or the Generator ``rng`` (SPEC 7), never both.
+
+    Raises
+    ------
+    TypeError
+        If ``rng`` is not a :class:`numpy.random.Generator`.
+    ValueError
+        If both ``seed`` and ``rng`` are given, or ``rng`` with ``stream="R"``.
+    """
+    if rng is None:
+        return seed
+    if not isinstance(rng, np.random.Generator):
+        hint = (" To choose R's stream, pass stream='R' (named rng before simlab 0.2)."
+                if isinstance(rng, str) else "")
+        raise TypeError("rng must be a numpy.random.Generator such as "
+                        f"numpy.random.default_rng(1), got {rng!r} ({type(rng).__name__}); "
+                        f"pass an int seed as seed=.{hint}")
+    if seed is not None:
+        raise ValueError("give seed= or rng=, not both: seed is a seed (an int, as R's "
+                         "set.seed), rng a numpy Generator that is used and advanced as it is.")
+    if stream == "R":
+        raise ValueError("stream='R' replays R's set.seed(seed) and needs an int seed=, not "
+                         "a numpy Generator: pass seed=<int>, or use stream='numpy' with rng=.")
+    return rng
 
 
 def _r_stream(seed: object) -> RRandom:
     """Build R's stream for ``seed``, as ``set.seed(seed)`` would."""
     if not is_int(seed):
         raise TypeError(
-            f"rng='R' needs an int seed, as R's set.seed does; got {seed!r} "
-            f"({type(seed).__name__}). Pass seed=<int>, or use rng='numpy'."
+            f"stream='R' needs an int seed, as R's set.seed does; got {seed!r} "
+            f"({type(seed).__name__}). Pass seed=<int>, or use stream='numpy'."
         )
     return RRandom(seed)
 
 
 def _random_source(
-    backend: str, seed: object, size_spec: np.ndarray | tuple[int, int], n_groups: int
+    stream: str, seed: object, size_spec: np.ndarray | tuple[int, int], n_groups: int
 ) -> tuple[NormalDraw, np.ndarray]:
     """Set up the random stream; return its normal sampler and the group sizes.
 
     Parameters
     ----------
-    backend : {"numpy", "R"}
-        Which stream to use.
+    stream : {"numpy", "R"}
+        Which stream family to use.
     seed : object
         Seed for that stream (see :func:`simulate`).
     size_spec : numpy.ndarray or tuple of int
@@ -261,11 +290,11 @@ def _random_source(
     sizes : numpy.ndarray of int64
         One size per group.
     """
-    if backend == "R":
+    if stream == "R":
         if isinstance(size_spec, tuple):
             raise ValueError(
-                "rng='R' cannot draw group sizes from a (min, max) range; pass an int "
-                "or one size per group, or use rng='numpy'."
+                "stream='R' cannot draw group sizes from a (min, max) range; pass an int "
+                "or one size per group, or use stream='numpy'."
             )
         stream = _r_stream(seed)
         return (lambda n, sd: stream.rnorm(n, sd=sd)), size_spec
@@ -290,8 +319,9 @@ def simulate(
     cluster_effect: float | None = None,
     tau_slope: float | None = None,
     rho: float = 0.0,
+    stream: str = "numpy",
     seed: SeedLike = None,
-    rng: str = "numpy",
+    rng: np.random.Generator | None = None,
 ) -> pd.DataFrame:
     """Simulate ``y = intercept + slope*x + u[group] + e`` from a random-intercept model,
     or with ``tau_slope`` ``y = intercept + u0[group] + (slope + u1[group]) x + e``.
@@ -326,12 +356,16 @@ def simulate(
         Correlation of the intercept and slope deviations, in [-1, 1]; needs
         ``tau_slope``. With ``tau = 0`` the intercepts do not vary and ``rho``
         has no effect.
-    seed : None, int, numpy.random.SeedSequence or numpy.random.Generator
-        Seed of the stream. With ``rng="R"`` it must be an int, the value of
-        R's ``set.seed``. A Generator is used (and advanced) as it is.
-    rng : {"numpy", "R"}, default "numpy"
-        ``"numpy"`` draws from ``numpy.random.default_rng(seed)``; ``"R"``
+    stream : {"numpy", "R"}, default "numpy"
+        The family of random streams: ``"numpy"`` draws from a numpy
+        Generator (``rng``, or ``numpy.random.default_rng(seed)``); ``"R"``
         reproduces R after ``set.seed(seed)``.
+    seed : None, int, numpy.random.SeedSequence or numpy.random.Generator
+        Seed of the stream. With ``stream="R"`` it must be an int, the value of
+        R's ``set.seed``. A Generator is used (and advanced) as it is.
+    rng : numpy.random.Generator, optional
+        The Generator to draw from (SPEC 7), used and advanced as it is; only
+        with ``stream="numpy"``, and instead of ``seed``.
 
     Returns
     -------
@@ -358,10 +392,10 @@ def simulate(
     ``tau``, ``tau_slope`` and correlation ``rho``, and ``rho = 0`` gives
     ``u1 = v``, R's ``rnorm(n_groups, sd = tau_slope)`` itself.
 
-    With ``rng="R"``, ``simulate(100, 3, .5, .25, seed=1234, rng="R")`` is the
+    With ``stream="R"``, ``simulate(100, 3, .5, .25, seed=1234, stream="R")`` is the
     R exercise ``set.seed(1234); u <- rnorm(100, sd=.5); e <- rnorm(300,
     sd=.25); x <- rnorm(300)``, and ``simulate(50, 3, .75, .25,
-    tau_slope=.25, seed=1234, rng="R")`` is the random-slopes chapter's
+    tau_slope=.25, seed=1234, stream="R")`` is the random-slopes chapter's
     ``set.seed(1234); re_int <- rnorm(50, sd=.75); re_slope <- rnorm(50,
     sd=.25); e <- rnorm(150, sd=.25); x <- rnorm(150); y <- (2 +
     re_int[groups]) + (.5 + re_slope[groups]) * x + e``. As in R, a zero sd
@@ -372,11 +406,16 @@ def simulate(
     >>> df = simulate(100, 3, tau=0.5, sigma=0.25, seed=1)
     >>> list(df.columns), len(df)
     (['group', 'x', 'y'], 300)
+    >>> import numpy as np
+    >>> len(simulate(10, 3, 0.5, 0.25, rng=np.random.default_rng(1)))
+    30
     """
     spec = check_settings(n_groups, n_per_group, tau, sigma, intercept=intercept, slope=slope,
                           icc=icc, total_var=total_var, cluster_effect=cluster_effect,
                           tau_slope=tau_slope, rho=rho)
-    draw, sizes = _random_source(_check_backend(rng), seed, spec.sizes, spec.n_groups)
+    stream = _check_stream(stream)
+    draw, sizes = _random_source(stream, _stream_seed(stream, seed, rng), spec.sizes,
+                                 spec.n_groups)
     n_total = int(sizes.sum())
     u = draw(spec.n_groups, spec.tau)
     if spec.tau_slope is not None:

@@ -28,7 +28,7 @@
 # y = 2 + .5 * x + u[groups] + e
 # ```
 #
-# `simlab.simulate(..., rng="R")` replays exactly that recipe. Your settings
+# `simlab.simulate(..., stream="R")` replays exactly that recipe. Your settings
 # are in `V` below: without a student id they are the tutorial's. Your id is
 # your student id (SID) on the course roster, or the e-mail you use on
 # Gradescope if the roster has no SID for you; Gradescope grades the variant
@@ -51,7 +51,7 @@ V
 def simulate_data(n_groups=V.n_groups, n_per_group=V.n_per_group, tau=V.tau, sigma=V.sigma):
     """The tutorial's simulation with your seed; change one setting at a time."""
     return simlab.simulate(n_groups, n_per_group, tau, sigma, intercept=V.intercept,
-                           slope=V.slope, seed=V.seed, rng="R")
+                           slope=V.slope, seed=V.seed, stream="R")
 
 
 # %% [markdown]
@@ -254,7 +254,7 @@ def _simulate(ctx, rng: str, **design):
     v = sim_variant(ctx.student_id) if ctx.student_id else SimVariant()
     settings = {"n_groups": v.n_groups, "n_per_group": v.n_per_group, "tau": v.tau,
                 "sigma": v.sigma, **design}
-    return simulate(**settings, intercept=v.intercept, slope=v.slope, seed=v.seed, rng=rng)
+    return simulate(**settings, intercept=v.intercept, slope=v.slope, seed=v.seed, stream=rng)
 
 
 def _student_data(ctx):
@@ -284,7 +284,7 @@ VARIANTS = True
 QUESTIONS = [
     Question("q1_data", "Q1: the simulated data", 2,
              "the data follow the introduction's R recipe with your settings V: read the "
-             "helper defined above Q1, and the docstring of simlab.simulate on its rng "
+             "helper defined above Q1, and the docstring of simlab.simulate on its stream "
              "argument", rtol=1e-9, atol=1e-12,
              mistakes=(Mistake("this is numpy's stream; R's seeded stream is the one "
                                "the recipe needs (the docstring of simlab.simulate)",

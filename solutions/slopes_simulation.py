@@ -29,7 +29,7 @@
 # y = (2 + re_int[groups]) + (.5 + re_slope[groups]) * x + e
 # ```
 #
-# `simlab.simulate(..., rng="R")` replays that recipe: `tau` is the sd of
+# `simlab.simulate(..., stream="R")` replays that recipe: `tau` is the sd of
 # `re_int`, `tau_slope` the sd of `re_slope`, `sigma` the sd of `e`, and the
 # groups are in the column `group`. Your settings are in `S` below: without a
 # student id they are the chapter's. Your id is your student id (SID) on the
@@ -72,7 +72,7 @@ def q1_data():
     """
     # BEGIN SOLUTION
     return simlab.simulate(50, 3, tau=S["tau"], sigma=S["sigma"], tau_slope=S["tau_slope"],
-                           intercept=2, slope=0.5, seed=S["seed"], rng="R")
+                           intercept=2, slope=0.5, seed=S["seed"], stream="R")
     # END SOLUTION
 
 
@@ -196,7 +196,7 @@ def _simulate(ctx, rng="R", slopes=True):
     s = _settings(ctx)
     return simulate(50, 3, tau=s["tau"], sigma=s["sigma"],
                     tau_slope=s["tau_slope"] if slopes else None, intercept=2, slope=0.5,
-                    seed=s["seed"], rng=rng)
+                    seed=s["seed"], stream=rng)
 
 
 def _slope_sd(fit):

@@ -21,7 +21,7 @@ def _residual(df: pd.DataFrame, intercept: float = 2.0, slope: float = 0.5) -> p
 
 def test_r_stream_reproduces_seed_exercise():
     ref = pd.read_csv(REFERENCE / "sim1234.csv")
-    df = simulate(100, 3, 0.5, 0.25, seed=1234, rng="R")
+    df = simulate(100, 3, 0.5, 0.25, seed=1234, stream="R")
     assert len(df) == len(ref) == 300
     np.testing.assert_array_equal(df["group"].to_numpy(), ref["groups"].astype(int).to_numpy())
     np.testing.assert_allclose(df["x"], ref["x"], rtol=0, atol=1e-12)
@@ -32,7 +32,7 @@ def test_r_stream_reproduces_the_random_slopes_chapter():
     """set.seed(1234); re_int, re_slope, e, x drawn in that order (shared/reference/slopes.R)."""
     ref = pd.read_csv(REFERENCE / "sim_slopes1234.csv")
     df = simulate(50, 3, tau=0.75, sigma=0.25, tau_slope=0.25, intercept=2, slope=0.5,
-                  seed=1234, rng="R")
+                  seed=1234, stream="R")
     assert list(df.columns) == ["group", "x", "y"] and len(df) == len(ref) == 150
     np.testing.assert_array_equal(df["group"].to_numpy(), ref["groups"].astype(int).to_numpy())
     np.testing.assert_allclose(df["x"], ref["x"], rtol=0, atol=1e-12)
@@ -47,28 +47,28 @@ def test_r_stream_correlated_slopes_follow_the_recipe():
     u0, v = r.rnorm(6, sd=0.7), r.rnorm(6, sd=0.3)
     e, x = r.rnorm(12, sd=0.2), r.rnorm(12)
     u1 = 0.3 * (-0.4 * u0 / 0.7) + np.sqrt(1 - 0.16) * v
-    df = simulate(6, 2, 0.7, 0.2, tau_slope=0.3, rho=-0.4, seed=99, rng="R")
+    df = simulate(6, 2, 0.7, 0.2, tau_slope=0.3, rho=-0.4, seed=99, stream="R")
     np.testing.assert_array_equal(df["x"], x)
     np.testing.assert_allclose(df["y"], 2.0 + np.repeat(u0, 2) + (0.5 + np.repeat(u1, 2)) * x + e,
                                rtol=0, atol=1e-14)
 
 
 def test_r_stream_zero_slope_sd_draws_nothing_as_r_does():
-    plain = simulate(8, 3, 0.5, 0.25, seed=5, rng="R")
-    flat = simulate(8, 3, 0.5, 0.25, tau_slope=0.0, rho=0.5, seed=5, rng="R")
+    plain = simulate(8, 3, 0.5, 0.25, seed=5, stream="R")
+    flat = simulate(8, 3, 0.5, 0.25, tau_slope=0.0, rho=0.5, seed=5, stream="R")
     np.testing.assert_array_equal(flat["x"], plain["x"])
     np.testing.assert_allclose(flat["y"], plain["y"], rtol=0, atol=1e-14)
 
 
 def test_r_stream_name_is_case_insensitive():
     pd.testing.assert_frame_equal(
-        simulate(10, 2, 0.5, 0.25, seed=1, rng="r"), simulate(10, 2, 0.5, 0.25, seed=1, rng="R")
+        simulate(10, 2, 0.5, 0.25, seed=1, stream="r"), simulate(10, 2, 0.5, 0.25, seed=1, stream="R")
     )
 
 
 def test_r_stream_accepts_unbalanced_sizes():
     sizes = [1, 4, 2]
-    df = simulate(3, sizes, 0.5, 0.25, seed=1234, rng="R")
+    df = simulate(3, sizes, 0.5, 0.25, seed=1234, stream="R")
     assert df.groupby("group").size().tolist() == sizes
 
 
@@ -190,10 +190,10 @@ def test_intercept_and_slope_used():
     np.testing.assert_allclose(_residual(base), _residual(moved, -1.0, 3.0))
 
 
-@pytest.mark.parametrize("rng", ["numpy", "R"])
-def test_cluster_covariate(rng):
-    plain = simulate(50, 4, 0.5, 0.25, seed=8, rng=rng)
-    df = simulate(50, 4, 0.5, 0.25, seed=8, rng=rng, cluster_effect=0.7)
+@pytest.mark.parametrize("stream", ["numpy", "R"])
+def test_cluster_covariate(stream):
+    plain = simulate(50, 4, 0.5, 0.25, seed=8, stream=stream)
+    df = simulate(50, 4, 0.5, 0.25, seed=8, stream=stream, cluster_effect=0.7)
     assert list(df.columns) == ["group", "x", "y", "z"]
     assert (df.groupby("group")["z"].nunique() == 1).all()
     # z is drawn last, so the other draws stay as they were.
@@ -208,17 +208,17 @@ def test_cluster_covariate_standard_normal():
 
 # --- seeds -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("rng", ["numpy", "R"])
-def test_same_seed_reproduces(rng):
+@pytest.mark.parametrize("stream", ["numpy", "R"])
+def test_same_seed_reproduces(stream):
     pd.testing.assert_frame_equal(
-        simulate(20, 3, 0.5, 0.25, seed=11, rng=rng), simulate(20, 3, 0.5, 0.25, seed=11, rng=rng)
+        simulate(20, 3, 0.5, 0.25, seed=11, stream=stream), simulate(20, 3, 0.5, 0.25, seed=11, stream=stream)
     )
 
 
-@pytest.mark.parametrize("rng", ["numpy", "R"])
-def test_different_seeds_differ(rng):
-    a = simulate(20, 3, 0.5, 0.25, seed=11, rng=rng)
-    b = simulate(20, 3, 0.5, 0.25, seed=12, rng=rng)
+@pytest.mark.parametrize("stream", ["numpy", "R"])
+def test_different_seeds_differ(stream):
+    a = simulate(20, 3, 0.5, 0.25, seed=11, stream=stream)
+    b = simulate(20, 3, 0.5, 0.25, seed=12, stream=stream)
     assert not np.allclose(a["y"], b["y"])
 
 
@@ -228,6 +228,22 @@ def test_seed_sequence_and_generator_accepted():
     pd.testing.assert_frame_equal(from_ss, simulate(10, 2, 0.5, 0.25, seed=np.random.SeedSequence([1, 2, 3])))
     from_gen = simulate(10, 2, 0.5, 0.25, seed=np.random.default_rng(ss))
     pd.testing.assert_frame_equal(from_ss, from_gen)
+
+
+def test_rng_is_a_generator_as_spec_7_says():
+    """``rng=`` takes a numpy Generator (SPEC 7): the same draws as that Generator as seed."""
+    from_rng = simulate(10, 2, 0.5, 0.25, rng=np.random.default_rng(1))
+    pd.testing.assert_frame_equal(from_rng, simulate(10, 2, 0.5, 0.25, seed=1))
+    pd.testing.assert_frame_equal(
+        from_rng, simulate(10, 2, 0.5, 0.25, stream="numpy", rng=np.random.default_rng(1)))
+    gen = np.random.default_rng(13)
+    first, second = simulate(10, 2, 0.5, 0.25, rng=gen), simulate(10, 2, 0.5, 0.25, rng=gen)
+    assert not np.allclose(first["y"], second["y"])
+
+
+def test_readme_positional_call_still_works():
+    pd.testing.assert_frame_equal(simulate(100, 3, .5, .25, seed=1234),
+                                  simulate(100, 3, tau=.5, sigma=.25, seed=1234))
 
 
 def test_generator_is_advanced_not_copied():
@@ -241,16 +257,16 @@ def test_global_random_state_untouched():
     np.random.seed(0)
     before = np.random.get_state()[1].copy()
     simulate(10, 2, 0.5, 0.25)
-    simulate(10, 2, 0.5, 0.25, seed=1, rng="R")
+    simulate(10, 2, 0.5, 0.25, seed=1, stream="R")
     np.testing.assert_array_equal(np.random.get_state()[1], before)
 
 
 # --- variance parameters ---------------------------------------------------------
 
-@pytest.mark.parametrize("rng", ["numpy", "R"])
-def test_empirical_variances_match_tau_sigma(rng):
+@pytest.mark.parametrize("stream", ["numpy", "R"])
+def test_empirical_variances_match_tau_sigma(stream):
     tau, sigma, n = 0.8, 0.4, 5
-    df = simulate(20_000, n, tau, sigma, seed=2024, rng=rng)
+    df = simulate(20_000, n, tau, sigma, seed=2024, stream=stream)
     r = _residual(df)
     within = (r - r.groupby(df["group"]).transform("mean")).pow(2).sum() / (len(df) - 20_000)
     between = r.groupby(df["group"]).mean().var()  # tau^2 + sigma^2 / n
@@ -265,8 +281,8 @@ def test_icc_parameterisation_gives_tau_sigma():
 
 
 def test_icc_zero_means_no_group_effect():
-    df = simulate(10, 3, icc=0.0, total_var=1.0, seed=15, rng="R")
-    ref = simulate(10, 3, 0.0, 1.0, seed=15, rng="R")
+    df = simulate(10, 3, icc=0.0, total_var=1.0, seed=15, stream="R")
+    ref = simulate(10, 3, 0.0, 1.0, seed=15, stream="R")
     pd.testing.assert_frame_equal(df, ref)
 
 
@@ -316,13 +332,22 @@ def _call(**changes):
         ({"tau": None, "sigma": None, "icc": -0.1, "total_var": 1.0}, ValueError, "icc must be >= 0"),
         ({"tau": None, "sigma": None, "icc": 0.2, "total_var": 0.0}, ValueError, "total_var must be > 0"),
         ({"tau": None, "sigma": None, "icc": 0.2, "total_var": -1.0}, ValueError, "total_var must be > 0"),
-        ({"rng": "stata"}, ValueError, "rng must be 'numpy' or 'R'"),
-        ({"rng": None}, ValueError, "rng must be 'numpy' or 'R'"),
-        ({"rng": "R", "seed": None}, TypeError, "rng='R' needs an int seed"),
-        ({"rng": "R", "seed": 1.5}, TypeError, "rng='R' needs an int seed"),
-        ({"rng": "R", "seed": np.random.default_rng(1)}, TypeError, "rng='R' needs an int seed"),
-        ({"rng": "R", "seed": 2**31}, ValueError, "outside R's integer range"),
-        ({"rng": "R", "seed": 1, "n_per_group": (1, 3)}, ValueError, r"rng='R' cannot draw group sizes"),
+        ({"stream": "stata"}, ValueError, "stream must be 'numpy' or 'R'"),
+        ({"stream": None}, ValueError, "stream must be 'numpy' or 'R'"),
+        ({"stream": "R", "seed": None}, TypeError, "stream='R' needs an int seed"),
+        ({"stream": "R", "seed": 1.5}, TypeError, "stream='R' needs an int seed"),
+        ({"stream": "R", "seed": np.random.default_rng(1)}, TypeError, "stream='R' needs an int seed"),
+        ({"stream": "R", "seed": 2**31}, ValueError, "outside R's integer range"),
+        ({"stream": "R", "seed": 1, "n_per_group": (1, 3)}, ValueError,
+         r"stream='R' cannot draw group sizes"),
+        ({"rng": np.random.default_rng(1), "seed": 1}, ValueError, "give seed= or rng=, not both"),
+        ({"rng": np.random.default_rng(1), "stream": "R"}, ValueError,
+         r"stream='R' replays R's set.seed\(seed\) and needs an int seed="),
+        ({"rng": 1}, TypeError, r"rng must be a numpy.random.Generator such as "
+                                r"numpy.random.default_rng\(1\), got 1 \(int\); pass an int seed as seed="),
+        ({"rng": "R"}, TypeError, r"rng must be a numpy.random.Generator .* To choose R's stream, "
+                                  r"pass stream='R' \(named rng before simlab 0.2\)"),
+        ({"rng": np.random.SeedSequence(1)}, TypeError, "rng must be a numpy.random.Generator"),
         ({"seed": 1.5}, TypeError, "seed must be None, an int"),
         ({"seed": "abc"}, TypeError, "seed must be None, an int"),
         ({"seed": -1}, ValueError, "must be >= 0"),
@@ -414,9 +439,9 @@ def test_settings_that_would_overflow_are_refused():
                                              rf"exceed the largest float .* Use a smaller {name}"):
             _call(**changes)
     # Huge settings below the bound give finite data, in both streams.
-    for rng in ("numpy", "R"):
-        df = simulate(50, 4, tau=1e306, sigma=1e306, intercept=1e307, seed=1, rng=rng)
+    for stream in ("numpy", "R"):
+        df = simulate(50, 4, tau=1e306, sigma=1e306, intercept=1e307, seed=1, stream=stream)
         assert np.isfinite(df["y"]).all()
-        df = simulate(50, 4, tau=1e-300, sigma=1.0, tau_slope=1e303, rho=0.7, seed=1, rng=rng)
+        df = simulate(50, 4, tau=1e-300, sigma=1.0, tau_slope=1e303, rho=0.7, seed=1, stream=stream)
         assert np.isfinite(df["y"]).all()
     assert np.isfinite(simulate(50, 4, icc=0.5, total_var=1.7e308, seed=1)["y"]).all()

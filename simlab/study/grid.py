@@ -30,8 +30,8 @@ from simlab.simulate import Settings, check_settings, simulate
 __all__ = ["Cell", "Grid", "GRID_KEYS", "GROUP", "check_results_memory", "make_grid"]
 
 _SIGNATURE = inspect.signature(simulate).parameters
-#: The simulate parameters a grid may vary (the sweep sets ``seed`` itself).
-GRID_KEYS = tuple(name for name in _SIGNATURE if name not in ("seed", "rng"))
+#: The simulate parameters a grid may vary (the sweep sets the stream and its seed itself).
+GRID_KEYS = tuple(name for name in _SIGNATURE if name not in ("stream", "seed", "rng"))
 _REQUIRED = ("n_groups", "n_per_group")
 #: The grouping column of simulated data, as it appears in the parameter names.
 GROUP = "group"

@@ -351,7 +351,7 @@ def test_each_student_gets_a_variant_and_a_recomputed_key(tmp_path):
 
 def test_the_numpy_stream_gets_the_rng_hint(tmp_path):
     text = (SOLUTIONS / "icc_simulation.py").read_text().replace(
-        'seed=V.seed, rng="R")', "seed=V.seed)")
+        'seed=V.seed, stream="R")', "seed=V.seed)")
     (tmp_path / "icc_simulation.py").write_text(text)
     result = grade_exercise(tmp_path / "icc_simulation.py", KEYS["icc_simulation"].public(),
                             course_dir=SOLUTIONS, limits=LIMITS)
@@ -418,7 +418,7 @@ def test_sleepstudy_slopes_mistakes_get_targeted_hints(tmp_path):
 
 
 _CHAPTER_DATA = ('simlab.simulate(50, 3, tau=S["tau"], sigma=S["sigma"], tau_slope=S.get('
-                 '"tau_slope"), intercept=2, slope=0.5, seed=S["seed"], rng="R")')
+                 '"tau_slope"), intercept=2, slope=0.5, seed=S["seed"], stream="R")')
 # Each wrong answer stands alone: the other questions read the right data and fits.
 SLOPES_SIM_MISTAKES = {
     "def q1_data():": (f"DATA = {_CHAPTER_DATA}\nFIT0 = simlab.lmer('y ~ x + (1 | group)', DATA)\n"

@@ -215,7 +215,7 @@ def test_run_solution_gives_the_sandbox_answers_of_the_real_solution():
     answers, errors = run_solution(SOLUTIONS / "icc_simulation.py",
                                    ["q1_data", "q3_icc", "q6_narrowed"], "student8")
     v = sim_variant("student8")
-    data = simlab.simulate(100, 3, v.tau, v.sigma, intercept=2, slope=0.5, seed=v.seed, rng="R")
+    data = simlab.simulate(100, 3, v.tau, v.sigma, intercept=2, slope=0.5, seed=v.seed, stream="R")
     assert errors == {}
     assert answers["q1_data"] == encode(data)
     assert answers["q3_icc"] == encode(simlab.lmer("y ~ x + (1 | group)", data).icc)
@@ -262,7 +262,7 @@ def test_student8_swapped_icc_margin_is_what_the_fits_give(icc_findings):
     assert (v.tau, v.sigma) == (0.4, 0.2)
 
     def icc(tau, sigma):
-        data = simlab.simulate(100, 3, tau, sigma, intercept=2, slope=0.5, seed=v.seed, rng="R")
+        data = simlab.simulate(100, 3, tau, sigma, intercept=2, slope=0.5, seed=v.seed, stream="R")
         return simlab.lmer("y ~ x + (1 | group)", data).icc
 
     drop = icc(v.tau, v.sigma) - icc(v.sigma, v.tau)

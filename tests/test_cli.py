@@ -304,3 +304,28 @@ def test_python_dash_m_simlab_demo_runs():
     assert done.returncode == 0, done.stderr
     assert "Linear mixed model fit by REML" in done.stdout and "simlab fit" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_help_loads_nothing_heavy():
+    """`simlab --help` parses and prints only: the library loads in the runners."""
+    probe = ("import sys\nfrom simlab.cli import main\nassert main(['--help']) == 0\n"
+             "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'formulaic', 'pooch', "
+             "'simlab.model', 'simlab.grading.answers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_defaults_are_the_librarys(capsys):
+    import inspect
+
+    from simlab.grading.variants import SimVariant
+
+    code, out, _ = _run(capsys, "demo", "--help")
+    text = " ".join(out.split())
+    for flag, value in (("--seed SEED", SimVariant.seed), ("--tau TAU", SimVariant.tau),
+                        ("--sigma SIGMA", SimVariant.sigma)):
+        assert f"{flag} " in text and f"(default: {value})" in text
+    code, out, _ = _run(capsys, "fit", "--help")
+    nsim = inspect.signature(simlab.LmerResult.confint).parameters["nsim"].default
+    assert code == 0 and f"(default: {nsim})" in " ".join(out.split())

@@ -163,3 +163,20 @@ def test_autograder_zip_without_the_data_is_refused(tmp_path, capsys, monkeypatc
     status, _, err = run(capsys, "autograder-zip", "--out", tmp_path / "a.zip")
     assert status == 2 and "gpa.csv" in err and "--data-dir" in err
     assert not (tmp_path / "a.zip").exists()
+
+
+def test_the_grade_formats_are_the_renderers():
+    """The command line mirrors render.FORMATS (importing the renderer would slow --help)."""
+    from simlab.cli.grading import GRADE_FORMATS
+    from simlab.grading.render import FORMATS
+
+    assert GRADE_FORMATS == FORMATS
+
+
+def test_the_limits_options_default_to_the_librarys(capsys):
+    from simlab.grading.sandbox import Limits
+
+    status, out, _ = run(capsys, "grade", "--help")
+    assert status == 0
+    for value in (Limits().timeout, Limits().cell_timeout, Limits().memory_mb):
+        assert f"(default: {value})" in " ".join(out.split())

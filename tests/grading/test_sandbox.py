@@ -404,3 +404,18 @@ def test_display_is_available_as_in_a_notebook(tmp_path):
     path = exercise(tmp_path, "display(40 + 2)\nok = True")
     run = run_exercise(path, ["ok"], limits=FAST)
     assert run.cell_errors == () and "42" in run.output
+
+
+def test_the_child_starts_without_the_graders_libraries():
+    """Before the first cell the child has loaded its own modules only (start-up stays fast;
+    the answer encoder, which needs pandas, loads after the cells)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nimport simlab.grading.child, simlab.grading.cells\n"
+             "print(sorted(m for m in ('pandas', 'scipy', 'matplotlib', 'pooch', "
+             "'simlab.grading.answers', 'simlab.grading.grader', 'simlab.model') "
+             "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

@@ -14,7 +14,7 @@ import simlab
 from simlab import plots
 
 grid = {"n_groups": [5, 10, 20, 40], "n_per_group": [3, 10], "tau": 0.5, "sigma": 0.25}
-results = simlab.sweep(grid, reps=500, seed=1, ci=("wald",), progress=False)
+results = simlab.sweep(grid, nsim=500, seed=1, ci=("wald",), progress=False)
 summary = simlab.summarize(results)
 print(summary.columns.tolist())
 

@@ -33,7 +33,7 @@ NO_IPYWIDGETS = {
 }
 
 SMALL_SWEEP = """
-frame = simlab.sweep({"n_groups": [10], "n_per_group": [3], "tau": 0.5, "sigma": 0.25}, 3,
+frame = simlab.sweep({"n_groups": [10], "n_per_group": [3], "tau": 0.5, "sigma": 0.25}, nsim=3,
                      seed=1, ci="wald", progress=PROGRESS)
 assert len(frame) == 3 * 4, len(frame)
 """

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 
 import simlab.study.runner as runner
-from simlab.cli import load_sweep_config, main
-from simlab.study import make_grid, read_store
+from simlab.cli import main
+from simlab.study import SweepConfig, read_store
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "icc.toml"
 
 TINY = """\
-reps = 10
+nsim = 10
 seed = 7
 ci = ["wald"]
 
@@ -61,7 +61,7 @@ def test_sweep_runs_prints_summary_and_resumes(capsys, tiny):
     pd.testing.assert_frame_equal(read_store(store), first)
     assert out2 == out
 
-    code, _, err = _run(capsys, "sweep", cfg, "--out", store, "--no-progress", "--reps", "15")
+    code, _, err = _run(capsys, "sweep", cfg, "--out", store, "--no-progress", "--nsim", "15")
     assert code == 0, err
     extended = read_store(store)
     assert extended["rep"].max() == 14
@@ -70,7 +70,7 @@ def test_sweep_runs_prints_summary_and_resumes(capsys, tiny):
 
 
 SLOPES = """\
-reps = 4
+nsim = 4
 seed = 7
 {ci}
 [grid]
@@ -93,10 +93,10 @@ def test_a_random_slope_sweep_from_a_config(capsys, tmp_path):
 
 
 def test_example_icc_config_has_16_cells():
-    config = load_sweep_config(EXAMPLE)
-    assert config["reps"] == 1000 and config["seed"] == 1234
-    assert config["ci"] == ("wald", "profile")
-    grid = make_grid(config["grid"])
+    config = SweepConfig.from_toml(EXAMPLE)
+    assert config.nsim == 1000 and config.seed == 1234
+    assert config.ci == ("wald", "profile")
+    grid = config.cells
     assert len(grid.cells) == 16
     params = {cell.index: cell.params for cell in grid.cells}
     assert params[10] == {"n_groups": 100, "n_per_group": 3, "tau": 0.5, "sigma": 0.25}
@@ -106,16 +106,16 @@ def test_example_icc_config_has_16_cells():
 
 
 @pytest.mark.parametrize("text, needle", [
-    ("reps = 10\nseed = 1\n[grid\nn_groups = [8]\n", "not valid TOML"),
+    ("nsim = 10\nseed = 1\n[grid\nn_groups = [8]\n", "not valid TOML"),
     ("seed = 1\n[grid]\nn_groups = [8]\nn_per_group = [3]\ntau = [0.5]\nsigma = [0.25]\n",
-     "missing reps"),
-    ("reps = 5\n[grid]\nn_groups = [8]\nn_per_group = [3]\ntau = [0.5]\nsigma = [0.25]\n",
+     "missing nsim"),
+    ("nsim = 5\n[grid]\nn_groups = [8]\nn_per_group = [3]\ntau = [0.5]\nsigma = [0.25]\n",
      "missing seed"),
-    ("reps = 5\nseed = 1\n", "missing [grid]"),
-    ("reps = 'ten'\nseed = 1\n[grid]\nn_groups = [8]\nn_per_group = [3]\n", "reps must be"),
-    ("reps = 5\nseed = 1\nci = ['boot']\n[grid]\nn_groups = [8]\nn_per_group = [3]\n",
+    ("nsim = 5\nseed = 1\n", "missing [grid]"),
+    ("nsim = 'ten'\nseed = 1\n[grid]\nn_groups = [8]\nn_per_group = [3]\n", "nsim must be"),
+    ("nsim = 5\nseed = 1\nci = ['boot']\n[grid]\nn_groups = [8]\nn_per_group = [3]\n",
      "unknown ci"),
-    ("reps = 5\nseed = 1\n[grid]\nn_groups = [8]\nn_per_group = [3]\ntau = [0.5]\n"
+    ("nsim = 5\nseed = 1\n[grid]\nn_groups = [8]\nn_per_group = [3]\ntau = [0.5]\n"
      "sigma = [0.25]\nn_group = [3]\n", "unknown grid key"),
 ])
 def test_bad_config_exits_2_with_message(capsys, tmp_path, text, needle):
@@ -167,23 +167,23 @@ def _error_line(err: str) -> str:
 
 
 @pytest.mark.parametrize("where", ["option", "config"])
-def test_too_many_reps_are_refused_before_the_store_is_written(capsys, tmp_path, where):
+def test_too_many_simulations_are_refused_before_the_store_is_written(capsys, tmp_path, where):
     huge = "1000000000000"
-    text = TINY.replace("reps = 10", f"reps = {huge}") if where == "config" else TINY
+    text = TINY.replace("nsim = 10", f"nsim = {huge}") if where == "config" else TINY
     cfg, store = _write(tmp_path, text), tmp_path / "store"
-    extra = ["--reps", huge] if where == "option" else []
+    extra = ["--nsim", huge] if where == "option" else []
     code, out, err = _run(capsys, "sweep", cfg, "--out", store, "--no-progress", *extra)
     assert code == 2 and out == ""
     line = _error_line(err)
-    assert line.startswith("reps = 1,000,000,000,000 over 2 grid cell(s) gives "
+    assert line.startswith("nsim = 1,000,000,000,000 over 2 grid cell(s) gives "
                            "8,000,000,000,000 result rows, which need about ")
-    assert line.endswith("; use fewer reps or fewer cells")
+    assert line.endswith("; use a smaller nsim or fewer cells")
     assert not store.exists()
 
 
 def test_a_config_that_is_not_utf8_names_the_file_and_the_byte(capsys, tmp_path):
     cfg = tmp_path / "cfg.toml"
-    cfg.write_bytes(b"reps = 5\nseed = 1\n# caf\xe9\n" + TINY.split("\n", 3)[3].encode())
+    cfg.write_bytes(b"nsim = 5\nseed = 1\n# caf\xe9\n" + TINY.split("\n", 3)[3].encode())
     code, _, err = _run(capsys, "sweep", cfg, "--out", tmp_path / "store", "--no-progress")
     assert code == 2 and _error_line(err) == (
         f"config file {str(cfg)!r} is not UTF-8 text: byte 0xe9 at line 3, column 6 (byte offset 23): "
@@ -237,7 +237,7 @@ def test_a_failure_of_the_machine_says_what_is_saved_and_how_to_resume(
 
 def test_ctrl_c_says_what_is_saved_and_how_to_resume(tmp_path):
     """SIGINT once a chunk is saved: exit 130 and the note on resuming, no traceback."""
-    cfg = _write(tmp_path, TINY.replace("reps = 10", "reps = 5000"))
+    cfg = _write(tmp_path, TINY.replace("nsim = 10", "nsim = 5000"))
     store = tmp_path / "store"
     sweep = subprocess.Popen([sys.executable, "-m", "simlab", "sweep", str(cfg), "--out",
                               str(store), "--no-progress"],

@@ -3,6 +3,8 @@
 - :func:`sweep` runs the study (serially, in local processes or on dask) and
   returns one row per cell x rep x parameter, optionally streaming into a
   resumable Parquet store.
+- :class:`SweepConfig` holds a sweep's settings, checked, and reads them from
+  the TOML file of ``simlab sweep`` (:meth:`SweepConfig.from_toml`).
 - :func:`read_store` reads a store back.
 - :func:`summarize` turns the rows into performance measures per cell.
 
@@ -12,8 +14,9 @@ how the work is split or scheduled.
 """
 from .backends import WorkerLostError
 from .batch import CI_METHODS
+from .config import SweepConfig
 from .grid import GRID_KEYS, make_grid
-from .runner import SweepConfig, sweep
+from .runner import sweep
 from .store import read_store
 from .summarize import summarize
 

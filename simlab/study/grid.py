@@ -267,7 +267,7 @@ def _check_memory(rows: int, params: dict) -> None:
                          f"{_gib(total)}; use fewer or smaller groups")
 
 
-def check_results_memory(grid: Grid, reps: int) -> None:
+def check_results_memory(grid: Grid, nsim: int) -> None:
     """Refuse a sweep whose table of results could not fit in this machine's memory.
 
     A sweep returns one row per cell x replicate x parameter, so its size is
@@ -276,8 +276,8 @@ def check_results_memory(grid: Grid, reps: int) -> None:
     Parameters
     ----------
     grid : Grid
-    reps : int
-        Replicates per cell.
+    nsim : int
+        Replicates (simulations) per cell.
 
     Raises
     ------
@@ -285,9 +285,9 @@ def check_results_memory(grid: Grid, reps: int) -> None:
         If the results would need more than this machine's physical memory.
     """
     total = _machine_memory()
-    rows = reps * sum(len(cell.parameters) for cell in grid.cells)
+    rows = nsim * sum(len(cell.parameters) for cell in grid.cells)
     need = rows * BYTES_PER_RESULT_ROW
     if total is not None and need > total:
-        raise ValueError(f"reps = {reps:,} over {len(grid.cells):,} grid cell(s) gives "
+        raise ValueError(f"nsim = {nsim:,} over {len(grid.cells):,} grid cell(s) gives "
                          f"{rows:,} result rows, which need about {_gib(need)}, more than "
-                         f"this machine's {_gib(total)}; use fewer reps or fewer cells")
+                         f"this machine's {_gib(total)}; use a smaller nsim or fewer cells")

@@ -2,19 +2,19 @@
 
 Each function is named after the textbook quantity of Morris, White & Crowther
 (2019, *Stat Med* 38:2074, Table 6) and returns a :class:`Measure`
-``(estimate, mcse)``. Notation: ``n_sim`` replicates, estimates
+``(estimate, mcse)``. Notation: ``nsim`` replicates, estimates
 ``theta_hat_i`` with mean ``theta_bar`` and sample variance
-``S^2 = sum((theta_hat_i - theta_bar)^2) / (n_sim - 1)``, true value ``theta``
+``S^2 = sum((theta_hat_i - theta_bar)^2) / (nsim - 1)``, true value ``theta``
 and estimated variances ``V_i = se_i^2``.
 
 Conventions shared by every function:
 
 - Inputs are array-likes of floats; ``truth`` and ``null`` are scalars.
-- NaN inputs are excluded, and ``n_sim`` counts what is left. Paired inputs
+- NaN inputs are excluded, and ``nsim`` counts what is left. Paired inputs
   (``lower``/``upper``, ``estimates``/``ses``) drop a replicate when either
   value is NaN. Infinite values are kept (an infinite interval bound is a
   valid bound; it makes a width infinite).
-- No replicates left gives ``Measure(nan, nan)``; ``n_sim < 2`` gives a NaN
+- No replicates left gives ``Measure(nan, nan)``; ``nsim < 2`` gives a NaN
   MCSE (and NaN for quantities that need a variance). Nothing warns or raises.
 
 This module knows nothing about models, sweeps or DataFrames.

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simlab._vocabulary import DEFAULT_LEVEL, LEVEL, NSIM
+
 from .store import MANIFEST, directory_path, read_store
 from .summarize import summarize
 
@@ -52,7 +54,7 @@ def _plot(summary: pd.DataFrame, measure: str, out: Path, level: float) -> Path:
 
 
 def _table(summary: pd.DataFrame, measures: Sequence[str]) -> list[str]:
-    keys = [*_grid_columns(summary), "cell", "parameter", "n_sim"]
+    keys = [*_grid_columns(summary), "cell", "parameter", NSIM]
     lines = ["| " + " | ".join([*keys, *measures]) + " |", "|" + "---|" * (len(keys) + len(measures))]
     for _, row in summary.iterrows():
         cells = [str(row[k]) for k in keys]
@@ -62,8 +64,8 @@ def _table(summary: pd.DataFrame, measures: Sequence[str]) -> list[str]:
 
 
 def _fits_line(summary: pd.DataFrame) -> str:
-    per_cell = summary.groupby("cell")[["n_sim", "n_failed", "n_singular"]].max()
-    total = int(per_cell["n_sim"].sum() + per_cell["n_failed"].sum())
+    per_cell = summary.groupby("cell")[[NSIM, "n_failed", "n_singular"]].max()
+    total = int(per_cell[NSIM].sum() + per_cell["n_failed"].sum())
     failed, singular = int(per_cell["n_failed"].sum()), int(per_cell["n_singular"].sum())
     share = lambda k, n: f"{k} of {n} ({100 * k / n:.1f}%)" if n else f"{k} of {n}"  # noqa: E731
     return (f"Failed fits (excluded from the measures): {share(failed, total)}; singular fits "
@@ -102,14 +104,14 @@ def write_report(store: str | os.PathLike, out: str | os.PathLike | None = None,
     present = [m for m in measures if m in summary.columns and f"{m}_mcse" in summary.columns
                and summary[m].notna().any()]
     out.mkdir(parents=True, exist_ok=True)
-    level = float(manifest.get("level", 0.95))
+    level = float(manifest.get(LEVEL, DEFAULT_LEVEL))
     for m in present:
         _plot(summary[summary[m].notna()], m, out, level)
     skipped = [m for m in measures if m not in present]
-    reps = int(results["rep"].max()) + 1
+    nsim = int(results["rep"].max()) + 1
     lines = ["# Sweep report", "", f"- store: `{store}`",
              f"- grid: `{json.dumps(manifest.get('grid'))}`",
-             f"- seed: {manifest.get('seed')}; reps per cell: {reps}; "
+             f"- seed: {manifest.get('seed')}; nsim per cell: {nsim}; "
              f"ci: {manifest.get('ci')}; level: {level}",
              f"- {_fits_line(summary)}", ""]
     if skipped:

@@ -11,15 +11,16 @@ import numpy as np
 import pandas as pd
 from joblib import effective_n_jobs
 
-from simlab._checks import check_int, check_level
+from simlab._vocabulary import DEFAULT_LEVEL
 
 from .backends import Executor, make_executor
 from .batch import CI_METHODS, ENVIRONMENT_ERRORS, Chunk, run_chunk
-from .grid import Grid, check_results_memory, make_grid
+from .config import SweepConfig
+from .grid import Grid, check_results_memory
 from .progress import progress_bar
-from .store import Manifest, Store
+from .store import Store
 
-__all__ = ["SweepConfig", "plan_chunks", "sweep"]
+__all__ = ["plan_chunks", "sweep"]
 
 #: Largest default chunk: big enough to amortise the batch fit, small enough for memory.
 DEFAULT_CHUNK_SIZE = 250
@@ -27,62 +28,11 @@ DEFAULT_CHUNK_SIZE = 250
 _CHUNKS_PER_WORKER = 4
 
 
-def _check_ci(ci: Any) -> tuple[str, ...]:
-    """Interval methods as a tuple in the canonical column order."""
-    methods = (ci,) if isinstance(ci, str) else ci
-    if methods is None or not isinstance(methods, Iterable):
-        raise TypeError(f"ci must be a method name or a sequence of them, got {ci!r}.")
-    methods = tuple(methods)
-    unknown = [m for m in methods if m not in CI_METHODS]
-    if unknown:
-        raise ValueError(f"unknown ci method(s) {unknown}; choose from {CI_METHODS}.")
-    return tuple(m for m in CI_METHODS if m in methods)
-
-
-@dataclass(frozen=True)
-class SweepConfig:
-    """The checked settings of a sweep that shape its results or its chunks.
-
-    Attributes
-    ----------
-    reps : int
-        Replicates per cell, numbered ``0 .. reps - 1``.
-    seed : int
-        Root seed: replicate ``rep`` of cell ``c`` uses ``SeedSequence([seed, c, rep])``.
-    ci : tuple of str
-        Interval methods, in :data:`~simlab.study.batch.CI_METHODS` order.
-    level : float
-        Confidence level.
-    chunk_size : int or None
-        Replicates per work unit; None chooses one.
-    """
-
-    reps: int
-    seed: int
-    ci: tuple[str, ...]
-    level: float
-    chunk_size: int | None
-
-    @classmethod
-    def create(cls, reps: Any, seed: Any, ci: Any, level: Any,
-               chunk_size: Any) -> "SweepConfig":
-        """Check every argument; raise TypeError or ValueError naming the bad one."""
-        level = check_level(level)
-        if chunk_size is not None:
-            chunk_size = check_int("chunk_size", chunk_size, 1)
-        return cls(reps=check_int("reps", reps, 1), seed=check_int("seed", seed, 0),
-                   ci=_check_ci(ci), level=float(level), chunk_size=chunk_size)
-
-    def manifest(self, grid: Grid) -> Manifest:
-        """The store manifest of this sweep over ``grid``."""
-        return Manifest(grid=grid.encoded(), seed=self.seed, ci=list(self.ci), level=self.level)
-
-
-def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str | None = None,
+def sweep(grid: Mapping, *, nsim: int, seed: int, n_jobs: int = 1, backend: str | None = None,
           scheduler: Any = None, store: str | None = None,
-          ci: Iterable[str] = ("wald", "profile"), level: float = 0.95, progress: bool = True,
+          ci: Iterable[str] = CI_METHODS, level: float = DEFAULT_LEVEL, progress: bool = True,
           chunk_size: int | None = None) -> pd.DataFrame:
-    """Simulate and fit ``reps`` replicates in every cell of a full-factorial grid.
+    """Simulate and fit ``nsim`` replicates in every cell of a full-factorial grid.
 
     Each replicate is simulated by :func:`simlab.simulate` from
     ``numpy.random.SeedSequence([seed, cell, rep])`` and fitted by REML in
@@ -104,8 +54,9 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
         random slope) and ``rho`` add correlated random slopes for ``x``.
         Cells are numbered in :func:`itertools.product` order over the keys
         in ``simulate``'s signature order.
-    reps : int
-        Replicates per cell, at least 1.
+    nsim : int
+        Simulations (replicates) per cell, at least 1; keyword-only, like every
+        argument after ``grid``.
     seed : int
         Root seed, >= 0.
     n_jobs : int, default 1
@@ -120,7 +71,7 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
     store : path, optional
         Directory to stream results into, one Parquet file per finished
         chunk, plus ``manifest.json``. Rerunning the same sweep resumes: the
-        stored (cell, rep) pairs are skipped, and raising ``reps`` keeps the
+        stored (cell, rep) pairs are skipped, and raising ``nsim`` keeps the
         finished ones. A store made by a different grid, seed, ci or level is
         refused, as is a store written by a simlab with another store
         format (older stores named the parameters differently). Every chunk
@@ -130,7 +81,8 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
         recomputed. The store is locked for the whole sweep: a second sweep
         on it is refused. The return value is then read back from the store.
     ci : sequence of {"wald", "profile"}
-        Interval methods; each adds ``lower_<m>`` and ``upper_<m>`` columns.
+        Interval methods; each adds its bounds ``lower_<m>`` and ``upper_<m>``
+        (:func:`simlab._vocabulary.interval_columns`).
         Profile intervals of random-slope cells need
         :mod:`simlab.model.relcov_profile` (one profile per replicate, many
         times the cost of the fit); without it a grid with ``tau_slope``
@@ -170,14 +122,14 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
         For any bad argument, before any work: unknown grid key, empty list
         of levels, n_groups < 2, negative tau or sigma, rho without
         tau_slope, profile intervals with random slopes where they are not
-        available, reps < 1 or not an
-        int, more reps x cells than the results can hold in this machine's
+        available, nsim < 1 or not an
+        int, more nsim x cells than the results can hold in this machine's
         memory (estimated, never allocated, and refused before anything is
         written), unknown ci method, an empty or unwritable store path, one
         holding a different sweep, or one another sweep is writing to
         (:class:`~simlab.study.store.StoreInUseError`).
     RuntimeError
-        If the result does not hold every replicate of cells x reps exactly
+        If the result does not hold every replicate of cells x nsim exactly
         once (the store changed during the sweep).
     ImportError
         For ``backend="dask"`` without dask.distributed installed.
@@ -192,50 +144,50 @@ def sweep(grid: Mapping, reps: int, *, seed: int, n_jobs: int = 1, backend: str 
         Chunks finished before it are in the store, so rerunning the same
         call resumes from them.
     """
-    config = SweepConfig.create(reps, seed, ci, level, chunk_size)
-    cells = make_grid(grid)
-    check_results_memory(cells, config.reps)
+    config = SweepConfig(grid, nsim=nsim, seed=seed, ci=ci, level=level, chunk_size=chunk_size)
+    cells = config.cells
+    check_results_memory(cells, config.nsim)
     executor = make_executor(n_jobs, backend, scheduler)
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be True or False, got {progress!r}.")
     if store is None:
         return _checked(_run_in_memory(cells, config, executor, progress), len(cells.cells),
-                        config.reps)
-    with Store.open(store, config.manifest(cells)) as opened:
+                        config.nsim)
+    with Store.open(store, config.manifest()) as opened:
         opened.quarantine_damaged()
-        done = opened.completed(len(cells.cells), config.reps)
+        done = opened.completed(len(cells.cells), config.nsim)
         size = config.chunk_size or default_chunk_size(done, executor)
         _execute(plan_chunks(cells, config, done, size), executor, opened, progress)
-        return _checked(opened.read(len(cells.cells), config.reps), len(cells.cells),
-                        config.reps, opened)
+        return _checked(opened.read(len(cells.cells), config.nsim), len(cells.cells),
+                        config.nsim, opened)
 
 
 def _run_in_memory(cells: Grid, config: SweepConfig, executor: Executor,
                    progress: bool) -> pd.DataFrame:
     """Every replicate of the sweep, computed here without a store."""
-    done = np.zeros((len(cells.cells), config.reps), dtype=bool)
+    done = np.zeros((len(cells.cells), config.nsim), dtype=bool)
     size = config.chunk_size or default_chunk_size(done, executor)
     frames = _execute(plan_chunks(cells, config, done, size), executor, None, progress)
     return pd.concat(frames, ignore_index=True).sort_values(
         ["cell", "rep"], kind="stable", ignore_index=True)
 
 
-def _checked(table: pd.DataFrame, n_cells: int, reps: int,
+def _checked(table: pd.DataFrame, n_cells: int, nsim: int,
              store: Store | None = None) -> pd.DataFrame:
     """Return ``table`` if it has every replicate of the sweep, once; else raise.
 
     Raises
     ------
     RuntimeError
-        If some (cell, rep) of the ``n_cells`` x ``reps`` has no rows, or a
+        If some (cell, rep) of the ``n_cells`` x ``nsim`` has no rows, or a
         ``(cell, rep, parameter)`` row appears twice.
     """
     keys = ["cell", "rep", "parameter"]
     found = 0 if table.empty else len(table[["cell", "rep"]].drop_duplicates())
-    if found == n_cells * reps and not table.duplicated(keys).any():
+    if found == n_cells * nsim and not table.duplicated(keys).any():
         return table
     where = f" (the store {store.path} changed during the sweep?)" if store is not None else ""
-    raise RuntimeError(f"the sweep has {found} of the {n_cells * reps} replicates (cells x reps) "
+    raise RuntimeError(f"the sweep has {found} of the {n_cells * nsim} replicates (cells x nsim) "
                        f"it must return{where}; rerun it to recompute the missing ones.")
 
 

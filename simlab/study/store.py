@@ -253,9 +253,9 @@ class Store:
                 found.append((cell, start, last + 1, path))
         return found
 
-    def completed(self, n_cells: int, reps: int) -> np.ndarray:
-        """Boolean ``(n_cells, reps)`` array: is replicate ``rep`` of ``cell`` stored?"""
-        done = np.zeros((n_cells, reps), dtype=bool)
+    def completed(self, n_cells: int, nsim: int) -> np.ndarray:
+        """Boolean ``(n_cells, nsim)`` array: is replicate ``rep`` of ``cell`` stored?"""
+        done = np.zeros((n_cells, nsim), dtype=bool)
         for cell, start, stop, _ in self.chunk_files():
             if cell < n_cells:
                 done[cell, start:stop] = True
@@ -302,8 +302,8 @@ class Store:
         _atomic_write(path, write_chunk)
         return path
 
-    def read(self, n_cells: int | None = None, reps: int | None = None) -> pd.DataFrame:
-        """Every stored row (of cells ``< n_cells`` and reps ``< reps`` if given).
+    def read(self, n_cells: int | None = None, nsim: int | None = None) -> pd.DataFrame:
+        """Every stored row (of cells ``< n_cells`` and replicates ``rep < nsim`` if given).
 
         Rows are unique per ``(cell, rep, parameter)`` and sorted by cell, rep
         and parameter order.
@@ -316,7 +316,7 @@ class Store:
         frames = []
         for chunk in self.chunk_files():
             cell, start = chunk[:2]
-            if (n_cells is not None and cell >= n_cells) or (reps is not None and start >= reps):
+            if (n_cells is not None and cell >= n_cells) or (nsim is not None and start >= nsim):
                 continue
             try:
                 frame = _load_chunk(chunk, self.chunk_digests)
@@ -324,7 +324,7 @@ class Store:
                 raise DamagedChunkError(f"{err}; rerun the sweep (the same command or call) "
                                         f"to move it to {QUARANTINE}/ and recompute its "
                                         "replicates.") from None
-            frames.append(frame if reps is None else frame[frame["rep"] < reps])
+            frames.append(frame if nsim is None else frame[frame["rep"] < nsim])
         if not frames:
             return pd.DataFrame()
         table = pd.concat(frames, ignore_index=True)

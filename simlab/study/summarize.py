@@ -3,12 +3,13 @@
 The input is the sweep's tidy long table, one row per cell x rep x parameter,
 with columns ``cell``, ``rep``, ``parameter``, ``truth``, ``estimate``,
 ``se``, ``singular``, ``converged``, ``error``, a ``lower_<m>``/``upper_<m>``
-pair per interval method ``m``, and the grid keys (any further columns that
+pair per interval method ``m`` (:func:`simlab._vocabulary.interval_columns`), and the grid keys (any further columns that
 are constant within each cell, e.g. ``n_groups, n_per_group, tau, sigma``).
 
 :func:`summarize` returns one row per cell x parameter with the measures of
 Morris, White & Crowther (2019) from :mod:`simlab.study.measures`, each next
-to its Monte Carlo SE (``<name>_mcse``).
+to its Monte Carlo SE (``<name>_mcse``), as a :class:`SweepSummary`: a
+DataFrame that prints (and shows in a notebook) as a compact summary.
 
 Fits with a non-empty ``error`` are counted (``n_failed``) and excluded from
 every measure. Singular and non-converged fits are valid estimates: they are
@@ -17,16 +18,20 @@ redrawn, and failures never count as non-rejections in the power columns.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from numbers import Real
 
 import numpy as np
 import pandas as pd
+from simlab._checks import check_level
+from simlab._display import SummaryHTML
+from simlab._vocabulary import DEFAULT_LEVEL, LOWER, NSIM, UPPER, interval_columns
 from simlab.model.ddf import normal_quantile
 
 from simlab.study import measures as ms
 
-__all__ = ["REQUIRED_COLUMNS", "interval_methods", "output_columns", "summarize"]
+__all__ = ["REQUIRED_COLUMNS", "SweepSummary", "interval_methods", "output_columns",
+           "summarize"]
 
 #: Columns every results table must have (besides the grid keys and bounds).
 REQUIRED_COLUMNS = (
@@ -34,7 +39,9 @@ REQUIRED_COLUMNS = (
 )
 
 NAN = float("nan")
-_COUNT_COLUMNS = ("n_sim", "n_failed", "n_singular", "n_nonconverged")
+_COUNT_COLUMNS = (NSIM, "n_failed", "n_singular", "n_nonconverged")
+#: The prefixes of the bound columns of several interval methods side by side.
+_BOUND_PREFIXES = (f"{LOWER}_", f"{UPPER}_")
 _POINT_MEASURES = (
     "mean_estimate", "bias", "relative_bias", "empirical_se", "model_se",
     "relative_error_model_se", "mse", "rmse",
@@ -49,12 +56,13 @@ def interval_methods(columns: Sequence[str]) -> list[str]:
     """Return the interval methods ``m`` with ``lower_<m>`` and ``upper_<m>``.
 
     In the order the ``lower_`` columns appear. Raises ValueError naming the
-    missing partner when a bound column has none.
+    missing partner when a bound column has none, or an unknown method.
     """
-    lowers = [c[len("lower_"):] for c in columns if c.startswith("lower_")]
-    uppers = [c[len("upper_"):] for c in columns if c.startswith("upper_")]
-    unpaired = [f"upper_{m}" for m in lowers if m not in uppers]
-    unpaired += [f"lower_{m}" for m in uppers if m not in lowers]
+    lower, upper = _BOUND_PREFIXES
+    lowers = [c[len(lower):] for c in columns if c.startswith(lower)]
+    uppers = [c[len(upper):] for c in columns if c.startswith(upper)]
+    unpaired = [interval_columns(m)[1] for m in lowers if m not in uppers]
+    unpaired += [interval_columns(m)[0] for m in uppers if m not in lowers]
     if unpaired:
         raise ValueError(f"interval bound columns without a partner: missing {unpaired}")
     return lowers
@@ -70,11 +78,11 @@ def output_columns(grid: Sequence[str], methods: Sequence[str]) -> list[str]:
     return cols + _with_mcse("power_z")
 
 
-def _validate(results: pd.DataFrame, alpha: float) -> None:
+def _validate(results: pd.DataFrame, level: float) -> float:
+    """Check the arguments of :func:`summarize`; return the checked level."""
     if not isinstance(results, pd.DataFrame):
         raise TypeError(f"results must be a pandas DataFrame, not {type(results).__name__}")
-    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not 0 < alpha < 1:
-        raise ValueError(f"alpha must be a number in (0, 1), got {alpha!r}")
+    level = check_level(level)
     missing = [c for c in REQUIRED_COLUMNS if c not in results.columns]
     if missing:
         raise ValueError(f"results is missing required columns: {missing}")
@@ -83,6 +91,7 @@ def _validate(results: pd.DataFrame, alpha: float) -> None:
         raise ValueError(
             f"results has {int(dups.sum())} duplicated (cell, rep, parameter) rows"
         )
+    return level
 
 
 def _grid_columns(results: pd.DataFrame, grid: Sequence[str] | None) -> list[str]:
@@ -94,7 +103,7 @@ def _grid_columns(results: pd.DataFrame, grid: Sequence[str] | None) -> list[str
     """
     known = set(REQUIRED_COLUMNS)
     extra = [c for c in results.columns
-             if c not in known and not c.startswith(("lower_", "upper_"))]
+             if c not in known and not c.startswith(_BOUND_PREFIXES)]
     candidates = extra if grid is None else list(grid)
     absent = [c for c in candidates if c not in results.columns]
     if absent:
@@ -143,7 +152,7 @@ def _truth(rows: pd.DataFrame) -> float:
 
 def _counts(rows: pd.DataFrame, ok: pd.DataFrame) -> dict:
     out = {
-        "n_sim": len(ok),
+        NSIM: len(ok),
         "n_failed": int(rows["_failed"].sum()),
         "n_singular": int(np.nansum(ok["_singular"])),
         "n_nonconverged": int(np.nansum(ok["_nonconverged"])),
@@ -175,8 +184,9 @@ def _interval_measures(ok: pd.DataFrame, truth: float, methods: Sequence[str],
     fixed = bool(np.isfinite(se).any())
     out: dict = {}
     for m in methods:
-        lower = ok[f"lower_{m}"].to_numpy(dtype=float)
-        upper = ok[f"upper_{m}"].to_numpy(dtype=float)
+        lower_column, upper_column = interval_columns(m)
+        lower = ok[lower_column].to_numpy(dtype=float)
+        upper = ok[upper_column].to_numpy(dtype=float)
         _put(out, f"coverage_{m}", ms.coverage(lower, upper, truth))
         _put(out, f"width_{m}", ms.mean_width(lower, upper))
         power = ms.rejection_rate(lower, upper, 0.0) if fixed else ms.Measure(NAN, NAN)
@@ -199,48 +209,98 @@ def _summarize_group(rows: pd.DataFrame, methods: Sequence[str], z: float) -> di
     }
 
 
-def summarize(results: pd.DataFrame, alpha: float = 0.05, *,
-              grid_columns: Sequence[str] | None = None) -> pd.DataFrame:
+def summarize(results: pd.DataFrame, *, level: float = DEFAULT_LEVEL,
+              grid_columns: Sequence[str] | None = None) -> SweepSummary:
     """Performance measures per cell x parameter of a sweep's long results.
 
     Parameters
     ----------
     results : DataFrame
         The long table described in the module docstring.
-    alpha : float, default 0.05
-        Level of the Wald test behind ``power_z``: the proportion of fits with
-        ``|estimate / se| > z_{1 - alpha/2}``. The stored intervals are used
-        as they are.
+    level : float, default 0.95
+        Confidence level of the Wald interval behind ``power_z``: the
+        proportion of fits with ``|estimate / se| > z``, ``z`` the normal
+        quantile of ``(1 + level) / 2`` (1.96 for 0.95). It is the same
+        ``level`` as everywhere in simlab; the test's size is ``1 - level``.
+        The stored intervals are used as they are. Keyword-only.
     grid_columns : sequence of str, optional
         The grid keys. By default every column other than the required ones
         and the bounds that is constant within each cell.
 
     Returns
     -------
-    DataFrame
-        One row per cell x parameter (cells in ascending order, parameters in
-        order of appearance: for a sweep, lme4's ``confint`` rows
-        ``sd_(Intercept)|group``, ..., ``sigma``, the fixed effects) with the
-        columns of :func:`output_columns`. A
-        cell whose fits all failed has ``n_sim == 0`` and NaN measures.
+    SweepSummary
+        A DataFrame with one row per cell x parameter (cells in ascending
+        order, parameters in order of appearance: for a sweep, lme4's
+        ``confint`` rows ``sd_(Intercept)|group``, ..., ``sigma``, the fixed
+        effects) and the columns of :func:`output_columns`. A
+        cell whose fits all failed has ``nsim == 0`` and NaN measures.
         ``power_<m>`` and ``power_z`` are NaN for parameters without a finite
-        ``se`` (the variance parameters).
+        ``se`` (the variance parameters). ``str()`` of it (and its display in
+        a notebook) is a compact summary: bias and coverage with their MCSE.
 
     Raises
     ------
+    TypeError
+        ``results`` is not a DataFrame, or ``level`` is not a number.
     ValueError
         Missing required columns, unpaired bound columns, duplicated
         (cell, rep, parameter) rows, a truth that varies within a
-        cell x parameter, or ``alpha`` outside (0, 1).
+        cell x parameter, or ``level`` not strictly between 0 and 1.
     """
-    _validate(results, alpha)
+    z = normal_quantile(_validate(results, level))
     methods = interval_methods(list(results.columns))
     grid = _grid_columns(results, grid_columns)
-    z = normal_quantile(1.0 - alpha)
     keys = [*grid, "cell", "parameter"]
     rows = []
     for key, group in _prepare(results).groupby(keys, sort=False, dropna=False):
         rows.append({**dict(zip(keys, key)), **_summarize_group(group, methods, z)})
     out = pd.DataFrame(rows, columns=output_columns(grid, methods))
     out = out.sort_values("cell", kind="stable", ignore_index=True)
-    return out.astype({c: "int64" for c in _COUNT_COLUMNS})
+    return SweepSummary(out.astype({c: "int64" for c in _COUNT_COLUMNS}))
+
+
+class SweepSummary(SummaryHTML, pd.DataFrame):
+    """The table of :func:`summarize`: a DataFrame that reads as a summary.
+
+    Everything a DataFrame does works on it, and what it derives (a
+    selection, a copy) is a plain DataFrame. ``str()`` of it, ``print`` and
+    its display in a notebook (:class:`simlab._display.SummaryHTML`) show
+    the compact summary :func:`summary_text` writes; ``repr`` stays pandas'
+    full table.
+    """
+
+    # A subclass rather than a wrapper: every caller indexes the table as a DataFrame.
+    _metadata: list[str] = []
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame
+
+    def __str__(self) -> str:
+        return summary_text(self)
+
+
+def summary_text(summary: pd.DataFrame) -> str:
+    """A compact text table of a summary: per cell x parameter, ``nsim``, bias and the
+    coverage of each interval method, each ``+-`` its Monte Carlo SE."""
+    methods = [c[len("coverage_"):] for c in summary.columns
+               if c.startswith("coverage_") and not c.endswith("_mcse")]
+    first = list(summary.columns).index("cell")
+    table = pd.DataFrame(summary.iloc[:, :first]).copy()
+    table["parameter"] = summary["parameter"]
+    table[NSIM] = summary[NSIM]
+    table["bias"] = [_pm(b, s) for b, s in zip(summary["bias"], summary["bias_mcse"])]
+    for m in methods:
+        table[f"coverage_{m}"] = [_pm(c, s) for c, s in
+                                  zip(summary[f"coverage_{m}"], summary[f"coverage_{m}_mcse"])]
+    with pd.option_context("display.max_rows", None, "display.width", 200):
+        return "Summary (bias and coverage, each +- Monte Carlo SE)\n" + table.to_string(
+            index=False, na_rep="NA", float_format=lambda v: f"{v:.6g}")
+
+
+def _pm(value: float, mcse: float) -> str:
+    """``value +- mcse`` to 4 decimals; ``NA`` for a missing value."""
+    if value is None or not math.isfinite(value):
+        return "NA"
+    return f"{value:.4f} +- {mcse:.4f}" if math.isfinite(mcse) else f"{value:.4f}"

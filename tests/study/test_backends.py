@@ -94,7 +94,7 @@ import sys, threading
 from simlab.study import sweep
 
 def run():
-    sweep({grid!r}, 10**6, seed=1, ci=("wald",), n_jobs=2, store=sys.argv[1], progress=False,
+    sweep({grid!r}, nsim=10**6, seed=1, ci=("wald",), n_jobs=2, store=sys.argv[1], progress=False,
           chunk_size=20)
 
 if sys.argv[2] == "thread":   # workers started by a thread other than the main one
@@ -161,7 +161,7 @@ def _kill_a_worker_after_the_first_chunk(store: Path, killed: list) -> None:
 
 def test_lost_worker_aborts_the_sweep_and_a_rerun_resumes(tmp_path):
     store = tmp_path / "out"
-    args = dict(grid=GRID, reps=600, seed=5, ci=("wald", "profile"), chunk_size=10,
+    args = dict(grid=GRID, nsim=600, seed=5, ci=("wald", "profile"), chunk_size=10,
                 progress=False)
     killed = []
     _kill_a_worker_after_the_first_chunk(store, killed)
@@ -187,7 +187,7 @@ def test_lost_worker_aborts_the_sweep_and_a_rerun_resumes(tmp_path):
 
 def test_normal_runs_do_not_change():
     """The worker initializer changes no result; workers are reused by the next sweep."""
-    args = dict(grid=GRID, reps=40, seed=3, ci=("wald",), chunk_size=7, progress=False)
+    args = dict(grid=GRID, nsim=40, seed=3, ci=("wald",), chunk_size=7, progress=False)
     first = sweep(**args, n_jobs=2)
     workers = set(_workers(os.getpid()))
     pd.testing.assert_frame_equal(first, sweep(**args), check_exact=True)

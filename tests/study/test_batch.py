@@ -302,11 +302,11 @@ def test_a_chunk_aborted_by_the_machine_is_computed_again_on_resume(monkeypatch,
     starved.calls = 0
     monkeypatch.setattr(batch, "fit_sums", starved)
     with pytest.raises(MemoryError):
-        sweep(grid, reps=4, seed=3, store=str(store), progress=False, chunk_size=4)
+        sweep(grid, nsim=4, seed=3, store=str(store), progress=False, chunk_size=4)
     monkeypatch.setattr(batch, "fit_sums", real)
-    results = sweep(grid, reps=4, seed=3, store=str(store), progress=False, chunk_size=4)
+    results = sweep(grid, nsim=4, seed=3, store=str(store), progress=False, chunk_size=4)
     assert len(results) == 2 * 4 * 4 and (results["error"] == "").all()
-    fresh = sweep(grid, reps=4, seed=3, progress=False, chunk_size=4)
+    fresh = sweep(grid, nsim=4, seed=3, progress=False, chunk_size=4)
     pd.testing.assert_frame_equal(results.reset_index(drop=True), fresh.reset_index(drop=True))
 
 

@@ -144,16 +144,16 @@ def test_a_huge_cell_is_refused_without_allocating_it():
 
 
 def test_results_too_big_for_memory_are_refused_without_allocating_them():
-    """reps = 10**12 is refused from the size of its results, before anything is allocated."""
+    """nsim = 10**12 is refused from the size of its results, before anything is allocated."""
     import tracemalloc
 
     grid = make_grid({"n_groups": 8, "n_per_group": 3, "tau": 0.5, "sigma": 0.25})
     tracemalloc.start()
     try:
-        with pytest.raises(ValueError, match=r"^reps = 1,000,000,000,000 over 1 grid cell\(s\) "
+        with pytest.raises(ValueError, match=r"^nsim = 1,000,000,000,000 over 1 grid cell\(s\) "
                                              r"gives 4,000,000,000,000 result rows, which need "
                                              r"about [\d,.]+ GiB, more than this machine's "
-                                             r"[\d,.]+ GiB; use fewer reps or fewer cells$"):
+                                             r"[\d,.]+ GiB; use a smaller nsim or fewer cells$"):
             check_results_memory(grid, 10 ** 12)
         peak = tracemalloc.get_traced_memory()[1]
     finally:

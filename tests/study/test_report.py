@@ -16,7 +16,7 @@ GRID = {"n_groups": [5, 10], "n_per_group": [4], "tau": [0.5], "sigma": [1.0]}
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     path = tmp_path_factory.mktemp("sweep") / "store"
-    sweep(GRID, 20, seed=3, store=str(path), ci=("wald",), progress=False)
+    sweep(GRID, nsim=20, seed=3, store=str(path), ci=("wald",), progress=False)
     return path
 
 
@@ -29,7 +29,7 @@ def test_write_report_default_folder(store):
                      "summary.md"]
     assert all((out / n).stat().st_size > 1000 for n in names if n.endswith(".png"))
     text = (out / "summary.md").read_text()
-    assert "seed: 3" in text and "reps per cell: 20" in text and "n_groups" in text
+    assert "seed: 3" in text and "nsim per cell: 20" in text and "n_groups" in text
     assert "Failed fits" in text and "singular fits" in text
     assert "coverage_profile" in text  # named as not available
     table = [ln for ln in text.splitlines() if ln.startswith("| ")]
@@ -45,7 +45,7 @@ def test_write_report_default_folder(store):
 def test_report_of_a_random_slope_sweep(tmp_path):
     store = tmp_path / "store"
     sweep({"n_groups": 8, "n_per_group": 4, "tau": 0.5, "sigma": 0.5, "tau_slope": [None, 0.3],
-           "rho": 0.0}, 6, seed=3, store=str(store), ci=("wald",), progress=False)
+           "rho": 0.0}, nsim=6, seed=3, store=str(store), ci=("wald",), progress=False)
     out = write_report(store)
     text = (out / "summary.md").read_text()
     table = [ln for ln in text.splitlines() if ln.startswith("| ")]

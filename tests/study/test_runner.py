@@ -1,4 +1,4 @@
-"""Tests for simlab.study.sweep: the grid x reps study, its backends and resuming."""
+"""Tests for simlab.study.sweep: the grid x nsim study, its backends and resuming."""
 from __future__ import annotations
 
 import json
@@ -18,11 +18,11 @@ from simlab.study import read_store, sweep
 from simlab.study.store import MANIFEST, Store, chunk_name
 
 GRID = {"n_groups": [15, 25], "n_per_group": [3], "tau": 0.5, "sigma": 0.25}
-REPS = 20
+NSIM = 20
 
 
-def _sweep(grid=GRID, reps=REPS, **kwargs):
-    return sweep(grid, reps, **{"seed": 2024, "progress": False, **kwargs})
+def _sweep(grid=GRID, nsim=NSIM, **kwargs):
+    return sweep(grid, nsim=nsim, **{"seed": 2024, "progress": False, **kwargs})
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_long_format(reference):
         "n_groups", "n_per_group", "tau", "sigma", "cell", "rep", "parameter", "truth",
         "estimate", "se", "lower_wald", "upper_wald", "lower_profile", "upper_profile",
         "singular", "converged", "error"]
-    assert len(reference) == 2 * REPS * 4
+    assert len(reference) == 2 * NSIM * 4
     first = reference.iloc[:4]
     assert first["parameter"].tolist() == ["sd_(Intercept)|group", "sigma", "(Intercept)", "x"]
     assert first["truth"].tolist() == [0.5, 0.25, 2.0, 0.5]
@@ -78,7 +78,7 @@ def test_store_gives_identical_results(reference, tmp_path):
 
 def test_resume_reuses_finished_reps(reference, tmp_path, calls):
     store = tmp_path / "out"
-    first = _sweep(reps=10, store=store)
+    first = _sweep(nsim=10, store=store)
     _same(first, reference[reference["rep"] < 10].reset_index(drop=True))
     stamps = {p.name: p.stat().st_mtime_ns for p in store.glob("*.parquet")}
     assert calls == [(0, 0, 10), (1, 0, 10)]
@@ -116,7 +116,7 @@ def test_a_failure_of_the_machine_says_how_many_chunks_are_saved(
         reference, tmp_path, monkeypatch, failure, fail_second_chunk):
     """A resumed sweep counts the chunks stored before it too."""
     store = tmp_path / "out"
-    _sweep(reps=10, store=store, chunk_size=10)
+    _sweep(nsim=10, store=store, chunk_size=10)
     real = runner._run
     fail_second_chunk(failure)
     with pytest.raises(type(failure)) as info:
@@ -135,7 +135,7 @@ def test_a_failure_of_the_machine_says_how_many_chunks_are_saved(
 
 def test_leftover_temporary_file_is_ignored(reference, tmp_path):
     store = tmp_path / "out"
-    _sweep(reps=10, store=store)
+    _sweep(nsim=10, store=store)
     partial = store / ".cell-0001_reps-000010-000019.parquet.deadbeef.tmp"
     partial.write_bytes(b"PAR1 killed mid-write")
     _same(_sweep(store=store), reference)
@@ -146,17 +146,17 @@ def test_leftover_temporary_file_is_ignored(reference, tmp_path):
     {"seed": 1}, {"grid": {**GRID, "n_groups": [15, 30]}}, {"ci": ("wald",)}, {"level": 0.9}])
 def test_mismatched_store_is_refused(tmp_path, change, calls):
     store = tmp_path / "out"
-    _sweep(reps=2, store=store)
+    _sweep(nsim=2, store=store)
     calls.clear()
     with pytest.raises(ValueError, match="different sweep.*new --out"):
-        _sweep(reps=2, store=store, **change)
+        _sweep(nsim=2, store=store, **change)
     assert calls == []
 
 
 def test_a_store_of_an_older_simlab_is_refused_when_resumed(tmp_path, calls):
     """Stores written before parameter names followed confint (no format) are not mixed."""
     store = tmp_path / "out"
-    _sweep(reps=2, store=store)
+    _sweep(nsim=2, store=store)
     saved = json.loads((store / MANIFEST).read_text())
     assert saved["format"] == 2
     del saved["format"]
@@ -165,13 +165,13 @@ def test_a_store_of_an_older_simlab_is_refused_when_resumed(tmp_path, calls):
     with pytest.raises(ValueError, match=r"written by an older simlab .*store format 1: "
                                          r"parameters named \(Intercept\), x, sd_\(Intercept\)"
                                          r".*Use a new store \(--out directory\) for this sweep"):
-        _sweep(reps=4, store=store)
+        _sweep(nsim=4, store=store)
     assert calls == []
     assert len(read_store(store)) == 2 * 2 * 4      # it can still be read
     saved["format"] = 3
     (store / MANIFEST).write_text(json.dumps(saved))
     with pytest.raises(ValueError, match="written by a newer simlab"):
-        _sweep(reps=4, store=store)
+        _sweep(nsim=4, store=store)
 
 
 SLOPE_GRID = {"n_groups": 12, "n_per_group": [4, (3, 5)], "tau": 0.5, "sigma": 0.3,
@@ -179,7 +179,7 @@ SLOPE_GRID = {"n_groups": 12, "n_per_group": [4, (3, 5)], "tau": 0.5, "sigma": 0
 
 
 def test_a_slope_sweep_does_not_depend_on_how_it_runs(tmp_path):
-    kwargs = {"grid": SLOPE_GRID, "reps": 6, "ci": ("wald",)}
+    kwargs = {"grid": SLOPE_GRID, "nsim": 6, "ci": ("wald",)}
     reference = _sweep(**kwargs)
     params = reference.groupby("cell")["parameter"].nunique().tolist()
     assert params == [4, 6, 4, 6]        # tau_slope None (intercept only), 0.25 (slopes)
@@ -189,7 +189,7 @@ def test_a_slope_sweep_does_not_depend_on_how_it_runs(tmp_path):
     assert (reference["error"] == "").all()
     slope_cells = reference["cell"].isin([1, 3])
     store = tmp_path / "out"
-    _sweep(**{**kwargs, "reps": 3}, store=store)
+    _sweep(**{**kwargs, "nsim": 3}, store=store)
     for other in (_sweep(**kwargs, chunk_size=4), _sweep(**kwargs, n_jobs=2, chunk_size=5),
                   _sweep(**kwargs, store=store)):
         # Slope fits are bit for bit the same; (1 | group) batches can differ in the last bit
@@ -207,7 +207,7 @@ def test_a_cell_where_every_fit_fails_is_kept(monkeypatch):
         return real(sums, ci, level)
 
     monkeypatch.setattr(batch, "fit_sums", fail_large)
-    table = _sweep(reps=5)
+    table = _sweep(nsim=5)
     failed = table[table["cell"] == 1]
     assert len(failed) == 5 * 4 and failed["estimate"].isna().all()
     assert (failed["error"] == "fit: FloatingPointError: diverged").all()
@@ -215,14 +215,14 @@ def test_a_cell_where_every_fit_fails_is_kept(monkeypatch):
 
 
 def test_progress_bar(capsys):
-    _sweep(reps=2, progress=True)
+    _sweep(nsim=2, progress=True)
     assert "4/4" in capsys.readouterr().err
 
 
 def test_ci_argument():
-    table = _sweep(reps=2, ci="wald")
+    table = _sweep(nsim=2, ci="wald")
     assert "lower_wald" in table and "lower_profile" not in table
-    assert "lower_wald" not in _sweep(reps=2, ci=())
+    assert "lower_wald" not in _sweep(nsim=2, ci=())
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
@@ -231,9 +231,9 @@ def test_ci_argument():
     ({"grid": {**GRID, "tau": -0.5}}, ValueError, "tau must be >= 0"),
     ({"grid": {**GRID, "sigma": [-1]}}, ValueError, "sigma must be >= 0"),
     ({"grid": {**GRID, "n_per_group": []}}, ValueError, "is empty"),
-    ({"reps": 0}, ValueError, "reps must be at least 1"),
-    ({"reps": 2.5}, TypeError, "reps must be an int"),
-    ({"reps": True}, TypeError, "reps must be an int"),
+    ({"nsim": 0}, ValueError, "nsim must be at least 1"),
+    ({"nsim": 2.5}, TypeError, "nsim must be an int"),
+    ({"nsim": True}, TypeError, "nsim must be an int"),
     ({"seed": -1}, ValueError, "seed must be at least 0"),
     ({"seed": "1"}, TypeError, "seed must be an int"),
     ({"ci": ("wald", "boot")}, ValueError, r"unknown ci method.*boot"),
@@ -255,13 +255,13 @@ def test_bad_input_fails_before_any_work(tmp_path, calls, kwargs, error, match):
 
 def test_more_results_than_memory_fail_before_the_store_is_written(tmp_path, calls):
     store = tmp_path / "out"
-    with pytest.raises(ValueError, match=r"^reps = 1,000,000,000,000 over 2 grid cell\(s\) "
-                                         r"gives 8,000,000,000,000 result rows, .* use fewer "
-                                         r"reps or fewer cells$"):
-        _sweep(reps=10 ** 12, store=store)
+    with pytest.raises(ValueError, match=r"^nsim = 1,000,000,000,000 over 2 grid cell\(s\) "
+                                         r"gives 8,000,000,000,000 result rows, .* use a "
+                                         r"smaller nsim or fewer cells$"):
+        _sweep(nsim=10 ** 12, store=store)
     assert calls == [] and not store.exists()
-    with pytest.raises(ValueError, match="use fewer reps"):
-        _sweep(reps=10 ** 12)
+    with pytest.raises(ValueError, match="use a smaller nsim"):
+        _sweep(nsim=10 ** 12)
     assert calls == []
 
 
@@ -373,7 +373,7 @@ def test_a_second_writer_on_a_new_store_is_refused(tmp_path, monkeypatch):
 
     def run(seed):
         try:
-            outcomes[seed] = _sweep(reps=4, store=store, seed=seed)
+            outcomes[seed] = _sweep(nsim=4, store=store, seed=seed)
         except ValueError as err:
             outcomes[seed] = err
 
@@ -387,4 +387,4 @@ def test_a_second_writer_on_a_new_store_is_refused(tmp_path, monkeypatch):
     assert re.search(r"another sweep is writing to it", str(outcomes[refused[0]]))
     winner = 15 - refused[0]
     assert json.loads((store / MANIFEST).read_text())["seed"] == winner
-    _same(read_store(store), _sweep(reps=4, seed=winner))
+    _same(read_store(store), _sweep(nsim=4, seed=winner))

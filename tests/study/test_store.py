@@ -75,7 +75,7 @@ def test_write_read_and_completed(tmp_path):
     table = store.read()
     assert list(zip(table["cell"], table["rep"]))[::2] == [(0, 2), (0, 3), (1, 0), (1, 1), (1, 2)]
     assert table["parameter"].tolist()[:2] == ["x", "sigma"]
-    assert len(store.read(n_cells=1)) == 4 and len(store.read(reps=1)) == 2
+    assert len(store.read(n_cells=1)) == 4 and len(store.read(nsim=1)) == 2
 
 
 def test_overlapping_chunks_are_deduplicated(tmp_path):

@@ -87,7 +87,7 @@ def test_one_row_per_cell_and_parameter_in_order(summary):
 def test_column_set(summary):
     assert list(summary.columns) == output_columns(["n_groups", "tau"], ["wald", "profile"])
     expected = {
-        "n_groups", "tau", "cell", "parameter", "n_sim", "n_failed", "n_singular",
+        "n_groups", "tau", "cell", "parameter", "nsim", "n_failed", "n_singular",
         "singular_rate", "singular_rate_mcse", "failure_rate", "failure_rate_mcse", "truth",
         "mean_estimate", "mean_estimate_mcse", "bias", "bias_mcse", "relative_bias",
         "relative_bias_mcse", "empirical_se", "empirical_se_mcse", "model_se",
@@ -115,11 +115,11 @@ def test_counts(summary):
         for parameter in PARAMS:
             row = _one(summary, cell, parameter)
             assert row.n_failed == n_failed
-            assert row.n_sim == REPS - n_failed
+            assert row.nsim == REPS - n_failed
             assert row.n_singular == len(SINGULAR_REPS.get(cell, ()))
             assert row.n_nonconverged == len(NONCONVERGED_REPS.get(cell, ()))
             assert row.failure_rate == pytest.approx(n_failed / REPS)
-    assert summary.n_sim.dtype == np.int64 and summary.n_failed.dtype == np.int64
+    assert summary.nsim.dtype == np.int64 and summary.n_failed.dtype == np.int64
 
 
 def test_rates_and_their_mcse(summary):
@@ -135,11 +135,11 @@ def test_rates_and_their_mcse(summary):
 def test_all_failed_cell_appears_with_nan_measures(summary):
     rows = summary[summary.cell == 2]
     assert len(rows) == len(PARAMS)
-    assert (rows.n_sim == 0).all() and (rows.n_failed == REPS).all()
+    assert (rows.nsim == 0).all() and (rows.n_failed == REPS).all()
     assert (rows.failure_rate == 1.0).all() and (rows.failure_rate_mcse == 0.0).all()
     assert rows.truth.tolist() == [0.5, 1.0, 0.3]
     measure_cols = [c for c in summary.columns
-                    if c not in {"n_groups", "tau", "cell", "parameter", "truth"}
+                    if c not in {"n_groups", "tau", "cell", "parameter", "truth", "nsim"}
                     and not c.startswith(("n_", "failure_rate"))]
     assert rows[measure_cols].isna().all().all()
 
@@ -207,7 +207,7 @@ def test_singular_fits_are_kept_in_the_measures(results, summary):
     assert (ok.singular & (ok.estimate == 0.0)).sum() == 4
     row = _one(summary, 1, "sd_(Intercept)|group")
     assert row.mean_estimate == pytest.approx(ok.estimate.mean())
-    assert row.n_sim == 49
+    assert row.nsim == 49
 
 
 def test_variance_parameters(summary):
@@ -215,7 +215,7 @@ def test_variance_parameters(summary):
     for col in ("model_se", "relative_error_model_se", "coverage_wald", "width_wald",
                 "power_wald", "power_profile", "power_z"):
         assert sd_rows[col].isna().all(), col
-    good = sd_rows[sd_rows.n_sim > 0]
+    good = sd_rows[sd_rows.nsim > 0]
     assert good.coverage_profile.notna().all() and good.empirical_se.notna().all()
 
 
@@ -225,17 +225,17 @@ def test_relative_bias_is_nan_at_zero_truth(summary):
     assert not math.isnan(row.bias)
 
 
-def test_power_z_uses_alpha(results, summary):
+def test_power_z_uses_level(results, summary):
     ok = _ok(results, 1, "x")
     zstat = (ok.estimate / ok.se).abs()
     row = _one(summary, 1, "x")
     p = (zstat > norm.ppf(0.975)).mean()
     assert row.power_z == pytest.approx(p)
     assert row.power_z_mcse == pytest.approx(math.sqrt(p * (1 - p) / len(ok)))
-    loose = _one(summarize(results, alpha=0.5), 1, "x")
+    loose = _one(summarize(results, level=0.5), 1, "x")
     assert loose.power_z == pytest.approx((zstat > norm.ppf(0.75)).mean())
     assert loose.power_z > row.power_z
-    # alpha does not touch the stored intervals.
+    # level does not touch the stored intervals.
     assert loose.coverage_wald == row.coverage_wald
 
 
@@ -289,10 +289,34 @@ def test_required_columns_constant():
                                      "se", "singular", "converged", "error"}
 
 
-@pytest.mark.parametrize("alpha", [0.0, 1.0, -0.1, 1.5, float("nan"), True, "0.05", None])
-def test_bad_alpha(results, alpha):
-    with pytest.raises(ValueError, match="alpha"):
-        summarize(results, alpha=alpha)
+@pytest.mark.parametrize("level, error", [
+    (0.0, ValueError), (1.0, ValueError), (-0.1, ValueError), (1.5, ValueError),
+    (float("nan"), ValueError), (95, ValueError), (True, TypeError), ("0.95", TypeError),
+    (None, TypeError)])
+def test_bad_level(results, level, error):
+    with pytest.raises(error, match="level must be .*strictly between 0 and 1"):
+        summarize(results, level=level)
+
+
+def test_level_is_keyword_only(results):
+    """summarize(results, 0.05) was alpha in 0.1: a positional level would be misread."""
+    with pytest.raises(TypeError, match="positional argument"):
+        summarize(results, 0.95)
+
+
+def test_the_summary_reads_as_a_summary(summary):
+    """str() and the notebook show bias and coverage +- MCSE; derived tables are DataFrames."""
+    text = str(summary)
+    assert text.startswith("Summary (bias and coverage, each +- Monte Carlo SE)\n")
+    header = text.splitlines()[1].split()
+    assert header == ["n_groups", "tau", "parameter", "nsim", "bias", "coverage_wald",
+                      "coverage_profile"]
+    assert len(text.splitlines()) == 2 + len(summary)
+    assert "+-" in text and "NA" in text        # the cell whose fits all failed
+    assert summary._repr_html_().startswith("<pre>Summary (bias and coverage")
+    assert isinstance(summary, pd.DataFrame)
+    assert type(summary[summary.cell == 0]) is pd.DataFrame
+    assert type(summary.copy()) is pd.DataFrame
 
 
 def test_unpaired_bound_column(results):
@@ -323,15 +347,15 @@ def test_a_slope_sweep_covers_the_slope_at_its_level():
     """Wald intervals of x in 40 groups x 5 with random slopes: coverage 0.95 within 3 MCSEs."""
     from simlab.study import sweep
 
-    reps = 250
+    nsim = 250
     results = sweep({"n_groups": 40, "n_per_group": 5, "tau": 0.5, "sigma": 0.5,
-                     "tau_slope": 0.3, "rho": 0.3}, reps, seed=11, ci=("wald",), progress=False)
+                     "tau_slope": 0.3, "rho": 0.3}, nsim=nsim, seed=11, ci=("wald",), progress=False)
     summary = summarize(results).set_index("parameter")
     assert summary.index.tolist() == ["sd_(Intercept)|group", "cor_x.(Intercept)|group",
                                       "sd_x|group", "sigma", "(Intercept)", "x"]
     assert summary["truth"].tolist() == [0.5, 0.3, 0.3, 0.5, 2.0, 0.5]
-    assert (summary["n_sim"] == reps).all() and (summary["n_failed"] == 0).all()
-    mcse = math.sqrt(0.95 * 0.05 / reps)
+    assert (summary["nsim"] == nsim).all() and (summary["n_failed"] == 0).all()
+    mcse = math.sqrt(0.95 * 0.05 / nsim)
     assert abs(summary.loc["x", "coverage_wald"] - 0.95) < 3 * mcse
     assert abs(summary.loc["x", "bias"]) < 3 * summary.loc["x", "bias_mcse"]
     assert summary.loc[["sd_(Intercept)|group", "sigma"], "coverage_wald"].isna().all()

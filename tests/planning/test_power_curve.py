@@ -41,6 +41,7 @@ def test_curve_from_a_fit_follows_simrs_extend(balanced_fit):
         if k in exact:
             assert abs(point.power - exact[k]) < 3 * point.mcse, (k, point.power)
     assert "by number of groups" in str(curve)
+    assert curve._repr_html_().startswith("<pre>Power for predictor &#x27;w&#x27;")
 
 
 def test_along_rows_per_group():

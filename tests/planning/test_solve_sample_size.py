@@ -1,6 +1,8 @@
 """solve_sample_size: the closed-form answer of a cluster-randomised design."""
 from __future__ import annotations
 
+import html
+
 import pytest
 
 from simlab.planning import solve_sample_size
@@ -27,6 +29,7 @@ def test_result_says_how_sure_it_is():
     assert at.reaches and not below.reaches
     assert result.nsim == sum(p.nsim for p in result.probes)
     assert f"Smallest n_groups with power >= 0.8: {result.size}" in str(result)
+    assert result._repr_html_() == f"<pre>{html.escape(str(result))}</pre>"
     table = result.table
     assert table["n_groups"].is_monotonic_increasing and len(table) == len(result.probes)
     assert result == solve_sample_size(seed=3, **SETTINGS)      # reproducible

@@ -34,14 +34,19 @@ def _api_names() -> list[str]:
 
 
 def _resolve(name: str):
+    """The object a dotted name means, as autosummary finds it: the longest importable
+    module prefix, then attributes (``simlab.study.summarize`` is a function in the
+    package's namespace but a module to an import)."""
     parts = name.split(".")
-    obj = importlib.import_module(parts[0])
-    for part in parts[1:]:
+    for cut in range(len(parts), 0, -1):
         try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for part in parts[cut:]:
             obj = getattr(obj, part)
-        except AttributeError:
-            obj = importlib.import_module(f"{obj.__name__}.{part}")
-    return obj
+        return obj
+    raise ImportError(name)
 
 
 @pytest.mark.parametrize("name", _api_names())

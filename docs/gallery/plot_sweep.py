@@ -16,7 +16,7 @@ from simlab import plots
 grid = {"n_groups": [5, 10, 20, 40], "n_per_group": [3, 10], "tau": 0.5, "sigma": 0.25}
 results = simlab.sweep(grid, nsim=500, seed=1, ci=("wald",), progress=False)
 summary = simlab.summarize(results)
-print(summary.columns.tolist())
+print(summary)  # the compact summary; the object is a DataFrame of every measure
 
 # %%
 # Coverage of the 95% Wald interval of the slope, against the number of

@@ -100,6 +100,7 @@ class SweepConfig:
         checked = {"nsim": check_int(NSIM, self.nsim, 1), "seed": check_int("seed", self.seed, 0),
                    "ci": check_ci(self.ci), "level": level, "chunk_size": chunk_size,
                    "cells": make_grid(self.grid)}
+        checked["grid"] = dict(self.grid)  # a copy: changing the caller's dict changes nothing
         for name, value in checked.items():  # frozen: set once, here
             object.__setattr__(self, name, value)
 

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simlab._vocabulary import interval_columns
 from simlab.model import relcov
 from simlab.model.ddf import normal_quantile
 from simlab.model.engine import variance_parameters
@@ -237,8 +238,8 @@ def _estimates(variance: np.ndarray, beta: np.ndarray, se: np.ndarray, ci: Seque
     out = {"estimate": np.hstack([variance, beta]), "se": np.hstack([no_se, se])}
     if "wald" in ci:
         half = normal_quantile(level) * se
-        out["lower_wald"] = np.hstack([no_se, beta - half])
-        out["upper_wald"] = np.hstack([no_se, beta + half])
+        lower, upper = interval_columns("wald")
+        out[lower], out[upper] = np.hstack([no_se, beta - half]), np.hstack([no_se, beta + half])
     return out
 
 
@@ -261,7 +262,7 @@ def fit_sums(sums: GroupSums, ci: Sequence[str], level: float) -> dict[str, np.n
         out.update(singular=fit.singular, converged=fit.converged)
         if "profile" in ci:
             bounds = profile_bounds(sums, level)   # lme4's order, as the columns
-            out["lower_profile"], out["upper_profile"] = bounds.lower, bounds.upper
+            out.update(zip(interval_columns("profile"), (bounds.lower, bounds.upper)))
     return out
 
 
@@ -296,14 +297,14 @@ def fit_cross_products(items: Sequence[relcov.CrossProducts], ci: Sequence[str],
         out = _estimates(variance_parameters(fit), fit.beta, se, ci, level)
         if "profile" in ci:
             bounds = relcov_profile_bounds(stacked, SLOPE_LAYOUT, level)
-            out["lower_profile"], out["upper_profile"] = bounds.lower, bounds.upper
+            out.update(zip(interval_columns("profile"), (bounds.lower, bounds.upper)))
     out.update(singular=fit.singular, converged=fit.converged)
     return out
 
 
 def _empty(n_reps: int, n_params: int, ci: Sequence[str]) -> dict[str, np.ndarray]:
     """Results of ``n_reps`` replicates that all failed: NaN everywhere."""
-    names = ["estimate", "se", *(f"{side}_{m}" for m in ci for side in ("lower", "upper"))]
+    names = ["estimate", "se", *(name for m in ci for name in interval_columns(m))]
     out = {name: np.full((n_reps, n_params), np.nan) for name in names}
     out.update({flag: np.full(n_reps, np.nan) for flag in _FLAGS})
     return out

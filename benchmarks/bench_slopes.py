@@ -2,7 +2,7 @@
 
 Run by hand from the repository root::
 
-    SIMLAB_DATA_DIR=/path/to/data python benchmarks/bench_slopes.py [--repeats N] [--reps 2000]
+    SIMLAB_DATA_DIR=/path/to/data python benchmarks/bench_slopes.py [--repeats N] [--nsim 2000]
 
 Three parts, each timed against statsmodels in the same run, call by call
 with :func:`time.perf_counter` after warm-up calls, all benchmarks of a part
@@ -14,7 +14,7 @@ interleaved in rounds so that they share the machine's load:
   ``simlab.lmer`` end to end, against statsmodels' ``MixedLM`` with
   ``re_formula="~occasion"``, pre-built and end to end;
 * sleepstudy, ``Reaction ~ Days + (Days | Subject)``: the same;
-* a batch of ``--reps`` replicates of 50 groups x 3 rows, ``y ~ x + (1 + x | g)``
+* a batch of ``--nsim`` replicates of 50 groups x 3 rows, ``y ~ x + (1 + x | g)``
   (one design, a response per replicate): ``CrossProducts.from_arrays`` +
   ``relcov.fit`` of all replicates at once, per replicate and in total,
   against one statsmodels fit of one replicate;
@@ -22,7 +22,7 @@ interleaved in rounds so that they share the machine's load:
   replicate's ``CrossProducts.from_arrays``, ``CrossProducts.stack`` and one
   ``relcov.fit``, against fitting the replicates one at a time;
 * ``confint("profile")`` of both data sets (sleepstudy's against a third of
-  one statsmodels GPA fit) and ``simlab.sweep`` of ``--reps`` replicates of
+  one statsmodels GPA fit) and ``simlab.sweep`` of ``--nsim`` replicates of
   that slope design on 2 jobs, with Wald and profile intervals and Wald only.
 
 It prints medians and interquartile ranges in milliseconds, statsmodels/simlab
@@ -243,7 +243,7 @@ def sweep_seconds(reps: int, jobs: int = 2) -> tuple[float, float]:
     times = []
     for ci in (("wald", "profile"), ("wald",)):
         start = time.perf_counter()
-        simlab.sweep(SWEEP_GRID, reps, seed=1, n_jobs=jobs, ci=ci, progress=False)
+        simlab.sweep(SWEEP_GRID, nsim=reps, seed=1, n_jobs=jobs, ci=ci, progress=False)
         times.append(time.perf_counter() - start)
     return times[0], times[1]
 
@@ -264,13 +264,13 @@ def print_targets(name: str, gpa: dict[str, Timing], batch: Timing, reps: int) -
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Parse ``--repeats``, ``--sm-repeats`` and ``--reps``."""
+    """Parse ``--repeats``, ``--sm-repeats`` and ``--nsim``."""
     parser = repeats_parser(__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=2000,
+    parser.add_argument("--nsim", type=int, default=2000,
                         help="replicates in the batch (default 2000)")
     args = checked_repeats(parser, argv)
-    if args.reps < 1:
-        parser.error("--reps must be at least 1")
+    if args.nsim < 1:
+        parser.error("--nsim must be at least 1")
     return args
 
 
@@ -284,16 +284,16 @@ def main(argv: list[str] | None = None) -> int:
     gpa = gpa_case()
     gpa_timed = run_case(gpa, args.repeats, args.sm_repeats)
     sleep_timed = run_case(sleepstudy_case(), args.repeats, args.sm_repeats)
-    batch, _ = run_batch(args.reps, 5, args.sm_repeats)
-    stacked = run_stacked(args.reps, 3)
-    print_targets(gpa.name, gpa_timed, batch, args.reps)
+    batch, _ = run_batch(args.nsim, 5, args.sm_repeats)
+    stacked = run_stacked(args.nsim, 3)
+    print_targets(gpa.name, gpa_timed, batch, args.nsim)
     print(f"  (stacked, a design per replicate: {stacked.median / 1e3:.2f} s, informational)")
     share = sleep_timed["profile"].median / gpa_timed["sm_fit"].median
     print(f"  sleepstudy profile confint   {sleep_timed['profile'].median:8.2f} ms  = {share:.3f} of one "
           f"statsmodels GPA slope fit <= {TARGET_PROFILE_SHARE:.3f}  {verdict(share <= TARGET_PROFILE_SHARE)}"
           "  (lme4: ~3.1 s)")
-    full, wald = sweep_seconds(args.reps)
-    print(f"  sweep, {args.reps} reps of 50x3, 2 jobs {full:6.2f} s    <  {TARGET_SWEEP_SECONDS:g} s "
+    full, wald = sweep_seconds(args.nsim)
+    print(f"  sweep, {args.nsim} reps of 50x3, 2 jobs {full:6.2f} s    <  {TARGET_SWEEP_SECONDS:g} s "
           f"(Wald + profile)  {verdict(full < TARGET_SWEEP_SECONDS)}; Wald only {wald:.2f} s")
     print(f"load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0

@@ -114,9 +114,9 @@ def power_curve(model: Any = None, *, term: str, along: str = "n_groups",
         Its values, increasing integers >= 2. The default is simr's: from 3 to
         the design's value (its number of groups, or its largest group), at
         most 10 of them.
-
-    The other parameters are :func:`simlab.power`'s; ``n_groups`` or
-    ``n_per_group`` extend a fitted model's design before it is cut to each break.
+    model, term, effects, n_groups, n_per_group, tau, sigma, test, alpha, nsim, precision, max_nsim, seed, n_jobs, backend, progress
+        As in :func:`simlab.power`; ``n_groups`` or ``n_per_group`` extend a
+        fitted model's design before it is cut to each break.
 
     Returns
     -------

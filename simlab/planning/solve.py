@@ -234,14 +234,17 @@ def solve_sample_size(model: Any = None, *, term: str, target: float = 0.8,
         until the target is reached).
     max_nsim : int, default 10000
         Simulations at most per size probed.
-
-    The other parameters are :func:`simlab.power`'s (``n_groups`` or
-    ``n_per_group`` is the starting design; the one named by ``along`` is
-    searched). The algorithm is described in :mod:`simlab.planning.solve`.
+    model, term, effects, n_groups, n_per_group, tau, sigma, test, alpha, seed
+        As in :func:`simlab.power`; ``n_groups`` or ``n_per_group`` is the
+        starting design, and the one named by ``along`` is searched.
 
     Returns
     -------
     SampleSize
+
+    Notes
+    -----
+    The algorithm and its stopping rule are described in :mod:`simlab.planning.solve`.
     """
     problem = PowerProblem.create(model, term=term, effects=effects, n_groups=n_groups,
                                   n_per_group=n_per_group, tau=tau, sigma=sigma, test=test,

@@ -329,3 +329,11 @@ def test_defaults_are_the_librarys(capsys):
     code, out, _ = _run(capsys, "fit", "--help")
     nsim = inspect.signature(simlab.LmerResult.confint).parameters["nsim"].default
     assert code == 0 and f"(default: {nsim})" in " ".join(out.split())
+
+
+def test_the_sweep_backends_are_the_studys():
+    """The command line mirrors the study's backends (importing it would slow --help)."""
+    from simlab.cli.sweep import BACKENDS
+    from simlab.study.backends import BACKENDS as STUDY_BACKENDS
+
+    assert BACKENDS == STUDY_BACKENDS

@@ -42,9 +42,8 @@ from ._common import (COMMANDS, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USA
 
 # The verbs, in the order `simlab --help` lists them (importing a module registers its verbs).
 from . import demo, fit, sweep, power, report, figures, grading, data  # noqa: E402,F401  isort: skip
-from .sweep import load_sweep_config  # noqa: E402
 
-__all__ = ["main", "build_parser", "command", "COMMANDS", "load_sweep_config"]
+__all__ = ["main", "build_parser", "command", "COMMANDS"]
 
 #: Errors the API raises for bad user input, a bad path included (exit status 2). Any other
 #: error, e.g. a full disk, a lost worker or a bug, exits with 1. Every error is printed as

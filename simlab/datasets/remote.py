@@ -147,6 +147,9 @@ def _download(remote: RemoteFile) -> Path:
     import requests
 
     url, cache = data_url() + remote.name, cache_dir()
+    logger, level = pooch.get_logger(), pooch.get_logger().level
+    # pooch would announce the private temporary path; the caller is told the final one.
+    logger.setLevel("WARNING")
     try:
         cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".download-", dir=cache) as work:
@@ -162,6 +165,8 @@ def _download(remote: RemoteFile) -> Path:
         raise FileNotFoundError(
             f"{remote.name} is not on this machine and could not be downloaded from {url} "
             f"({type(err).__name__}). " + _ways(remote, cache)) from None
+    finally:
+        logger.setLevel(level)
     return cache / remote.name
 
 

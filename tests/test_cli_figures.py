@@ -1,5 +1,6 @@
 """``simlab figures``: the teaching figures from the command line."""
 import functools
+import socket
 
 import simlab.figures
 from simlab import cli
@@ -46,6 +47,10 @@ def test_figures_rejects_an_unknown_data_set(tmp_path, capsys):
 
 def test_figures_without_the_gpa_data_says_how_to_get_it(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SIMLAB_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("SIMLAB_CACHE_DIR", str(tmp_path / "cache"))
+    with socket.socket() as sock:      # a port nothing listens on: offline, even on a networked machine
+        sock.bind(("127.0.0.1", 0))
+        monkeypatch.setenv("SIMLAB_DATA_URL", f"http://127.0.0.1:{sock.getsockname()[1]}/")
     status = cli.main(["figures", "--out", str(tmp_path / "figs"), "--data", "gpa"])
     err = capsys.readouterr().err
     assert status == 2 and "gpa.csv" in err and "Traceback" not in err

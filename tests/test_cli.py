@@ -81,7 +81,7 @@ def test_demo_prints_summary_tables_truth_and_next_step(capsys):
 
 def test_demo_options_change_the_design(capsys):
     code, out, err = _run(capsys, "demo", "--seed", "7", "--n-groups", "20", "--n-per-group", "4",
-                          "--tau", "1", "--sigma", "0.5", "--rng", "R")
+                          "--tau", "1", "--sigma", "0.5", "--stream", "R")
     assert code == 0, err
     assert "Number of obs: 80, groups:  group, 20" in out
     fit = simlab.lmer("y ~ x + (1 | group)", simulate(20, 4, 1.0, 0.5, seed=7, stream="R"))

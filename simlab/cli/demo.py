@@ -26,7 +26,7 @@ def _demo(parser: argparse.ArgumentParser) -> Runner:
             ("--slope", "slope", float, "true slope of x")):
         parser.add_argument(flag, type=kind, default=LibraryDefault(_DESIGN, name),
                             help=f"{what} (default: %(default)s)")
-    parser.add_argument("--rng", default=LibraryDefault("simlab.simulate:simulate", "stream"),
+    parser.add_argument("--stream", default=LibraryDefault("simlab.simulate:simulate", "stream"),
                         metavar="{numpy,R}",
                         help="random stream; R reproduces R's set.seed(SEED) (default: "
                              "%(default)s)")
@@ -41,9 +41,9 @@ def run_demo(args: argparse.Namespace) -> int:
     from simlab.simulate import simulate
 
     data = simulate(args.n_groups, args.n_per_group, args.tau, args.sigma, intercept=args.intercept,
-                    slope=args.slope, seed=args.seed, stream=args.rng)
+                    slope=args.slope, seed=args.seed, stream=args.stream)
     print(f"Simulated {args.n_groups} groups x {args.n_per_group} observations (seed {args.seed}, "
-          f"rng {args.rng}):\n  y = {args.intercept:g} + {args.slope:g} * x + u[group] + e,  "
+          f"stream {args.stream}):\n  y = {args.intercept:g} + {args.slope:g} * x + u[group] + e,  "
           f"u ~ N(0, {args.tau:g}^2),  e ~ N(0, {args.sigma:g}^2)\n")
     result = lmer(DEMO_FORMULA, data, data_name=f"simulate(seed={args.seed})")
     ci = result.confint(method="profile")

@@ -42,7 +42,7 @@ def outputs(tmp_path_factory) -> dict[str, list]:
     # The kernel runs this interpreter (the test's environment), headless.
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.setdefault("MPLBACKEND", "Agg")  # inherited by the kernel: no GUI backend
     client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
                                      allow_errors=True,
                                      resources={"metadata": {"path": str(tmp_path_factory.mktemp("nb"))}})
@@ -72,3 +72,8 @@ def test_the_kernel_imports_the_simlab_under_test(outputs):
     assert not _errors(outputs["setup"]), _errors(outputs["setup"])
     printed = "".join(out.get("text", "") for out in outputs["setup"]).strip()
     assert os.path.realpath(printed) == os.path.realpath(os.path.dirname(simlab.__file__))
+
+
+def test_a_fit_shows_its_lme4_summary(outputs):
+    html = next(out for out in outputs["fit"] if out["output_type"] == "execute_result")
+    assert "Linear mixed model fit by REML" in html["data"]["text/html"]

@@ -155,18 +155,22 @@ class GroupSums:
         membership matrix would need terabytes for a million Zipf-sized groups).
         Groups stay on the last axis, contiguous in memory, until the classes are summed.
         """
+        within = dict(wxx=within[0], wxy=within[1], wyy=within[2], x_map=x_map,
+                      beta_offset=beta_offset, y_scale=y_scale, exact=exact)
+        if (counts == counts[0]).all():     # balanced: one class, each sum a dot product
+            return cls(sizes=counts[None, :1], multiplicity=np.array([[float(counts.size)]]),
+                       sxx=np.einsum("rig,rjg->rij", sx, sx)[:, None],
+                       sxy=np.einsum("rig,rg->ri", sx, sy)[:, None],
+                       syy=np.einsum("rg,rg->r", sy, sy)[:, None], **within)
         sizes, inverse, multiplicity = np.unique(counts, return_inverse=True, return_counts=True)
-        if sizes.size > 1:
-            order = np.argsort(inverse, kind="stable")
-            sx, sy = sx[..., order], sy[:, order]
+        order = np.argsort(inverse, kind="stable")
+        sx, sy = sx[..., order], sy[:, order]
         starts = np.concatenate([[0], np.cumsum(multiplicity[:-1])])
         sxx = np.add.reduceat(sx[..., :, None, :] * sx[..., None, :, :], starts, axis=-1)
         return cls(sizes=sizes[None], multiplicity=multiplicity.astype(float)[None],
                    sxx=np.moveaxis(sxx, -1, 1),
                    sxy=np.swapaxes(np.add.reduceat(sx * sy[:, None], starts, axis=-1), -1, -2),
-                   syy=np.add.reduceat(sy ** 2, starts, axis=-1),
-                   wxx=within[0], wxy=within[1], wyy=within[2], x_map=x_map,
-                   beta_offset=beta_offset, y_scale=y_scale, exact=exact)
+                   syy=np.add.reduceat(sy ** 2, starts, axis=-1), **within)
 
     @classmethod
     def stack(cls, items: "list[GroupSums]") -> "GroupSums":
@@ -313,7 +317,8 @@ def standardizing_map(X: np.ndarray) -> np.ndarray:
     constant = (columns == columns[..., :1]).all(axis=-1)
     intercept = constant & (mean != 0)
     centre = intercept.any(axis=1)[:, None] & ~constant
-    spread = np.sqrt(((columns - np.where(centre, mean, 0.0)[..., None]) ** 2).mean(axis=-1))
+    shifted = columns - np.where(centre, mean, 0.0)[..., None]
+    spread = np.sqrt(np.einsum("...n,...n->...", shifted, shifted) / columns.shape[-1])
     scale = np.where(spread > 0, spread, 1.0)
     x_map = np.zeros(X.shape[:1] + X.shape[2:] * 2)
     p = X.shape[-1]
@@ -391,7 +396,9 @@ def accurate_residual(y: np.ndarray, X: np.ndarray, beta0: np.ndarray) -> np.nda
     """
     resid = y - _apply(X, beta0)
     rms = np.sqrt(np.einsum("rn,rn->r", resid, resid) / resid.shape[-1])
-    size = (np.abs(np.swapaxes(X, -1, -2)).max(axis=-1) * np.abs(beta0)).sum(axis=-1) + rms
+    columns = np.swapaxes(X, -1, -2)
+    largest = np.maximum(columns.max(axis=-1), -columns.min(axis=-1))   # max |X| per column
+    size = (largest * np.abs(beta0)).sum(axis=-1) + rms
     redo = rms < 1e12 * np.finfo(float).eps * size
     if redo.any():
         X_redo = X if X.shape[0] == 1 else X[redo]

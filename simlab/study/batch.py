@@ -157,7 +157,12 @@ def rep_columns(spec: Settings, sizes: np.ndarray,
     e = spec.sigma * normals[..., start:start + n_rows]
     x = normals[..., start + n_rows:start + 2 * n_rows]
     if spec.tau_slope is None:
-        y = spec.intercept + spec.slope * x + u[..., group] + e
+        # simulate's intercept + slope * x + u[group] + e, summed in place (addition
+        # commutes exactly, so the bits are the same) to spare a chunk's temporaries
+        y = spec.slope * x
+        y += spec.intercept
+        y += u[..., group]
+        y += e
     else:
         y = (spec.intercept + u[..., group]) + (spec.slope + u1[..., group]) * x + e
     if spec.cluster_effect is None:
@@ -176,7 +181,10 @@ def _design(y: np.ndarray, covariates: list[np.ndarray],
     if counts.max() < 2:
         raise ValueError("every group has a single observation, so tau and sigma "
                          "cannot be told apart")
-    X = np.stack([np.ones_like(y), *covariates], axis=-2)
+    X = np.empty((*y.shape[:-1], 1 + len(covariates), y.shape[-1]))
+    X[..., 0, :] = 1.0
+    for k, column in enumerate(covariates, start=1):
+        X[..., k, :] = column
     return y, np.swapaxes(X, -1, -2), np.repeat(np.arange(counts.size), counts)
 
 

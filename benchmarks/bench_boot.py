@@ -1,6 +1,6 @@
-"""Memory of ``confint("boot")`` on large data, against the fit alone (same run).
+"""Memory of ``confint(method="boot")`` on large data, against the fit alone (same run).
 
-Target (issue 10): ``confint("boot", nsim=1000)`` on 1 M rows under 2 GB peak RSS.
+Target (issue 10): ``confint(method="boot", nsim=1000)`` on 1 M rows under 2 GB peak RSS.
 The bootstrap refits replicates in chunks of about ``CHUNK_VALUES`` simulated
 values, so its peak should stay near the fit's own, whatever ``nsim`` is.
 
@@ -23,7 +23,7 @@ data = simlab.simulate(n_groups=rows // 10, n_per_group=10, tau=0.5, sigma=1.0, 
 fit = simlab.lmer("y ~ x + (1 | group)", data)
 start = time.perf_counter()
 if boot:
-    fit.confint("boot", nsim=nsim, seed=1)
+    fit.confint(method="boot", nsim=nsim, seed=1)
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
 print(json.dumps({"peak_mib": peak, "seconds": seconds}))

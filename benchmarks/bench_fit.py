@@ -220,7 +220,7 @@ def simlab_benches(case: Case, calls: int) -> dict[str, Bench]:
 
     def wald():
         result.__dict__.pop("fixef", None)    # cached_property: time the real work
-        return result.confint("wald")
+        return result.confint(method="wald")
 
     return {
         "lmer": Bench("simlab lmer (end to end)",
@@ -229,8 +229,8 @@ def simlab_benches(case: Case, calls: int) -> dict[str, Bench]:
                         lambda: build_design(parsed, case.data), calls),
         "sums": Bench("  GroupSums.from_arrays", lambda: GroupSums.from_arrays(*arrays), calls),
         "fit": Bench("  fit_theta (core fit)", lambda: fit_theta(sums), calls),
-        "profile": Bench("simlab confint('profile')", lambda: result.confint("profile"), calls),
-        "wald": Bench("simlab confint('wald')", wald, calls),
+        "profile": Bench("simlab confint(method='profile')", lambda: result.confint(method="profile"), calls),
+        "wald": Bench("simlab confint(method='wald')", wald, calls),
     }
 
 

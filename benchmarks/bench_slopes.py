@@ -21,7 +21,7 @@ interleaved in rounds so that they share the machine's load:
 * the same with a new ``x`` per replicate, as a sweep draws it: each
   replicate's ``CrossProducts.from_arrays``, ``CrossProducts.stack`` and one
   ``relcov.fit``, against fitting the replicates one at a time;
-* ``confint("profile")`` of both data sets (sleepstudy's against a third of
+* ``confint(method="profile")`` of both data sets (sleepstudy's against a third of
   one statsmodels GPA fit) and ``simlab.sweep`` of ``--nsim`` replicates of
   that slope design on 2 jobs, with Wald and profile intervals and Wald only.
 
@@ -124,7 +124,7 @@ def case_benches(case: SlopeCase, calls: int, sm_calls: int) -> dict[str, Bench]
         "fit": Bench("  relcov.fit (prepared sums)", lambda: fit(cp, LAYOUT), calls),
         "lmer": Bench("simlab lmer (end to end)", lambda: simlab.lmer(case.formula, case.data),
                       calls),
-        "profile": Bench("simlab confint('profile')", lambda: fitted.confint("profile"),
+        "profile": Bench("simlab confint(method='profile')", lambda: fitted.confint(method="profile"),
                          max(1, calls // 5)),
         "sm_fit": Bench("statsmodels MixedLM.fit (pre-built)", quietly(lambda: model.fit(reml=True)),
                         sm_calls, 2),

@@ -312,6 +312,8 @@ def power(model: Any = None, *, term: str, effects: Mapping[str, float] | None =
         Kenward-Roger (simr's default), lmerTest's Satterthwaite t test, the
         likelihood-ratio test of ML fits, or the t statistic as a z test.
     alpha : float, default 0.05
+        Significance level of the test (its size, simr's ``alpha``); not a
+        confidence level, which simlab calls ``level`` everywhere.
     nsim : int, default 1000
         Simulations (the first round, with ``precision``).
     precision : float, optional

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from simlab._display import SummaryHTML
+
 from .answers import check_encoded, decode, encode
 from .compare import compare
 from .course import Exercise
@@ -170,12 +172,20 @@ def _with_mistakes(question: Question, stored) -> Question:
 
 
 @dataclass(frozen=True)
-class CheckReport:
-    """What ``simlab check`` found: the public questions scored, and the hidden ones that raise."""
+class CheckReport(SummaryHTML):
+    """What ``simlab check`` found: the public questions scored, and the hidden ones that raise.
+
+    ``str(report)`` is the terminal text of ``simlab check``; in Jupyter the
+    same text shows as HTML.
+    """
 
     result: ExerciseResult
     hidden_errors: dict
     hidden_count: int
+
+    def __str__(self) -> str:
+        from .render import check_text  # render imports this module
+        return check_text(self)
 
     @property
     def passed(self) -> bool:

@@ -1,6 +1,7 @@
 """Public checks files: what students get holds no solution and no hidden answer."""
 from __future__ import annotations
 
+import html
 import json
 import os
 from pathlib import Path
@@ -118,6 +119,10 @@ def test_loaded_checks_score_like_the_course(built, tmp_path):
     assert report.passed and report.result.score == public.key.max_score
     assert list(report.hidden_errors) == ["q3_days_effect"]
     assert report.hidden_errors["q3_days_effect"] == "KeyError"
+    # The report reads as simlab check's text, and shows as that text in a notebook.
+    text = str(report)
+    assert "hidden question q3_days_effect: your function fails (KeyError)" in text
+    assert report._repr_html_() == f"<pre>{html.escape(text)}</pre>"
 
 
 def test_a_stored_mistake_still_gives_its_hint(built, tmp_path):

@@ -2,7 +2,7 @@
 
 Exact lme4-parity random-intercept fits (:func:`lmer`), OLS tables
 (:func:`lm`), simulation (:func:`simulate`), parameter sweeps
-(:func:`sweep`, :func:`summarize`, :func:`plot_sweep`), merTools-style
+(:func:`sweep`, :func:`summarize`, :func:`plot_sweep`, :func:`sweep_figure`), merTools-style
 simulation intervals (``fit.re_sim()``, ``fit.predict_interval()``, also as
 the functions :func:`re_sim` and :func:`predict_interval`), power analysis
 (:func:`power`, :func:`power_curve`, :func:`solve_sample_size`), teaching
@@ -29,6 +29,7 @@ _LAZY = {
     "LmResult": "simlab.model.ols", "anova": "simlab.model",
     "ConvergenceWarning": "simlab.model",
     "sweep": "simlab.study", "summarize": "simlab.study", "plot_sweep": "simlab.plots",
+    "sweep_figure": "simlab.plots",
     "re_sim": "simlab.model.posterior", "predict_interval": "simlab.model.posterior",
     "power": "simlab.planning", "power_curve": "simlab.planning",
     "solve_sample_size": "simlab.planning", "PrecisionWarning": "simlab.planning",
@@ -37,7 +38,7 @@ _SUBMODULES = ("datasets", "model", "study", "planning", "plots", "grading")
 
 __all__ = ["lmer", "LmerResult", "SingularFitWarning", "ConvergenceWarning", "lm", "LmResult",
            "anova", "simulate", "sweep",
-           "summarize", "plot_sweep", "re_sim", "predict_interval", "power", "power_curve",
+           "summarize", "plot_sweep", "sweep_figure", "re_sim", "predict_interval", "power", "power_curve",
            "solve_sample_size", "PrecisionWarning", "datasets",
            "__version__"]
 

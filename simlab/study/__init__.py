@@ -18,7 +18,7 @@ from .config import SweepConfig
 from .grid import GRID_KEYS, make_grid
 from .runner import sweep
 from .store import read_store
-from .summarize import summarize
+from .summarize import SweepSummary, summarize
 
-__all__ = ["sweep", "read_store", "summarize", "make_grid", "SweepConfig", "CI_METHODS",
+__all__ = ["sweep", "read_store", "summarize", "SweepSummary", "make_grid", "SweepConfig", "CI_METHODS",
            "GRID_KEYS", "WorkerLostError"]

@@ -359,26 +359,18 @@ class LmerResult(SummaryHTML):
     def re_sim(self, *, nsim: int = 1000, seed=None) -> pd.DataFrame:
         """Draw each group's random effects from their conditional distribution (merTools ``REsim``).
 
+        The method form of :func:`simlab.model.posterior.re_sim`, which
+        documents the parameters, the columns (the keys of :meth:`ranef`, then
+        the draws' mean, median and sd) and the errors.
+
         Parameters
         ----------
         nsim : int, default 1000
-            Draws per group and term, at least 1.
         seed : None, int, numpy.random.SeedSequence or numpy.random.Generator
-            Passed to :func:`numpy.random.default_rng`; a Generator is used (and
-            advanced) as it is.
 
         Returns
         -------
         DataFrame
-            ``group_var, effect, group, mean, median, sd``: the keys of
-            :meth:`ranef` and the mean, median and sd (``ddof=1``, as R's ``sd``)
-            of the draws of ``N(b-hat, condVar)``. Rows run over the groups
-            within each effect (merTools' order).
-
-        Raises
-        ------
-        TypeError, ValueError
-            For a bad ``nsim`` or ``seed``.
         """
         from .posterior import re_sim
         return re_sim(self, nsim=nsim, seed=seed)

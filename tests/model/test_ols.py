@@ -10,6 +10,7 @@ from scipy import stats
 
 import simlab
 from simlab.model.ols import FStatistic, LmResult
+from series_checks import check_series_indexed_like_rows
 
 
 @pytest.fixture(scope="session")
@@ -259,16 +260,7 @@ def test_fixef_lines_up_with_lmer(gpa_data):
 def test_fitted_residuals_predictions_are_series_indexed_like_their_rows(gpa_data):
     data = gpa_data.set_axis(gpa_data.index + 500).copy()
     data.loc[502, "occasion"] = np.nan
-    fit = simlab.lm("gpa ~ occasion", data)
-    used = data.index.drop(502)
-    for series, name in ((fit.fitted, "fitted"), (fit.residuals, "residual"),
-                         (fit.predict(), "prediction")):
-        assert isinstance(series, pd.Series) and series.name == name
-        assert series.index.equals(used)
-    rows = data.loc[[510, 503]].set_axis(["a", "b"])
-    predicted = fit.predict(rows)
-    assert list(predicted.index) == ["a", "b"] and predicted.name == "prediction"
-    np.testing.assert_allclose(predicted, fit.fitted.loc[[510, 503]], rtol=1e-12)
+    check_series_indexed_like_rows(simlab.lm("gpa ~ occasion", data), data, 502, [510, 503])
 
 
 def test_html_is_the_summary(sleep_lm):

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import simlab
+from series_checks import check_series_indexed_like_rows
 
 PUBLIC = sorted(name for name in dir(simlab.LmerResult) if not name.startswith("_"))
 
@@ -102,15 +103,7 @@ def test_fitted_residuals_and_predictions_are_series_indexed_like_their_rows():
     sleep.index = sleep.index + 1000
     sleep.loc[1003, "Days"] = np.nan
     fit = simlab.lmer("Reaction ~ Days + (1 | Subject)", sleep)
-    used = sleep.index.drop(1003)
-    for series, name in ((fit.fitted, "fitted"), (fit.residuals, "residual"),
-                         (fit.predict(), "prediction")):
-        assert isinstance(series, pd.Series) and series.name == name
-        assert series.index.equals(used)
-    rows = sleep.loc[[1005, 1002]].set_axis(["a", "b"])
-    predicted = fit.predict(rows)
-    assert list(predicted.index) == ["a", "b"] and predicted.name == "prediction"
-    np.testing.assert_allclose(predicted, fit.fitted.loc[[1005, 1002]], rtol=1e-12)
+    rows = check_series_indexed_like_rows(fit, sleep, 1003, [1005, 1002])
     assert list(fit.predict(rows, random_effects=False).index) == ["a", "b"]
 
 

@@ -125,7 +125,10 @@ def _normal_count(spec: Settings, sizes: np.ndarray) -> int:
     return per_group * spec.n_groups + 2 * int(sizes.sum())
 
 
-_LAST_COUNT: list = [None, 0]
+#: ``(spec, count)`` of the last fixed design counted. One tuple, read and replaced whole,
+#: so threads drawing chunks of different cells (dask's threaded workers) never pair one
+#: spec with another's count.
+_last_count: tuple = (None, 0)
 
 
 def _fixed_normal_count(spec: Settings) -> int:
@@ -134,9 +137,11 @@ def _fixed_normal_count(spec: Settings) -> int:
     A chunk draws hundreds of replicates of one ``spec``; summing its sizes
     each time costs a twentieth of the draw.
     """
-    if _LAST_COUNT[0] is not spec:
-        _LAST_COUNT[:] = [spec, _normal_count(spec, spec.sizes)]
-    return _LAST_COUNT[1]
+    global _last_count
+    last = _last_count
+    if last[0] is not spec:
+        last = _last_count = (spec, _normal_count(spec, spec.sizes))
+    return last[1]
 
 
 def rep_columns(spec: Settings, sizes: np.ndarray,

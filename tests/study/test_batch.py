@@ -415,3 +415,26 @@ def test_slope_profile_intervals_are_lmers():
         assert rows.index.tolist() == ci.index.tolist()
         np.testing.assert_allclose(rows[["lower_profile", "upper_profile"]], ci, rtol=0,
                                    atol=1e-6)
+
+
+def test_threads_drawing_different_cells_get_each_cells_number_of_normals():
+    """dask's threaded workers draw chunks of several cells in one process at once."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    specs = [check_settings(n_groups=n, n_per_group=m, tau=0.5, sigma=0.25)
+             for n, m in ((5, 2), (7, 3), (11, 4))]
+    expected = [spec.n_groups + 2 * spec.n_groups * m for spec, m in zip(specs, (2, 3, 4))]
+
+    def counts(offset: int) -> list[bool]:
+        return [batch.draw_rep(specs[(i + offset) % 3], 1, 0, i)[1].size
+                == expected[(i + offset) % 3] for i in range(2000)]
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)   # switch threads as often as possible
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            results = [ok for part in pool.map(counts, range(3)) for ok in part]
+    finally:
+        sys.setswitchinterval(interval)
+    assert all(results)

@@ -155,13 +155,13 @@ class GroupSums:
         membership matrix would need terabytes for a million Zipf-sized groups).
         Groups stay on the last axis, contiguous in memory, until the classes are summed.
         """
-        within = dict(wxx=within[0], wxy=within[1], wyy=within[2], x_map=x_map,
-                      beta_offset=beta_offset, y_scale=y_scale, exact=exact)
+        unpooled = dict(wxx=within[0], wxy=within[1], wyy=within[2], x_map=x_map,
+                        beta_offset=beta_offset, y_scale=y_scale, exact=exact)
         if (counts == counts[0]).all():     # balanced: one class, each sum a dot product
             return cls(sizes=counts[None, :1], multiplicity=np.array([[float(counts.size)]]),
                        sxx=np.einsum("rig,rjg->rij", sx, sx)[:, None],
                        sxy=np.einsum("rig,rg->ri", sx, sy)[:, None],
-                       syy=np.einsum("rg,rg->r", sy, sy)[:, None], **within)
+                       syy=np.einsum("rg,rg->r", sy, sy)[:, None], **unpooled)
         sizes, inverse, multiplicity = np.unique(counts, return_inverse=True, return_counts=True)
         order = np.argsort(inverse, kind="stable")
         sx, sy = sx[..., order], sy[:, order]
@@ -170,7 +170,7 @@ class GroupSums:
         return cls(sizes=sizes[None], multiplicity=multiplicity.astype(float)[None],
                    sxx=np.moveaxis(sxx, -1, 1),
                    sxy=np.swapaxes(np.add.reduceat(sx * sy[:, None], starts, axis=-1), -1, -2),
-                   syy=np.add.reduceat(sy ** 2, starts, axis=-1), **within)
+                   syy=np.add.reduceat(sy ** 2, starts, axis=-1), **unpooled)
 
     @classmethod
     def stack(cls, items: "list[GroupSums]") -> "GroupSums":
